@@ -1,0 +1,133 @@
+import { isTaskName, taskDefinition } from '../tasks/task-catalogue';
+import { TaskRetries, TaskPriority } from '../tasks/task-limits';
+import { TASK_TYPES, TaskType } from '../tasks/task-type.enum';
+import { isPlainObject } from '../validation/validate-dto';
+import { validateTaskParams } from '../validation/validate-task-params';
+import { TaskCommand } from './task-command';
+import { TASK_EVENT_TYPES, TaskEvent, TaskEventType } from './task-event';
+import { isTaskId } from './task-id';
+
+export type Decoded<T> =
+  | { ok: true; value: T }
+  | { ok: false; reason: string; /** The task id, when the message carried a readable one. */ taskId?: string };
+
+export function encodeMessage(message: TaskCommand | TaskEvent): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
+function parseJsonObject(content: Buffer): Record<string, unknown> | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content.toString('utf8'));
+  } catch {
+    return 'message body is not valid JSON';
+  }
+  return isPlainObject(parsed) ? parsed : 'message body is not a JSON object';
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/**
+ * Decodes and fully validates a task command consumed from the queue of `queueType`:
+ * the envelope, the catalogue entry and the params DTO. Anything else is a poison message.
+ */
+export function decodeTaskCommand(content: Buffer, queueType: TaskType): Decoded<TaskCommand> {
+  const body = parseJsonObject(content);
+  if (typeof body === 'string') {
+    return { ok: false, reason: body };
+  }
+  const taskId = isTaskId(body['task_id']) ? body['task_id'] : undefined;
+  const fail = (reason: string): Decoded<TaskCommand> => ({ ok: false, reason, taskId });
+  if (taskId === undefined) {
+    return fail('task_id must be a UUID');
+  }
+  const name = body['task_name'];
+  if (!isTaskName(name)) {
+    return fail(`unknown task_name ${JSON.stringify(name)}`);
+  }
+  const type = body['task_type'];
+  if (type !== queueType || !taskDefinition(name).types.includes(queueType)) {
+    return fail(`task ${name} of type ${JSON.stringify(type)} does not belong on the ${queueType} queue`);
+  }
+  const maxRetries = body['max_retries'];
+  if (!isIntegerIn(maxRetries, TaskRetries.Min, TaskRetries.Max)) {
+    return fail(`max_retries must be an integer from ${TaskRetries.Min} to ${TaskRetries.Max}`);
+  }
+  const retryCount = body['retry_count'];
+  if (!isIntegerIn(retryCount, 0, maxRetries)) {
+    return fail(`retry_count must be an integer from 0 to max_retries (${maxRetries})`);
+  }
+  const priority = body['priority'];
+  if (!isIntegerIn(priority, TaskPriority.Min, TaskPriority.Max)) {
+    return fail(`priority must be an integer from ${TaskPriority.Min} to ${TaskPriority.Max}`);
+  }
+  const params = validateTaskParams(name, body['params']);
+  if (!params.ok) {
+    return fail(`invalid params: ${params.errors.map((error) => error.message).join('; ')}`);
+  }
+  return {
+    ok: true,
+    value: {
+      task_id: taskId,
+      task_name: name,
+      task_type: queueType,
+      params: params.value,
+      priority,
+      max_retries: maxRetries,
+      retry_count: retryCount,
+    },
+  };
+}
+
+/** Decodes a lifecycle event; anything malformed is a poison message. */
+export function decodeTaskEvent(content: Buffer): Decoded<TaskEvent> {
+  const body = parseJsonObject(content);
+  if (typeof body === 'string') {
+    return { ok: false, reason: body };
+  }
+  const taskId = isTaskId(body['task_id']) ? body['task_id'] : undefined;
+  const fail = (reason: string): Decoded<TaskEvent> => ({ ok: false, reason, taskId });
+  if (taskId === undefined) {
+    return fail('task_id must be a UUID');
+  }
+  const type = body['event'];
+  if (!TASK_EVENT_TYPES.includes(type as TaskEventType)) {
+    return fail(`unknown event ${JSON.stringify(type)}`);
+  }
+  if (!isTaskName(body['task_name'])) {
+    return fail(`unknown task_name ${JSON.stringify(body['task_name'])}`);
+  }
+  if (!TASK_TYPES.includes(body['task_type'] as TaskType)) {
+    return fail(`unknown task_type ${JSON.stringify(body['task_type'])}`);
+  }
+  if (!isIntegerIn(body['retry_count'], 0, TaskRetries.Max)) {
+    return fail('retry_count must be an integer from 0 to 10');
+  }
+  const occurredAt = body['occurred_at'];
+  if (typeof occurredAt !== 'string' || Number.isNaN(Date.parse(occurredAt))) {
+    return fail('occurred_at must be an ISO-8601 timestamp');
+  }
+  const event = type as TaskEventType;
+  switch (event) {
+    case TaskEventType.Failed:
+    case TaskEventType.Retrying:
+      if (typeof body['error_message'] !== 'string') {
+        return fail('error_message must be a string');
+      }
+      if (event === TaskEventType.Retrying && !isIntegerIn(body['delay_ms'], 0, Number.MAX_SAFE_INTEGER)) {
+        return fail('delay_ms must be a non-negative integer');
+      }
+      break;
+    case TaskEventType.Succeeded:
+      if (!('result' in body)) {
+        return fail('result is missing');
+      }
+      break;
+    case TaskEventType.Started:
+    case TaskEventType.Cancelled:
+      break;
+  }
+  return { ok: true, value: body as unknown as TaskEvent };
+}

@@ -1,0 +1,52 @@
+import { TaskPriority } from '../tasks/task-limits';
+import { TaskType } from '../tasks/task-type.enum';
+import { TaskEventType } from './task-event';
+
+/** Exchanges. Every app declares the whole topology, so nothing is ever published to a missing route. */
+export const Exchange = {
+  /** Direct exchange; routing key = task type; one queue per type. */
+  Tasks: 'tasklane.tasks',
+  /** Topic exchange for lifecycle events; routing key = `task.<event>`. */
+  Events: 'tasklane.events',
+  /** Fanout exchange in front of the dead-letter queue. */
+  DeadLetter: 'tasklane.dead-letter',
+} as const;
+
+export const Queue = {
+  StatusTracker: 'tasklane.status-tracker',
+  DeadLetter: 'tasklane.dead-letter',
+} as const;
+
+/** Queue priorities run 0..MAX; Tasklane priorities 1..10 map onto them one to one. */
+export const MAX_QUEUE_PRIORITY = TaskPriority.Max;
+
+export function taskQueueName(type: TaskType): string {
+  return `${Exchange.Tasks}.${type}`;
+}
+
+/** Routing key of a task command on {@link Exchange.Tasks}. */
+export function taskRoutingKey(type: TaskType): string {
+  return type;
+}
+
+/**
+ * A delay level for retries: a fanout exchange and a queue of the same name whose messages
+ * expire after `delayMs` and are dead-lettered back to {@link Exchange.Tasks} with their
+ * original routing key (the task type). One queue per level, so expiry is always at the head.
+ */
+export function retryDelayName(delayMs: number): string {
+  return `tasklane.retry.${delayMs}ms`;
+}
+
+export function eventRoutingKey(type: TaskEventType): string {
+  return `task.${type}`;
+}
+
+/** Binding of the status tracker's queue: every lifecycle event. */
+export const ALL_EVENTS_PATTERN = 'task.*';
+
+/** Headers added to messages sent to the dead-letter queue. */
+export const DeadLetterHeader = {
+  Reason: 'x-tasklane-reason',
+  SourceQueue: 'x-tasklane-source-queue',
+} as const;

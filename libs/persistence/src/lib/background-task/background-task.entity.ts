@@ -1,0 +1,48 @@
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
+
+/** A row of `background_tasks`: the durable state of one task. The schema is owned by the migrations. */
+@Entity({ name: 'background_tasks' })
+export class BackgroundTask {
+  @PrimaryGeneratedColumn({ type: 'bigint', unsigned: true })
+  id!: string;
+
+  @Column({ name: 'task_id', type: 'char', length: 36 })
+  taskId!: string;
+
+  @Column({ name: 'task_name', type: 'varchar', length: 100 })
+  taskName!: TaskName;
+
+  @Column({ name: 'task_type', type: 'varchar', length: 32 })
+  taskType!: TaskType;
+
+  @Column({ type: 'tinyint', unsigned: true })
+  priority!: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: TaskStatus;
+
+  @Column({ type: 'json', nullable: true })
+  params!: Record<string, unknown> | null;
+
+  @Column({ type: 'json', nullable: true })
+  result!: unknown;
+
+  @Column({ name: 'error_message', type: 'text', nullable: true })
+  errorMessage!: string | null;
+
+  @Column({ name: 'retry_count', type: 'tinyint', unsigned: true })
+  retryCount!: number;
+
+  @Column({ name: 'max_retries', type: 'tinyint', unsigned: true })
+  maxRetries!: number;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt!: Date;
+
+  @Column({ name: 'started_at', type: 'datetime', precision: 3, nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: 'completed_at', type: 'datetime', precision: 3, nullable: true })
+  completedAt!: Date | null;
+}

@@ -1,0 +1,38 @@
+/**
+ * `npm run db:migrate` (up) and `npm run db:rollback` (down): applies or reverts migrations
+ * against DATABASE_URL (default mysql://root@127.0.0.1:3306/tasklane), creating the database
+ * when it is missing.
+ */
+import 'reflect-metadata';
+import { BaseEnv, loadConfig } from '@tasklane/config';
+import { describeDatabaseUrl, migrateDown, migrateUp } from '../database/migrator';
+import { isDatabaseUnavailable } from '../database/database-errors';
+
+async function main(direction: string | undefined): Promise<void> {
+  const env = loadConfig(BaseEnv);
+  const where = describeDatabaseUrl(env.DATABASE_URL);
+  if (direction === 'up') {
+    const applied = await migrateUp(env.DATABASE_URL);
+    process.stdout.write(
+      applied.length === 0
+        ? `${where}: schema is up to date\n`
+        : `${where}: applied ${applied.join(', ')}\n`,
+    );
+  } else if (direction === 'down') {
+    const reverted = await migrateDown(env.DATABASE_URL);
+    process.stdout.write(reverted === null ? `${where}: no migration to revert\n` : `${where}: reverted ${reverted}\n`);
+  } else {
+    throw new Error('usage: migrate up|down');
+  }
+}
+
+main(process.argv[2]).catch((error: unknown) => {
+  const message = isDatabaseUnavailable(error)
+    ? `cannot reach MySQL/MariaDB (${(error as Error).message}). Is it running? ` +
+      'Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd'
+    : error instanceof Error
+      ? error.message
+      : String(error);
+  process.stderr.write(`migrate: ${message}\n`);
+  process.exit(1);
+});

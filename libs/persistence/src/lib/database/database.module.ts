@@ -1,0 +1,78 @@
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { BaseEnv } from '@tasklane/config';
+import { BackgroundTaskRepository } from '../background-task/background-task.repository';
+import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
+import { isDatabaseUnavailable, isUnknownDatabase } from './database-errors';
+
+const RETRY_DELAY_MS = 2_000;
+
+async function connect(env: BaseEnv, logger: Logger): Promise<DataSource> {
+  const where = describeDatabaseUrl(env.DATABASE_URL);
+  for (let attempt = 1; ; attempt += 1) {
+    const dataSource = new DataSource(
+      dataSourceOptions({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }),
+    );
+    try {
+      await dataSource.initialize();
+      logger.log({ message: 'connected to the database', database: where });
+      return dataSource;
+    } catch (error) {
+      if (isUnknownDatabase(error)) {
+        throw new Error(`database ${where} does not exist: run \`npm run db:migrate\` first`);
+      }
+      if (!isDatabaseUnavailable(error)) {
+        throw error;
+      }
+      logger.warn({
+        message: `database ${where} unreachable; retrying in ${RETRY_DELAY_MS} ms`,
+        attempt,
+        error: (error as Error).message,
+      });
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    }
+  }
+}
+
+@Injectable()
+class DataSourceCloser implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.dataSource.isInitialized) {
+      await this.dataSource.destroy();
+    }
+  }
+}
+
+/**
+ * Provides the TypeORM `DataSource` (waiting for the database at start-up) and the
+ * `BackgroundTaskRepository`; closes the pool last, on shutdown.
+ */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: DatabaseModule,
+      providers: [
+        {
+          provide: DataSource,
+          inject: [BaseEnv],
+          useFactory: (env: BaseEnv) => connect(env, new Logger(DatabaseModule.name)),
+        },
+        DataSourceCloser,
+        BackgroundTaskRepository,
+      ],
+      exports: [DataSource, BackgroundTaskRepository],
+    };
+  }
+}

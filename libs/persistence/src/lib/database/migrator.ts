@@ -1,0 +1,68 @@
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
+
+/** Creates the database named in `url` when it does not exist yet (utf8mb4). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const parsed = new URL(url);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_$]+$/.test(database)) {
+    throw new Error(`invalid database name ${JSON.stringify(database)}`);
+  }
+  parsed.pathname = '/';
+  const server = new DataSource({ type: 'mysql', url: parsed.toString(), connectTimeout: 5_000 });
+  await server.initialize();
+  try {
+    await server.query(
+      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
+  } finally {
+    await server.destroy();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const parsed = new URL(url);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  parsed.pathname = '/';
+  const server = new DataSource({ type: 'mysql', url: parsed.toString(), connectTimeout: 5_000 });
+  await server.initialize();
+  try {
+    await server.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  } finally {
+    await server.destroy();
+  }
+}
+
+async function withDataSource<T>(url: string, work: (dataSource: DataSource) => Promise<T>): Promise<T> {
+  const dataSource = new DataSource({ ...dataSourceOptions({ url, poolSize: 1 }), logging: false });
+  await dataSource.initialize();
+  try {
+    return await work(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+/** Applies every pending migration (creating the database first); returns the names applied. */
+export async function migrateUp(url: string): Promise<string[]> {
+  await ensureDatabase(url);
+  return withDataSource(url, async (dataSource) =>
+    (await dataSource.runMigrations({ transaction: 'each' })).map((migration) => migration.name),
+  );
+}
+
+/** Reverts the last applied migration; returns its name, or null when none was applied. */
+export async function migrateDown(url: string): Promise<string | null> {
+  return withDataSource(url, async (dataSource) => {
+    const executed = await dataSource.query(
+      `SELECT name FROM ${dataSource.options.migrationsTableName ?? 'migrations'} ORDER BY timestamp DESC LIMIT 1`,
+    ) as Array<{ name: string }>;
+    if (executed.length === 0) {
+      return null;
+    }
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    return executed[0].name;
+  });
+}
+
+export { describeDatabaseUrl };

@@ -1,0 +1,1 @@
+export * from './lib/worker-runtime.module';
