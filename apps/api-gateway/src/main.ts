@@ -1,21 +1,13 @@
-/**
- * This is not a production server yet!
- * This is only a minimal backend to get started.
- */
+import 'reflect-metadata';
+import { createAppLogger, exitOnSignals, loadConfig, runMain } from '@tasklane/config';
+import { createGateway } from './app/create-gateway';
+import { GatewayEnv } from './app/gateway.env';
 
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app/app.module';
-
-async function bootstrap() {
-  const app = await NestFactory.create(AppModule);
-  const globalPrefix = 'api';
-  app.setGlobalPrefix(globalPrefix);
-  const port = process.env.PORT || 3000;
-  await app.listen(port);
-  Logger.log(
-    `🚀 Application is running on: http://localhost:${port}/${globalPrefix}`,
-  );
-}
-
-bootstrap();
+runMain('api-gateway', async () => {
+  const env = loadConfig(GatewayEnv);
+  const logger = createAppLogger('api-gateway', env.LOG_LEVEL, env.LOG_FORMAT);
+  const app = await createGateway(env, logger);
+  exitOnSignals(app, logger);
+  await app.listen(env.PORT, '0.0.0.0');
+  logger.log(`api-gateway listening on port ${env.PORT}`, 'Bootstrap');
+});

@@ -3,3 +3,5 @@ export * from './lib/base.env';
 export * from './lib/config.module';
 export * from './lib/app-logger';
 export * from './lib/run-main';
+export * from './lib/exit-on-signals';
+export * from './lib/start-headless-app';

@@ -1,1 +1,5 @@
-export * from './lib/testing.module';
+export * from './lib/services';
+export * from './lib/test-database';
+export * from './lib/test-vhost';
+export * from './lib/wait-for';
+export * from './lib/app-process';

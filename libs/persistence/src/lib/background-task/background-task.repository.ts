@@ -107,6 +107,19 @@ export class BackgroundTaskRepository {
     return result.affectedRows === 1;
   }
 
+  /**
+   * Gives a claimed attempt back (`running → pending`, same attempt) when its worker stops
+   * before finishing it, so that the redelivered message can be claimed again.
+   */
+  async releaseClaim(taskId: string, retryCount: number): Promise<boolean> {
+    const result = await this.update(
+      `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', started_at = NULL
+       WHERE task_id = ? AND status = '${TaskStatus.Running}' AND retry_count = ?`,
+      [taskId, retryCount],
+    );
+    return result.affectedRows === 1;
+  }
+
   /** `pending → cancelled`; false when the task is not pending (or unknown). */
   async cancelPending(taskId: string, at: Date): Promise<boolean> {
     const result = await this.update(

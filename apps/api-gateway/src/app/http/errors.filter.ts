@@ -1,0 +1,59 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BrokerUnavailableError, MessageRejectedError } from '@tasklane/messaging';
+import { isDatabaseUnavailable } from '@tasklane/persistence';
+
+interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Turns every error into a JSON response: HTTP exceptions as they are, an unreachable broker
+ * or database into 503 with a clear message, and anything else into a 500 that leaks nothing
+ * (the details go to the log).
+ */
+@Catch()
+export class ErrorsFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ErrorsFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const body = this.toBody(exception, request);
+    void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+
+  private toBody(exception: unknown, request: FastifyRequest): ErrorBody {
+    if (exception instanceof HttpException) {
+      const response = exception.getResponse();
+      const status = exception.getStatus();
+      return typeof response === 'object'
+        ? ({ statusCode: status, ...(response as object) } as ErrorBody)
+        : { statusCode: status, error: STATUS_CODES[status] ?? exception.name, message: response };
+    }
+    if (exception instanceof BrokerUnavailableError || exception instanceof MessageRejectedError) {
+      this.logger.warn({ message: 'broker unavailable', path: request.url, error: exception.message });
+      return unavailable('The message broker (RabbitMQ) is unavailable; nothing was changed. Retry later.');
+    }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn({ message: 'database unavailable', path: request.url, error: (exception as Error).message });
+      return unavailable('The database is unavailable; nothing was changed. Retry later.');
+    }
+    const fastifyStatus = (exception as { statusCode?: unknown }).statusCode;
+    if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
+      // Errors Fastify raises before routing: bad JSON, unsupported media type, body too large…
+      return { statusCode: fastifyStatus, error: STATUS_CODES[fastifyStatus] ?? 'Bad Request', message: (exception as Error).message };
+    }
+    this.logger.error({ message: 'unhandled error', path: request.url, error: (exception as Error)?.stack ?? String(exception) });
+    return { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' };
+  }
+}
+
+function unavailable(message: string): ErrorBody {
+  return { statusCode: 503, error: 'Service Unavailable', message };
+}

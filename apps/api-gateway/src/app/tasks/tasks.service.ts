@@ -1,0 +1,99 @@
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { TaskCount, TaskPage, TaskResource, ValidEnqueueTask, newTaskId } from '@tasklane/contracts';
+import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
+import { BackgroundTaskRepository, TaskFilter } from '@tasklane/persistence';
+
+const BROKER_DOWN = 'The message broker (RabbitMQ) is unavailable; the task was not enqueued. Retry later.';
+
+@Injectable()
+export class TasksService {
+  private readonly logger = new Logger(TasksService.name);
+
+  constructor(
+    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
+    @Inject(AmqpConnection) private readonly broker: AmqpConnection,
+  ) {}
+
+  /**
+   * Writes the task as `pending`, then publishes its command and waits for the broker's
+   * confirm. If the broker does not take it, the row is removed again and the caller gets 503:
+   * a 201 means the task is both recorded and queued.
+   */
+  async enqueue(request: ValidEnqueueTask): Promise<TaskResource> {
+    if (!this.broker.isConnected()) {
+      throw new ServiceUnavailableException(BROKER_DOWN);
+    }
+    const task = await this.tasks.insertPending({
+      taskId: newTaskId(),
+      taskName: request.task_name,
+      taskType: request.task_type,
+      priority: request.priority,
+      params: request.params,
+      maxRetries: request.max_retries,
+      createdAt: new Date(),
+    });
+    try {
+      await this.messages.publishCommand({
+        task_id: task.task_id,
+        task_name: task.task_name,
+        task_type: task.task_type,
+        params: request.params as never,
+        priority: task.priority,
+        max_retries: task.max_retries,
+        retry_count: 0,
+      });
+    } catch (error) {
+      this.logger.warn({ message: 'publish failed; removing the task', task_id: task.task_id, error: (error as Error).message });
+      await this.tasks.deleteUnstarted(task.task_id).catch((cleanupError: unknown) =>
+        this.logger.error({
+          message: 'could not remove a task whose command was not published',
+          task_id: task.task_id,
+          error: (cleanupError as Error).message,
+        }),
+      );
+      throw new ServiceUnavailableException(BROKER_DOWN);
+    }
+    this.logger.log({ message: 'task enqueued', task_id: task.task_id, task_name: task.task_name, priority: task.priority });
+    return task;
+  }
+
+  async get(taskId: string): Promise<TaskResource> {
+    const task = await this.tasks.findByTaskId(taskId);
+    if (task === null) {
+      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `Task ${taskId} not found` });
+    }
+    return task;
+  }
+
+  list(filter: TaskFilter, limit: number, offset: number): Promise<TaskPage> {
+    return this.tasks.list(filter, limit, offset);
+  }
+
+  async count(filter: TaskFilter): Promise<TaskCount> {
+    return { count: await this.tasks.count(filter) };
+  }
+
+  /** Cancels a pending task; its queued message is then dropped by the worker's claim. */
+  async cancel(taskId: string): Promise<TaskResource> {
+    const cancelled = await this.tasks.cancelPending(taskId, new Date());
+    const task = await this.get(taskId);
+    if (!cancelled) {
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `Task ${taskId} is ${task.status}; only pending tasks can be cancelled`,
+        status: task.status,
+      });
+    }
+    this.logger.log({ message: 'task cancelled', task_id: taskId });
+    return task;
+  }
+}

@@ -1,0 +1,143 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createWriteStream, WriteStream } from 'node:fs';
+import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { once } from 'node:events';
+import { DataSource } from 'typeorm';
+import { ReportFormat, TasksSummaryReportParams, TasksSummaryReportResult } from '@tasklane/contracts';
+import { resolveTimeWindow } from '@tasklane/worker-runtime';
+import { ReportWorkerEnv } from '../report-worker.env';
+
+/** Rows read per query; the report streams, so memory stays flat whatever the window. */
+const BATCH_SIZE = 1_000;
+
+export const REPORT_COLUMNS = [
+  'task_id',
+  'task_name',
+  'task_type',
+  'priority',
+  'status',
+  'retry_count',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'duration_ms',
+  'error_message',
+] as const;
+
+export type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number | null>;
+
+interface TaskRow {
+  id: number;
+  task_id: string;
+  task_name: string;
+  task_type: string;
+  priority: number;
+  status: string;
+  retry_count: number;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  error_message: string | null;
+}
+
+export function csvField(value: string | number | null): string {
+  if (value === null) {
+    return '';
+  }
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function toReportRow(row: TaskRow): ReportRow {
+  return {
+    task_id: row.task_id,
+    task_name: row.task_name,
+    task_type: row.task_type,
+    priority: row.priority,
+    status: row.status,
+    retry_count: row.retry_count,
+    created_at: row.created_at.toISOString(),
+    started_at: row.started_at?.toISOString() ?? null,
+    completed_at: row.completed_at?.toISOString() ?? null,
+    duration_ms:
+      row.started_at && row.completed_at ? row.completed_at.getTime() - row.started_at.getTime() : null,
+    error_message: row.error_message,
+  };
+}
+
+/** Writes the tasks created in a window to a CSV or JSON file, streaming in keyset batches. */
+@Injectable()
+export class TasksSummaryReportService {
+  private readonly reportsDir: string;
+
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(ReportWorkerEnv) env: ReportWorkerEnv,
+  ) {
+    this.reportsDir = resolve(env.REPORTS_DIR);
+  }
+
+  async generate(params: TasksSummaryReportParams, taskId: string, signal: AbortSignal): Promise<TasksSummaryReportResult> {
+    const window = resolveTimeWindow(params);
+    const format = params.format ?? ReportFormat.Csv;
+    await mkdir(this.reportsDir, { recursive: true });
+    const path = join(this.reportsDir, `tasks-summary-${taskId}.${format}`);
+    const partial = `${path}.partial`;
+    const out = createWriteStream(partial);
+    let rowCount = 0;
+    try {
+      await write(out, format === ReportFormat.Csv ? `${REPORT_COLUMNS.join(',')}\n` : '[');
+      let afterId = 0;
+      for (;;) {
+        signal.throwIfAborted();
+        const rows = (await this.dataSource.query(
+          `SELECT id, task_id, task_name, task_type, priority, status, retry_count, created_at, started_at,
+                  completed_at, error_message
+             FROM background_tasks
+            WHERE created_at >= ? AND created_at < ? AND id > ? ${params.task_type ? 'AND task_type = ?' : ''}
+            ORDER BY id LIMIT ${BATCH_SIZE}`,
+          [window.from, window.to, afterId, ...(params.task_type ? [params.task_type] : [])],
+        )) as TaskRow[];
+        for (const row of rows) {
+          const record = toReportRow(row);
+          const line =
+            format === ReportFormat.Csv
+              ? `${REPORT_COLUMNS.map((column) => csvField(record[column])).join(',')}\n`
+              : `${rowCount === 0 ? '\n' : ',\n'}${JSON.stringify(record)}`;
+          await write(out, line);
+          rowCount += 1;
+        }
+        if (rows.length < BATCH_SIZE) {
+          break;
+        }
+        afterId = rows[rows.length - 1].id;
+      }
+      if (format === ReportFormat.Json) {
+        await write(out, rowCount === 0 ? ']\n' : '\n]\n');
+      }
+      out.end();
+      await once(out, 'finish');
+      await rename(partial, path);
+    } catch (error) {
+      out.destroy();
+      await unlink(partial).catch(() => undefined);
+      throw error;
+    }
+    const { size } = await stat(path);
+    return {
+      path,
+      format,
+      size_bytes: size,
+      row_count: rowCount,
+      from: window.from.toISOString(),
+      to: window.to.toISOString(),
+    };
+  }
+}
+
+async function write(out: WriteStream, chunk: string): Promise<void> {
+  if (!out.write(chunk)) {
+    await once(out, 'drain');
+  }
+}

@@ -1,0 +1,22 @@
+/** The broker cannot take the message now (disconnected, channel closed, no confirm in time). */
+export class BrokerUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+/** The broker refused the message: it was returned unroutable or negatively confirmed. */
+export class MessageRejectedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MessageRejectedError';
+  }
+}
+
+/** Where an AMQP URL points, without credentials (safe to log). */
+export function describeAmqpUrl(url: string): string {
+  const parsed = new URL(url);
+  const vhost = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || '/';
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'amqps:' ? '5671' : '5672')} vhost ${vhost}`;
+}

@@ -1,0 +1,242 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import {
+  TaskCommand,
+  TaskEventType,
+  TaskType,
+  decodeTaskCommand,
+  taskQueueName,
+} from '@tasklane/contracts';
+import {
+  AmqpConnection,
+  BrokerUnavailableError,
+  Delivery,
+  QueueConsumer,
+  TaskMessagePublisher,
+  assertRetryDelayLevel,
+  retryDelayFor,
+  retryDelayLevels,
+} from '@tasklane/messaging';
+import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
+import { WORKER_TASK_TYPE } from '../worker.constants';
+import { WorkerEnv } from '../worker.env';
+import { TaskOutcome, errorMessageOf, outcomeOfFailure, unstorableResult } from './task-outcome';
+
+interface RunningTask {
+  readonly command: TaskCommand;
+  readonly abort: AbortController;
+  /** Set when shutdown gave the task back to the broker: its outcome must not be published. */
+  handedBack: boolean;
+}
+
+const DEPENDENCY_RETRY_DELAY_MS = 1_000;
+const OUTCOME_PUBLISH_MAX_DELAY_MS = 5_000;
+
+/**
+ * The worker side of the transport. For each delivery on this worker's queue it:
+ * decodes and validates the command (poison → dead-letter queue, task failed); claims the attempt
+ * in the database (not claimable → ack and drop: cancelled, finished or a duplicate); runs the
+ * handler; publishes the outcome (succeeded, a delayed retry then `retrying`, or failed) with
+ * confirms; and only then acks. Handlers never see any of this.
+ */
+@Injectable()
+export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(TaskConsumer.name);
+  private readonly consumer: QueueConsumer;
+  private readonly queue: string;
+  private readonly retryLevels: number[];
+  private readonly running = new Map<string, RunningTask>();
+
+  constructor(
+    @Inject(AmqpConnection) connection: AmqpConnection,
+    @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
+    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskHandlerRegistry) private readonly handlers: TaskHandlerRegistry,
+    @Inject(WORKER_TASK_TYPE) private readonly taskType: TaskType,
+    @Inject(WorkerEnv) private readonly env: WorkerEnv,
+  ) {
+    this.queue = taskQueueName(taskType);
+    const levels = retryDelayLevels(env.RETRY_BASE_DELAY_MS, env.RETRY_MAX_DELAY_MS);
+    this.retryLevels = levels;
+    connection.addTopology(async (channel) => {
+      for (const delay of levels) {
+        await assertRetryDelayLevel(channel, delay);
+      }
+    });
+    this.consumer = new QueueConsumer(connection, {
+      queue: this.queue,
+      prefetch: env.WORKER_CONCURRENCY,
+      handle: (delivery) => this.handle(delivery),
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.consumer.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS, () => this.handBackRunningTasks());
+  }
+
+  isConsuming(): boolean {
+    return this.consumer.isConsuming();
+  }
+
+  private async handle(delivery: Delivery): Promise<void> {
+    const decoded = decodeTaskCommand(delivery.message.content, this.taskType);
+    if (!decoded.ok) {
+      await this.rejectPoison(delivery, decoded.reason, decoded.taskId);
+      return;
+    }
+    const command = decoded.value;
+    const fields = { task_id: command.task_id, task_name: command.task_name, retry_count: command.retry_count };
+    const startedAt = new Date();
+    let claimed: boolean;
+    try {
+      claimed = await this.tasks.claim(command.task_id, command.retry_count, startedAt);
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) {
+        throw error;
+      }
+      this.logger.warn({ message: 'database unavailable; requeueing the task', ...fields, error: errorMessageOf(error) });
+      await sleep(DEPENDENCY_RETRY_DELAY_MS);
+      delivery.nack(true);
+      return;
+    }
+    if (!claimed) {
+      this.logger.log({ message: 'task not claimable (cancelled, finished or already running); dropped', ...fields });
+      delivery.ack();
+      return;
+    }
+
+    const task: RunningTask = { command, abort: new AbortController(), handedBack: false };
+    this.running.set(command.task_id, task);
+    try {
+      this.logger.log({ message: 'task started', ...fields });
+      const started = this.messages
+        .publishEvent({ event: TaskEventType.Started, ...this.eventBase(command), occurred_at: startedAt.toISOString() })
+        .catch((error: unknown) => error);
+      const outcome = await this.execute(command, task.abort.signal);
+      await started;
+      if (task.handedBack) {
+        return;
+      }
+      await this.untilPublished(task, () => this.publishOutcome(command, outcome));
+      if (!task.handedBack) {
+        delivery.ack();
+      }
+      this.logger.log({
+        message: `task ${outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' ? 'will be retried' : 'failed'}`,
+        ...fields,
+        ...(outcome.kind === 'succeeded' ? {} : { error: outcome.errorMessage }),
+      });
+    } finally {
+      this.running.delete(command.task_id);
+    }
+  }
+
+  private async execute(command: TaskCommand, signal: AbortSignal): Promise<TaskOutcome> {
+    try {
+      const result = await this.handlers.get(command.task_name).run(command.params, {
+        taskId: command.task_id,
+        taskName: command.task_name,
+        retryCount: command.retry_count,
+        maxRetries: command.max_retries,
+        priority: command.priority,
+        signal,
+      });
+      const problem = unstorableResult(result);
+      return problem === null ? { kind: 'succeeded', result: result ?? null } : { kind: 'failed', errorMessage: problem };
+    } catch (error) {
+      return outcomeOfFailure(command, error);
+    }
+  }
+
+  private async publishOutcome(command: TaskCommand, outcome: TaskOutcome): Promise<void> {
+    const base = { ...this.eventBase(command), occurred_at: new Date().toISOString() };
+    switch (outcome.kind) {
+      case 'succeeded':
+        await this.messages.publishEvent({ event: TaskEventType.Succeeded, ...base, result: outcome.result });
+        return;
+      case 'retry': {
+        const delayMs = retryDelayFor(outcome.nextRetryCount, this.retryLevels);
+        // The retry message first: if this process dies now, the task still runs again.
+        await this.messages.publishRetry({ ...command, retry_count: outcome.nextRetryCount }, delayMs);
+        await this.messages.publishEvent({
+          event: TaskEventType.Retrying,
+          ...base,
+          error_message: outcome.errorMessage,
+          delay_ms: delayMs,
+        });
+        return;
+      }
+      case 'failed':
+        await this.messages.publishEvent({ event: TaskEventType.Failed, ...base, error_message: outcome.errorMessage });
+        return;
+    }
+  }
+
+  /** Keeps trying to publish an outcome through broker outages, until shutdown hands the task back. */
+  private async untilPublished(task: RunningTask, publish: () => Promise<void>): Promise<void> {
+    let delay = 250;
+    for (;;) {
+      try {
+        await publish();
+        return;
+      } catch (error) {
+        if (!(error instanceof BrokerUnavailableError) || task.handedBack) {
+          throw error;
+        }
+        this.logger.warn({
+          message: `broker unavailable; retrying the outcome in ${delay} ms`,
+          task_id: task.command.task_id,
+          error: error.message,
+        });
+        await sleep(delay);
+        delay = Math.min(delay * 2, OUTCOME_PUBLISH_MAX_DELAY_MS);
+      }
+    }
+  }
+
+  private async rejectPoison(delivery: Delivery, reason: string, taskId: string | undefined): Promise<void> {
+    const messageId = String(delivery.message.properties.messageId ?? taskId ?? 'unknown');
+    this.logger.error({ message: 'poison message sent to the dead-letter queue', task_id: taskId, reason });
+    await this.messages.publishDeadLetter(delivery.message.content, reason, this.queue, messageId);
+    if (taskId !== undefined) {
+      await this.tasks.failUnprocessable(taskId, `unprocessable message: ${reason}`, new Date());
+    }
+    delivery.ack();
+  }
+
+  /**
+   * Grace period over: abort what still runs and release its claim, so that the message the
+   * broker is about to redeliver can be claimed again — by this worker's successor or a replica.
+   */
+  private async handBackRunningTasks(): Promise<void> {
+    for (const task of this.running.values()) {
+      task.handedBack = true;
+      task.abort.abort(new Error('worker shutting down'));
+      const { task_id, retry_count } = task.command;
+      try {
+        await this.tasks.releaseClaim(task_id, retry_count);
+        this.logger.warn({ message: 'task handed back to the queue', task_id, retry_count });
+      } catch (error) {
+        this.logger.error({ message: 'could not release the claim of a task', task_id, error: errorMessageOf(error) });
+      }
+    }
+  }
+
+  private eventBase(command: TaskCommand) {
+    return { task_id: command.task_id, task_name: command.task_name, task_type: command.task_type, retry_count: command.retry_count };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

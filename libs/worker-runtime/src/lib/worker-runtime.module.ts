@@ -1,0 +1,32 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TaskType } from '@tasklane/contracts';
+import { AmqpModule } from '@tasklane/messaging';
+import { DatabaseModule } from '@tasklane/persistence';
+import { TaskConsumer } from './consumer/task.consumer';
+import { FailHandler } from './diagnostics/fail.handler';
+import { SleepHandler } from './diagnostics/sleep.handler';
+import { TaskHandlerRegistry } from './handlers/task-handler.registry';
+import { WORKER_TASK_TYPE } from './worker.constants';
+
+/**
+ * Everything a worker app needs besides its own handlers: the RabbitMQ connection, the database
+ * (for claims), the handler registry, the diagnostic handlers and the consumer of its queue.
+ */
+@Module({})
+export class WorkerRuntimeModule {
+  static forRoot(options: { taskType: TaskType }): DynamicModule {
+    return {
+      module: WorkerRuntimeModule,
+      imports: [DiscoveryModule, AmqpModule, DatabaseModule.forRoot()],
+      providers: [
+        { provide: WORKER_TASK_TYPE, useValue: options.taskType },
+        TaskHandlerRegistry,
+        TaskConsumer,
+        SleepHandler,
+        FailHandler,
+      ],
+      exports: [TaskConsumer],
+    };
+  }
+}

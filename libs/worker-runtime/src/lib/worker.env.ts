@@ -1,0 +1,30 @@
+import { Expose } from 'class-transformer';
+import { IsInt, Max, Min } from 'class-validator';
+import { BaseEnv } from '@tasklane/config';
+
+/** Settings of every worker app; each worker extends this with its own. */
+export class WorkerEnv extends BaseEnv {
+  /**
+   * Tasks run at once by one process. The queue prefetch equals it, so a backlog stays in the
+   * broker where priorities apply, instead of in this process.
+   */
+  @Expose()
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  readonly WORKER_CONCURRENCY: number = 4;
+
+  /** Delay before the first retry; later retries double it (with jitter). */
+  @Expose()
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  readonly RETRY_BASE_DELAY_MS: number = 1_000;
+
+  /** Longest delay between retries. */
+  @Expose()
+  @IsInt()
+  @Min(10)
+  @Max(86_400_000)
+  readonly RETRY_MAX_DELAY_MS: number = 300_000;
+}
