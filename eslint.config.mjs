@@ -1,42 +1,86 @@
 import nx from '@nx/eslint-plugin';
 
+/**
+ * Module boundaries. Apps depend on libs, never the other way; a lib depends only on libs of a
+ * lower layer (contracts < util < data-access < feature); each app's scope sees only the
+ * shared libs and its own (so no worker can import gateway code, and the reverse).
+ * Test files may additionally import the `type:testing` helpers.
+ */
+const typeLayers = {
+  'type:app': ['type:feature', 'type:data-access', 'type:util', 'type:contracts'],
+  'type:feature': ['type:feature', 'type:data-access', 'type:util', 'type:contracts'],
+  'type:data-access': ['type:data-access', 'type:util', 'type:contracts'],
+  'type:util': ['type:util'],
+  'type:contracts': ['type:contracts'],
+  'type:testing': ['type:util', 'type:contracts'],
+  'type:e2e': ['type:testing', 'type:contracts', 'type:util'],
+};
+const scopes = {
+  'scope:gateway': ['scope:gateway', 'scope:shared'],
+  'scope:worker': ['scope:worker', 'scope:shared'],
+  'scope:tracker': ['scope:tracker', 'scope:shared'],
+  'scope:shared': ['scope:shared'],
+  'scope:e2e': ['scope:e2e', 'scope:shared'],
+};
+
+function boundaries({ forTests }) {
+  return [
+    'error',
+    {
+      enforceBuildableLibDependency: true,
+      allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$'],
+      depConstraints: [
+        ...Object.entries(typeLayers).map(([sourceTag, allowed]) => ({
+          sourceTag,
+          onlyDependOnLibsWithTags: forTests ? [...allowed, 'type:testing'] : allowed,
+        })),
+        ...Object.entries(scopes).map(([sourceTag, allowed]) => ({ sourceTag, onlyDependOnLibsWithTags: allowed })),
+      ],
+    },
+  ];
+}
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
   ...nx.configs['flat/javascript'],
   {
-    ignores: ['**/dist', '**/out-tsc'],
+    ignores: ['**/dist', '**/out-tsc', '**/node_modules', 'tmp', 'var', 'coverage', '**/jest.config.cts'],
   },
   {
-    files: ['**/*.ts', '**/*.tsx', '**/*.js', '**/*.jsx'],
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
     rules: {
-      '@nx/enforce-module-boundaries': [
+      '@nx/enforce-module-boundaries': boundaries({ forTests: false }),
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/require-await': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': [
         'error',
-        {
-          enforceBuildableLibDependency: true,
-          allow: ['^.*/eslint(\\.base)?\\.config\\.[cm]?[jt]s$'],
-          depConstraints: [
-            {
-              sourceTag: '*',
-              onlyDependOnLibsWithTags: ['*'],
-            },
-          ],
-        },
+        { considerDefaultExhaustiveForUnions: false, requireDefaultForNonUnion: true },
       ],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'off',
+      eqeqeq: ['error', 'always'],
+      'no-console': 'error',
     },
   },
   {
-    files: [
-      '**/*.ts',
-      '**/*.tsx',
-      '**/*.cts',
-      '**/*.mts',
-      '**/*.js',
-      '**/*.jsx',
-      '**/*.cjs',
-      '**/*.mjs',
-    ],
-    // Override or add rules here
-    rules: {},
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': boundaries({ forTests: true }),
+      '@typescript-eslint/require-await': 'off',
+    },
+  },
+  {
+    files: ['tools/**/*.ts', 'tools/**/*.mjs'],
+    rules: { 'no-console': 'off' },
   },
 ];

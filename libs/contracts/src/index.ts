@@ -1,3 +1,6 @@
+// DTO decorators (class-transformer's @Type) read design-time metadata.
+import 'reflect-metadata';
+
 export * from './lib/tasks/task-type.enum';
 export * from './lib/tasks/task-name.enum';
 export * from './lib/tasks/task-status.enum';

@@ -3,3 +3,4 @@ export * from './lib/test-database';
 export * from './lib/test-vhost';
 export * from './lib/wait-for';
 export * from './lib/app-process';
+export * from './lib/tcp-proxy';

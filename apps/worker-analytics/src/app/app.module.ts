@@ -5,6 +5,10 @@ import { WorkerEnv, WorkerRuntimeModule } from '@tasklane/worker-runtime';
 import { TaskStatsModule } from './task-stats/task-stats.module';
 
 @Module({
-  imports: [ConfigModule.forRoot(WorkerEnv), WorkerRuntimeModule.forRoot({ taskType: TaskType.Analytics }), TaskStatsModule],
+  imports: [
+    ConfigModule.forRoot(WorkerEnv),
+    WorkerRuntimeModule.forRoot({ taskType: TaskType.Analytics }),
+    TaskStatsModule,
+  ],
 })
 export class AppModule {}

@@ -6,6 +6,10 @@ import { EmailWorkerEnv } from './email-worker.env';
 import { SendEmailModule } from './send-email/send-email.module';
 
 @Module({
-  imports: [ConfigModule.forRoot(EmailWorkerEnv), WorkerRuntimeModule.forRoot({ taskType: TaskType.Email }), SendEmailModule],
+  imports: [
+    ConfigModule.forRoot(EmailWorkerEnv),
+    WorkerRuntimeModule.forRoot({ taskType: TaskType.Email }),
+    SendEmailModule,
+  ],
 })
 export class AppModule {}

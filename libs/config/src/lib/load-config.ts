@@ -23,10 +23,7 @@ function describe(errors: ValidationError[], env: Record<string, string>): strin
  * schema must carry `@Expose()`; property initialisers are the defaults; empty variables count
  * as unset. Throws {@link ConfigValidationError} listing every problem.
  */
-export function loadConfig<T extends object>(
-  schema: new () => T,
-  env: NodeJS.ProcessEnv = process.env,
-): T {
+export function loadConfig<T extends object>(schema: new () => T, env: NodeJS.ProcessEnv = process.env): T {
   const defined: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value !== '') {

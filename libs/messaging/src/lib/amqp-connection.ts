@@ -94,7 +94,7 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
     while (!this.closing) {
       attempt += 1;
       try {
-        const closed = await this.connectOnce();
+        const { closed } = await this.connectOnce();
         delay = RECONNECT_MIN_DELAY_MS;
         attempt = 0;
         await closed;
@@ -114,8 +114,8 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Connects, declares topology, replays listeners; resolves with a promise of the close. */
-  private async connectOnce(): Promise<Promise<void>> {
+  /** Connects, declares topology, replays listeners; `closed` settles when the connection drops. */
+  private async connectOnce(): Promise<{ closed: Promise<void> }> {
     const url = new URL(this.env.AMQP_URL);
     url.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
     const connection = await connect(url.toString(), { timeout: 5_000 });
@@ -159,12 +159,14 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
       await connection.close().catch(() => undefined);
       throw error;
     }
-    return closed.then(() => {
-      if (this.connection === connection) {
-        this.connection = null;
-        this.publishChannel = null;
-      }
-    });
+    return {
+      closed: closed.then(() => {
+        if (this.connection === connection) {
+          this.connection = null;
+          this.publishChannel = null;
+        }
+      }),
+    };
   }
 
   private sleep(ms: number): Promise<void> {

@@ -87,7 +87,11 @@ export class QueueConsumer {
       this.consumerTag = null;
     }
     if (this.inFlight.size > 0) {
-      this.logger.log({ message: 'draining in-flight deliveries', queue: this.options.queue, in_flight: this.inFlight.size });
+      this.logger.log({
+        message: 'draining in-flight deliveries',
+        queue: this.options.queue,
+        in_flight: this.inFlight.size,
+      });
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => {
         timer = setTimeout(() => resolve('expired'), graceMs);

@@ -21,7 +21,11 @@ export function retryDelayLevels(baseMs: number, maxMs: number): number[] {
  * base × 2^(n−1), picked at random among the level for that and its two neighbours (×/÷ √2),
  * and never more than the last level.
  */
-export function retryDelayFor(retryNumber: number, levels: readonly number[], random: () => number = Math.random): number {
+export function retryDelayFor(
+  retryNumber: number,
+  levels: readonly number[],
+  random: () => number = Math.random,
+): number {
   const last = levels.length - 1;
   const centre = Math.min(2 * Math.max(0, retryNumber - 1), last);
   const low = Math.max(0, centre - 1);

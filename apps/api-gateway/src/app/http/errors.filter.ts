@@ -47,9 +47,17 @@ export class ErrorsFilter implements ExceptionFilter {
     const fastifyStatus = (exception as { statusCode?: unknown }).statusCode;
     if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
       // Errors Fastify raises before routing: bad JSON, unsupported media type, body too large…
-      return { statusCode: fastifyStatus, error: STATUS_CODES[fastifyStatus] ?? 'Bad Request', message: (exception as Error).message };
+      return {
+        statusCode: fastifyStatus,
+        error: STATUS_CODES[fastifyStatus] ?? 'Bad Request',
+        message: (exception as Error).message,
+      };
     }
-    this.logger.error({ message: 'unhandled error', path: request.url, error: (exception as Error)?.stack ?? String(exception) });
+    this.logger.error({
+      message: 'unhandled error',
+      path: request.url,
+      error: (exception as Error)?.stack ?? String(exception),
+    });
     return { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' };
   }
 }

@@ -51,7 +51,11 @@ export class TasksService {
         retry_count: 0,
       });
     } catch (error) {
-      this.logger.warn({ message: 'publish failed; removing the task', task_id: task.task_id, error: (error as Error).message });
+      this.logger.warn({
+        message: 'publish failed; removing the task',
+        task_id: task.task_id,
+        error: (error as Error).message,
+      });
       await this.tasks.deleteUnstarted(task.task_id).catch((cleanupError: unknown) =>
         this.logger.error({
           message: 'could not remove a task whose command was not published',
@@ -61,7 +65,12 @@ export class TasksService {
       );
       throw new ServiceUnavailableException(BROKER_DOWN);
     }
-    this.logger.log({ message: 'task enqueued', task_id: task.task_id, task_name: task.task_name, priority: task.priority });
+    this.logger.log({
+      message: 'task enqueued',
+      task_id: task.task_id,
+      task_name: task.task_name,
+      priority: task.priority,
+    });
     return task;
   }
 

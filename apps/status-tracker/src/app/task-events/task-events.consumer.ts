@@ -1,10 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Queue, TaskEvent, decodeTaskEvent } from '@tasklane/contracts';
 import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
 import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
@@ -59,7 +53,11 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   private async handle(delivery: Delivery): Promise<void> {
     const decoded = decodeTaskEvent(delivery.message.content);
     if (!decoded.ok) {
-      this.logger.error({ message: 'malformed event sent to the dead-letter queue', task_id: decoded.taskId, reason: decoded.reason });
+      this.logger.error({
+        message: 'malformed event sent to the dead-letter queue',
+        task_id: decoded.taskId,
+        reason: decoded.reason,
+      });
       await this.deadLetter(delivery, decoded.reason);
       return;
     }
@@ -82,7 +80,9 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     const batch = this.pending;
     this.pending = [];
     if (batch.length > 0) {
-      this.flushing = this.flushing.then(() => this.write(batch)).catch((error: unknown) => this.giveBack(batch, error));
+      this.flushing = this.flushing
+        .then(() => this.write(batch))
+        .catch((error: unknown) => this.giveBack(batch, error));
     }
   }
 
@@ -99,14 +99,22 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
         return;
       } catch (error) {
         if (isDatabaseUnavailable(error)) {
-          this.logger.warn({ message: `database unavailable; retrying the batch in ${delay} ms`, events: batch.length, error: (error as Error).message });
+          this.logger.warn({
+            message: `database unavailable; retrying the batch in ${delay} ms`,
+            events: batch.length,
+            error: (error as Error).message,
+          });
           await new Promise((resolve) => setTimeout(resolve, delay));
           delay = Math.min(delay * 2, DATABASE_RETRY_MAX_DELAY_MS);
           continue;
         }
         if (batch.length === 1) {
           const [pending] = batch;
-          this.logger.error({ message: 'event refused by the database; sent to the dead-letter queue', task_id: pending.event.task_id, error: (error as Error).message });
+          this.logger.error({
+            message: 'event refused by the database; sent to the dead-letter queue',
+            task_id: pending.event.task_id,
+            error: (error as Error).message,
+          });
           await this.deadLetter(pending.delivery, `database refused the event: ${(error as Error).message}`);
           pending.written();
           return;
@@ -122,7 +130,11 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
 
   /** Something unexpected (e.g. the broker went away while dead-lettering): let the broker redeliver. */
   private async giveBack(batch: PendingEvent[], error: unknown): Promise<void> {
-    this.logger.error({ message: 'could not write a batch of events; handing it back', events: batch.length, error: (error as Error).message });
+    this.logger.error({
+      message: 'could not write a batch of events; handing it back',
+      events: batch.length,
+      error: (error as Error).message,
+    });
     await new Promise((resolve) => setTimeout(resolve, DATABASE_RETRY_MAX_DELAY_MS));
     for (const pending of batch) {
       pending.delivery.nack(true);

@@ -27,7 +27,10 @@ export class MailService {
     this.smtp = env.SMTP_URL ? createTransport(env.SMTP_URL) : null;
     this.outboxDir = resolve(env.MAIL_OUTBOX_DIR);
     if (!this.smtp) {
-      this.logger.warn({ message: 'SMTP_URL is not set: mail is written to the outbox folder', outbox: this.outboxDir });
+      this.logger.warn({
+        message: 'SMTP_URL is not set: mail is written to the outbox folder',
+        outbox: this.outboxDir,
+      });
     }
   }
 

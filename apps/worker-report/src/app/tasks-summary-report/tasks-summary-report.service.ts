@@ -60,8 +60,7 @@ function toReportRow(row: TaskRow): ReportRow {
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
     completed_at: row.completed_at?.toISOString() ?? null,
-    duration_ms:
-      row.started_at && row.completed_at ? row.completed_at.getTime() - row.started_at.getTime() : null,
+    duration_ms: row.started_at && row.completed_at ? row.completed_at.getTime() - row.started_at.getTime() : null,
     error_message: row.error_message,
   };
 }
@@ -78,7 +77,11 @@ export class TasksSummaryReportService {
     this.reportsDir = resolve(env.REPORTS_DIR);
   }
 
-  async generate(params: TasksSummaryReportParams, taskId: string, signal: AbortSignal): Promise<TasksSummaryReportResult> {
+  async generate(
+    params: TasksSummaryReportParams,
+    taskId: string,
+    signal: AbortSignal,
+  ): Promise<TasksSummaryReportResult> {
     const window = resolveTimeWindow(params);
     const format = params.format ?? ReportFormat.Csv;
     await mkdir(this.reportsDir, { recursive: true });

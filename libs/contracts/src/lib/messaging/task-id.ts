@@ -1,4 +1,4 @@
-import * as crypto from "node:crypto";
+import * as crypto from 'node:crypto';
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

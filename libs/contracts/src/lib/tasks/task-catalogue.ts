@@ -2,10 +2,7 @@ import { FailParams, FailResult, SleepParams, SleepResult } from '../params/diag
 import { PurgeTasksParams, PurgeTasksResult } from '../params/purge-tasks.params';
 import { SendEmailParams, SendEmailResult } from '../params/send-email.params';
 import { TaskStatsParams, TaskStatsResult } from '../params/task-stats.params';
-import {
-  TasksSummaryReportParams,
-  TasksSummaryReportResult,
-} from '../params/tasks-summary-report.params';
+import { TasksSummaryReportParams, TasksSummaryReportResult } from '../params/tasks-summary-report.params';
 import { TaskName } from './task-name.enum';
 import { TASK_TYPES, TaskType } from './task-type.enum';
 

@@ -9,11 +9,7 @@ export enum TaskStatus {
 export const TASK_STATUSES: readonly TaskStatus[] = Object.values(TaskStatus);
 
 /** Statuses a task never leaves. */
-export const TERMINAL_STATUSES: readonly TaskStatus[] = [
-  TaskStatus.Completed,
-  TaskStatus.Failed,
-  TaskStatus.Cancelled,
-];
+export const TERMINAL_STATUSES: readonly TaskStatus[] = [TaskStatus.Completed, TaskStatus.Failed, TaskStatus.Cancelled];
 
 export function isTerminalStatus(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.includes(status);

@@ -22,11 +22,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * values are not coerced (a string "5" is not the integer 5) and every problem is reported with
  * its dotted field path under `prefix`.
  */
-export function validateDto<T extends object>(
-  dto: new () => T,
-  plain: unknown,
-  prefix = '',
-): Validated<T> {
+export function validateDto<T extends object>(dto: new () => T, plain: unknown, prefix = ''): Validated<T> {
   if (!isPlainObject(plain)) {
     return {
       ok: false,

@@ -3,9 +3,6 @@ import { TaskName } from '../tasks/task-name.enum';
 import { Validated, validateDto } from './validate-dto';
 
 /** Validates `params` against the DTO the catalogue gives for `name` (gateway and worker alike). */
-export function validateTaskParams<N extends TaskName>(
-  name: N,
-  params: unknown,
-): Validated<TaskParamsOf<N>> {
+export function validateTaskParams<N extends TaskName>(name: N, params: unknown): Validated<TaskParamsOf<N>> {
   return validateDto(taskDefinition(name).paramsClass, params ?? {}, 'params');
 }

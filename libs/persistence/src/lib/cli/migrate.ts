@@ -14,9 +14,7 @@ async function main(direction: string | undefined): Promise<void> {
   if (direction === 'up') {
     const applied = await migrateUp(env.DATABASE_URL);
     process.stdout.write(
-      applied.length === 0
-        ? `${where}: schema is up to date\n`
-        : `${where}: applied ${applied.join(', ')}\n`,
+      applied.length === 0 ? `${where}: schema is up to date\n` : `${where}: applied ${applied.join(', ')}\n`,
     );
   } else if (direction === 'down') {
     const reverted = await migrateDown(env.DATABASE_URL);

@@ -1,12 +1,4 @@
-import {
-  DynamicModule,
-  Global,
-  Inject,
-  Injectable,
-  Logger,
-  Module,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BaseEnv } from '@tasklane/config';
 import { BackgroundTaskRepository } from '../background-task/background-task.repository';
@@ -18,9 +10,7 @@ const RETRY_DELAY_MS = 2_000;
 async function connect(env: BaseEnv, logger: Logger): Promise<DataSource> {
   const where = describeDatabaseUrl(env.DATABASE_URL);
   for (let attempt = 1; ; attempt += 1) {
-    const dataSource = new DataSource(
-      dataSourceOptions({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }),
-    );
+    const dataSource = new DataSource(dataSourceOptions({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }));
     try {
       await dataSource.initialize();
       logger.log({ message: 'connected to the database', database: where });

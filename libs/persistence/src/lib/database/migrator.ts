@@ -54,9 +54,18 @@ export async function migrateUp(url: string): Promise<string[]> {
 /** Reverts the last applied migration; returns its name, or null when none was applied. */
 export async function migrateDown(url: string): Promise<string | null> {
   return withDataSource(url, async (dataSource) => {
-    const executed = await dataSource.query(
-      `SELECT name FROM ${dataSource.options.migrationsTableName ?? 'migrations'} ORDER BY timestamp DESC LIMIT 1`,
-    ) as Array<{ name: string }>;
+    const table = dataSource.options.migrationsTableName ?? 'migrations';
+    // A database that was never migrated has no migrations table: nothing to revert.
+    const tableExists = (await dataSource.query(
+      'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+      [table],
+    )) as unknown[];
+    if (tableExists.length === 0) {
+      return null;
+    }
+    const executed = (await dataSource.query(`SELECT name FROM ${table} ORDER BY timestamp DESC LIMIT 1`)) as Array<{
+      name: string;
+    }>;
     if (executed.length === 0) {
       return null;
     }

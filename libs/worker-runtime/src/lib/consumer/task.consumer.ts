@@ -1,17 +1,5 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
-import {
-  TaskCommand,
-  TaskEventType,
-  TaskType,
-  decodeTaskCommand,
-  taskQueueName,
-} from '@tasklane/contracts';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { TaskCommand, TaskEventType, TaskType, decodeTaskCommand, taskQueueName } from '@tasklane/contracts';
 import {
   AmqpConnection,
   BrokerUnavailableError,
@@ -104,7 +92,11 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       if (!isDatabaseUnavailable(error)) {
         throw error;
       }
-      this.logger.warn({ message: 'database unavailable; requeueing the task', ...fields, error: errorMessageOf(error) });
+      this.logger.warn({
+        message: 'database unavailable; requeueing the task',
+        ...fields,
+        error: errorMessageOf(error),
+      });
       await sleep(DEPENDENCY_RETRY_DELAY_MS);
       delivery.nack(true);
       return;
@@ -120,7 +112,11 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     try {
       this.logger.log({ message: 'task started', ...fields });
       const started = this.messages
-        .publishEvent({ event: TaskEventType.Started, ...this.eventBase(command), occurred_at: startedAt.toISOString() })
+        .publishEvent({
+          event: TaskEventType.Started,
+          ...this.eventBase(command),
+          occurred_at: startedAt.toISOString(),
+        })
         .catch((error: unknown) => error);
       const outcome = await this.execute(command, task.abort.signal);
       await started;
@@ -152,7 +148,9 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         signal,
       });
       const problem = unstorableResult(result);
-      return problem === null ? { kind: 'succeeded', result: result ?? null } : { kind: 'failed', errorMessage: problem };
+      return problem === null
+        ? { kind: 'succeeded', result: result ?? null }
+        : { kind: 'failed', errorMessage: problem };
     } catch (error) {
       return outcomeOfFailure(command, error);
     }
@@ -233,7 +231,12 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private eventBase(command: TaskCommand) {
-    return { task_id: command.task_id, task_name: command.task_name, task_type: command.task_type, retry_count: command.retry_count };
+    return {
+      task_id: command.task_id,
+      task_name: command.task_name,
+      task_type: command.task_type,
+      retry_count: command.retry_count,
+    };
   }
 }
 

@@ -35,8 +35,9 @@ export class TaskHandlerRegistry implements OnModuleInit {
         instance: wrapper.instance as TaskHandler<TaskName>,
         className: (wrapper.metatype as { name: string }).name,
       }))
-      .filter((entry): entry is { name: TaskName; instance: TaskHandler<TaskName>; className: string } =>
-        entry.name !== undefined,
+      .filter(
+        (entry): entry is { name: TaskName; instance: TaskHandler<TaskName>; className: string } =>
+          entry.name !== undefined,
       );
     this.register(found);
   }

@@ -1,0 +1,381 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Test, TestingModule } from '@nestjs/testing';
+import { Channel, ChannelModel, GetMessage, connect } from 'amqplib';
+import { Connection as MysqlConnection, createConnection } from 'mysql2/promise';
+import {
+  DeadLetterHeader,
+  Exchange,
+  Queue,
+  TaskEvent,
+  TaskEventType,
+  TaskName,
+  TaskResource,
+  TaskStatus,
+  TaskType,
+  newTaskId,
+} from '@tasklane/contracts';
+import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
+import { BackgroundTaskRepository, NewTask, migrateUp } from '@tasklane/persistence';
+import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
+import { AppModule } from '../app.module';
+
+// Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
+jest.setTimeout(60_000);
+
+const run = promisify(execFile);
+
+/** Set for the tracker's AppModule, which reads process.env (restored afterwards). */
+const ENV_KEYS = [
+  'AMQP_URL',
+  'DATABASE_URL',
+  'DATABASE_POOL_SIZE',
+  'SHUTDOWN_GRACE_MS',
+  'TRACKER_FLUSH_INTERVAL_MS',
+] as const;
+
+function newTask(): NewTask {
+  return {
+    taskId: newTaskId(),
+    taskName: TaskName.DiagnosticSleep,
+    taskType: TaskType.Report,
+    priority: 4,
+    params: { ms: 5 },
+    maxRetries: 2,
+    createdAt: new Date('2025-06-01T10:00:00.000Z'),
+  };
+}
+
+function event(
+  task: NewTask,
+  type: TaskEventType,
+  extra: Record<string, unknown> = {},
+  occurredAt = '2025-06-01T10:00:01.250Z',
+): TaskEvent {
+  return {
+    event: type,
+    task_id: task.taskId,
+    task_name: task.taskName,
+    task_type: task.taskType,
+    retry_count: 0,
+    occurred_at: occurredAt,
+    ...extra,
+  } as TaskEvent;
+}
+
+describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
+  let vhost: TestVhost;
+  let db: TestDatabase;
+  let app: TestingModule;
+  let appClosed = false;
+  let tasks: BackgroundTaskRepository;
+  let messages: TaskMessagePublisher;
+  let broker: ChannelModel;
+  let channel: Channel;
+  const savedEnv: Record<string, string | undefined> = {};
+
+  async function queueCounts(queue: string): Promise<{ ready: number; unacked: number }> {
+    const { stdout } = await run(
+      'rabbitmqctl',
+      [
+        '-q',
+        'list_queues',
+        '-p',
+        vhost.name,
+        'name',
+        'messages_ready',
+        'messages_unacknowledged',
+        '--formatter',
+        'json',
+      ],
+      { timeout: 30_000 },
+    );
+    const found = (
+      JSON.parse(stdout) as Array<{ name: string; messages_ready: number; messages_unacknowledged: number }>
+    ).find((entry) => entry.name === queue);
+    if (!found) {
+      throw new Error(`queue ${queue} not found`);
+    }
+    return { ready: found.messages_ready, unacked: found.messages_unacknowledged };
+  }
+
+  /** Every event published so far has been written (or dead-lettered) and acked. */
+  async function drained(): Promise<void> {
+    await waitFor(
+      'the tracker queue to be drained',
+      async () => {
+        const counts = await queueCounts(Queue.StatusTracker);
+        return counts.ready === 0 && counts.unacked === 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+  }
+
+  async function row(taskId: string): Promise<TaskResource> {
+    const found = await tasks.findByTaskId(taskId);
+    if (found === null) {
+      throw new Error(`task ${taskId} not found`);
+    }
+    return found;
+  }
+
+  function rowWhere(task: NewTask, description: string, check: (row: TaskResource) => boolean): Promise<TaskResource> {
+    return waitFor(`task ${task.taskId} ${description}`, async () => {
+      const current = await row(task.taskId);
+      return check(current) ? current : false;
+    });
+  }
+
+  async function deadLetters(): Promise<GetMessage[]> {
+    const found: GetMessage[] = [];
+    for (;;) {
+      const message = await channel.get(Queue.DeadLetter, { noAck: true });
+      if (message === false) {
+        return found;
+      }
+      found.push(message);
+    }
+  }
+
+  async function publishRaw(routingKey: string, body: string, messageId: string): Promise<void> {
+    const confirm = await broker.createConfirmChannel();
+    try {
+      confirm.publish(Exchange.Events, routingKey, Buffer.from(body), { persistent: true, messageId });
+      await confirm.waitForConfirms();
+    } finally {
+      await confirm.close();
+    }
+  }
+
+  beforeAll(async () => {
+    vhost = await createTestVhost('tracker');
+    db = await createTestDatabase('tracker');
+    await migrateUp(db.url);
+    const env: Record<(typeof ENV_KEYS)[number], string> = {
+      AMQP_URL: vhost.url,
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: '2',
+      SHUTDOWN_GRACE_MS: '5000',
+      // Long enough that events published together land in one batch (one transaction).
+      TRACKER_FLUSH_INTERVAL_MS: '100',
+    };
+    for (const key of ENV_KEYS) {
+      savedEnv[key] = process.env[key];
+      process.env[key] = env[key];
+    }
+
+    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app.useLogger(['error', 'warn']);
+    await app.init();
+    await app.get(AmqpConnection).waitUntilConnected(10_000);
+    tasks = app.get(BackgroundTaskRepository);
+    messages = app.get(TaskMessagePublisher);
+
+    broker = await connect(vhost.url);
+    channel = await broker.createChannel();
+    await waitFor(
+      'the tracker to consume',
+      async () => (await channel.checkQueue(Queue.StatusTracker)).consumerCount === 1,
+    );
+  });
+
+  afterAll(async () => {
+    if (app && !appClosed) {
+      await app.close();
+    }
+    await channel?.close().catch(() => undefined);
+    await broker?.close().catch(() => undefined);
+    for (const key of ENV_KEYS) {
+      if (savedEnv[key] === undefined) {
+        delete process.env[key];
+      } else {
+        process.env[key] = savedEnv[key];
+      }
+    }
+    await vhost?.delete();
+    await db?.drop();
+  });
+
+  it('completes a task on started then succeeded, with its result', async () => {
+    const task = newTask();
+    await tasks.insertPending(task);
+
+    await messages.publishEvent(event(task, TaskEventType.Started, {}, '2025-06-01T10:00:01.250Z'));
+    await messages.publishEvent(
+      event(task, TaskEventType.Succeeded, { result: { rows: 3, file: 'out.csv' } }, '2025-06-01T10:00:02.750Z'),
+    );
+
+    const done = await rowWhere(task, 'completed', (current) => current.status === TaskStatus.Completed);
+    expect(done).toMatchObject({
+      status: TaskStatus.Completed,
+      result: { rows: 3, file: 'out.csv' },
+      error_message: null,
+      retry_count: 0,
+      started_at: '2025-06-01T10:00:01.250Z',
+      completed_at: '2025-06-01T10:00:02.750Z',
+    });
+  });
+
+  it('ends completed, never moved backwards, when events arrive duplicated and reordered', async () => {
+    // As in production, the worker claims the attempt before it publishes any event.
+    const claimed = newTask();
+    await tasks.insertPending(claimed);
+    expect(await tasks.claim(claimed.taskId, 0, new Date('2025-06-01T10:00:01.000Z'))).toBe(true);
+    // And one that was never claimed.
+    const unclaimed = newTask();
+    await tasks.insertPending(unclaimed);
+
+    for (const task of [claimed, unclaimed]) {
+      const succeeded = event(task, TaskEventType.Succeeded, { result: { ok: true } }, '2025-06-01T10:00:03.000Z');
+      const started = event(task, TaskEventType.Started, {}, '2025-06-01T10:00:01.000Z');
+      // Separate publishes, so most land in separate deliveries and likely separate batches.
+      await messages.publishEvent(succeeded);
+      await messages.publishEvent(started);
+      await messages.publishEvent(started);
+      await messages.publishEvent(succeeded);
+      await messages.publishEvent(event(task, TaskEventType.Started, {}, '2025-06-01T10:00:09.000Z'));
+    }
+
+    await drained();
+    expect(await row(claimed.taskId)).toMatchObject({
+      status: TaskStatus.Completed,
+      result: { ok: true },
+      retry_count: 0,
+      started_at: '2025-06-01T10:00:01.000Z',
+      completed_at: '2025-06-01T10:00:03.000Z',
+    });
+    expect(await row(unclaimed.taskId)).toMatchObject({
+      status: TaskStatus.Completed,
+      result: { ok: true },
+      retry_count: 0,
+      completed_at: '2025-06-01T10:00:03.000Z',
+    });
+  });
+
+  it('follows a retry through to failure', async () => {
+    const task = newTask();
+    await tasks.insertPending(task);
+    const attempt = (retryCount: number) => ({ retry_count: retryCount });
+
+    await messages.publishEvent(event(task, TaskEventType.Started, attempt(0)));
+    await messages.publishEvent(
+      event(task, TaskEventType.Retrying, { ...attempt(0), error_message: 'first', delay_ms: 1000 }),
+    );
+    await messages.publishEvent(event(task, TaskEventType.Started, attempt(1)));
+    await messages.publishEvent(
+      event(task, TaskEventType.Retrying, { ...attempt(1), error_message: 'second', delay_ms: 1000 }),
+    );
+    // A duplicate of the first retry arrives late: ignored.
+    await messages.publishEvent(
+      event(task, TaskEventType.Retrying, { ...attempt(0), error_message: 'first', delay_ms: 1000 }),
+    );
+    await messages.publishEvent(event(task, TaskEventType.Started, attempt(2)));
+    await messages.publishEvent(
+      event(task, TaskEventType.Failed, { ...attempt(2), error_message: 'third and last' }, '2025-06-01T10:00:05.500Z'),
+    );
+
+    await drained();
+    expect(await row(task.taskId)).toMatchObject({
+      status: TaskStatus.Failed,
+      retry_count: 2,
+      error_message: 'third and last',
+      completed_at: '2025-06-01T10:00:05.500Z',
+    });
+  });
+
+  it('dead-letters a malformed event with the reason, without blocking the events after it', async () => {
+    await deadLetters(); // start from an empty dead-letter queue
+    const task = newTask();
+    await tasks.insertPending(task);
+
+    await publishRaw('task.started', 'this is {not json', 'malformed-1');
+    await publishRaw('task.started', JSON.stringify({ task_id: task.taskId, event: 'exploded' }), 'malformed-2');
+    await messages.publishEvent(event(task, TaskEventType.Started));
+    await messages.publishEvent(event(task, TaskEventType.Succeeded, { result: 'fine' }));
+
+    await rowWhere(task, 'completed', (current) => current.status === TaskStatus.Completed);
+    expect((await row(task.taskId)).result).toBe('fine');
+
+    await drained();
+    const parked = await deadLetters();
+    expect(parked).toHaveLength(2);
+    const byId = new Map(parked.map((message) => [message.properties.messageId as string, message]));
+    const first = byId.get('malformed-1');
+    expect(first?.content.toString()).toBe('this is {not json');
+    expect(first?.properties.headers).toMatchObject({
+      [DeadLetterHeader.Reason]: 'message body is not valid JSON',
+      [DeadLetterHeader.SourceQueue]: Queue.StatusTracker,
+    });
+    expect(first?.properties.deliveryMode).toBe(2);
+    expect(byId.get('malformed-2')?.properties.headers?.[DeadLetterHeader.Reason]).toBe('unknown event "exploded"');
+  });
+
+  it('dead-letters an event the database refuses, and still writes the rest of its batch', async () => {
+    await deadLetters();
+    const good = newTask();
+    const bad = newTask();
+    await tasks.insertPending(good);
+    await tasks.insertPending(bad);
+
+    // error_message is TEXT: 70 000 characters are refused (strict mode). Published together,
+    // the three events form one batch whose transaction fails; the tracker then writes them one by one.
+    await Promise.all([
+      messages.publishEvent(event(good, TaskEventType.Started)),
+      messages.publishEvent(event(bad, TaskEventType.Failed, { error_message: 'x'.repeat(70_000) })),
+      messages.publishEvent(event(good, TaskEventType.Succeeded, { result: 1 })),
+    ]);
+
+    await drained();
+    expect(await row(good.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 1 });
+    expect(await row(bad.taskId)).toMatchObject({ status: TaskStatus.Pending, error_message: null });
+    const parked = await deadLetters();
+    expect(parked).toHaveLength(1);
+    expect(parked[0].properties.messageId).toBe(`${bad.taskId}.0.failed`);
+    expect(String(parked[0].properties.headers?.[DeadLetterHeader.Reason])).toMatch(
+      /^database refused the event: .*Data too long/,
+    );
+  });
+
+  it('acks an event only after its transaction committed', async () => {
+    const task = newTask();
+    await tasks.insertPending(task);
+
+    // Hold the row's lock from another session: the tracker's UPDATE waits on it.
+    const blocker: MysqlConnection = await createConnection(db.url);
+    try {
+      await blocker.beginTransaction();
+      await blocker.query('SELECT id FROM background_tasks WHERE task_id = ? FOR UPDATE', [task.taskId]);
+
+      await messages.publishEvent(event(task, TaskEventType.Started));
+      await waitFor(
+        'the event to be delivered and held unacked',
+        async () => {
+          const counts = await queueCounts(Queue.StatusTracker);
+          return counts.ready === 0 && counts.unacked === 1;
+        },
+        { timeoutMs: 10_000, intervalMs: 200 },
+      );
+      // Still unacked a moment later, and nothing written.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await queueCounts(Queue.StatusTracker)).toEqual({ ready: 0, unacked: 1 });
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Pending);
+
+      await blocker.commit();
+    } finally {
+      await blocker.end();
+    }
+
+    await rowWhere(task, 'running', (current) => current.status === TaskStatus.Running);
+    await drained();
+  });
+
+  it('leaves nothing in the tracker queue after shutting down', async () => {
+    await drained();
+    await app.close();
+    appClosed = true;
+
+    // Anything unacked would have been handed back to the queue when the app's connection closed.
+    const queue = await channel.checkQueue(Queue.StatusTracker);
+    expect(queue).toMatchObject({ messageCount: 0, consumerCount: 0 });
+  });
+});

@@ -1,0 +1,308 @@
+import { TASK_TYPES, TaskPage, TaskResource, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
+import { waitFor } from '@tasklane/testing';
+import { TasklaneSystem } from './support/tasklane-system';
+
+interface ErrorBody {
+  statusCode: number;
+  message: string;
+  errors?: Array<{ field: string; message: string }>;
+}
+
+const email = { to: 'ada@example.com', subject: 'Hello', body: 'Hi Ada' };
+
+/**
+ * The REST contract: validation, lookups, listing and counting, and 503 when a dependency is
+ * down. Only the gateway runs (no workers), so every enqueued command stays visible in its queue.
+ */
+describe('REST API', () => {
+  let system: TasklaneSystem;
+
+  beforeAll(async () => {
+    system = await TasklaneSystem.start('api', { apps: ['api-gateway'], proxies: true });
+  });
+
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  async function rowCount(): Promise<number> {
+    const [row] = await system.query<{ n: number }>('SELECT COUNT(*) AS n FROM background_tasks');
+    return Number(row.n);
+  }
+
+  async function queuedMessages(): Promise<number> {
+    let total = 0;
+    for (const type of TASK_TYPES) {
+      total += (await system.queueState(taskQueueName(type))).messageCount;
+    }
+    return total;
+  }
+
+  describe('POST /api/tasks/enqueue', () => {
+    it('answers 201 with the pending task and queues its command at its priority', async () => {
+      const before = await system.queueState(taskQueueName(TaskType.Email));
+      const response = await system.post<TaskResource>('/api/tasks/enqueue', {
+        task_name: 'email.send',
+        params: email,
+        priority: 9,
+      });
+      expect(response.status).toBe(201);
+      expect(response.body).toEqual({
+        task_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+        task_name: 'email.send',
+        task_type: 'email',
+        priority: 9,
+        status: 'pending',
+        params: email,
+        result: null,
+        error_message: null,
+        retry_count: 0,
+        max_retries: 3,
+        created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        started_at: null,
+        completed_at: null,
+      });
+      expect((await system.queueState(taskQueueName(TaskType.Email))).messageCount).toBe(before.messageCount + 1);
+      const fetched = await system.get<TaskResource>(`/api/tasks/${response.body.task_id}`);
+      expect(fetched.status).toBe(200);
+      expect(fetched.body).toEqual(response.body);
+    });
+
+    it('applies defaults: priority 5, max_retries 3, the catalogue type, empty params', async () => {
+      const response = await system.post<TaskResource>('/api/tasks/enqueue', { task_name: 'analytics.task_stats' });
+      expect(response.status).toBe(201);
+      expect(response.body).toMatchObject({ task_type: 'analytics', priority: 5, max_retries: 3, params: {} });
+    });
+
+    const invalid: Array<[string, unknown, string[]]> = [
+      ['a missing task_name', { params: email }, ['task_name']],
+      ['an unknown task_name', { task_name: 'email.nope' }, ['task_name']],
+      [
+        'a task_type that does not match the name',
+        { task_name: 'email.send', task_type: 'report', params: email },
+        ['task_type'],
+      ],
+      ['an unknown task_type', { task_name: 'email.send', task_type: 'sms', params: email }, ['task_type']],
+      [
+        'no task_type where the name has no default',
+        { task_name: 'diagnostic.sleep', params: { ms: 1 } },
+        ['task_type'],
+      ],
+      [
+        'params failing the task DTO',
+        { task_name: 'email.send', params: { to: 'not-an-email', subject: '' } },
+        ['params.to', 'params.subject', 'params.body'],
+      ],
+      ['an unknown param', { task_name: 'email.send', params: { ...email, cc: 'x@example.com' } }, ['params.cc']],
+      ['params that are not an object', { task_name: 'email.send', params: [email] }, ['params']],
+      ['priority 0', { task_name: 'email.send', params: email, priority: 0 }, ['priority']],
+      ['priority 11', { task_name: 'email.send', params: email, priority: 11 }, ['priority']],
+      ['a fractional priority', { task_name: 'email.send', params: email, priority: 2.5 }, ['priority']],
+      ['a string priority', { task_name: 'email.send', params: email, priority: '5' }, ['priority']],
+      ['max_retries -1', { task_name: 'email.send', params: email, max_retries: -1 }, ['max_retries']],
+      ['max_retries 11', { task_name: 'email.send', params: email, max_retries: 11 }, ['max_retries']],
+      ['an unknown field', { task_name: 'email.send', params: email, colour: 'red' }, ['colour']],
+      [
+        'several problems at once',
+        { task_name: 'email.send', params: { to: 'x' }, priority: 99, max_retries: 'a' },
+        ['params.to', 'priority', 'max_retries'],
+      ],
+      ['an array body', [{ task_name: 'email.send' }], ['(body)']],
+      ['a null body', null, ['(body)']],
+    ];
+
+    it.each(invalid)(
+      'answers 400 naming each bad field for %s, and writes and publishes nothing',
+      async (_case, body, fields) => {
+        const rowsBefore = await rowCount();
+        const queuedBefore = await queuedMessages();
+        const response = await system.post<ErrorBody>('/api/tasks/enqueue', body);
+        expect(response.status).toBe(400);
+        expect(response.body.statusCode).toBe(400);
+        const named = new Set(response.body.errors?.map((error) => error.field));
+        for (const field of fields) {
+          expect(named).toContain(field);
+        }
+        expect(await rowCount()).toBe(rowsBefore);
+        expect(await queuedMessages()).toBe(queuedBefore);
+      },
+    );
+
+    it('answers 400 to malformed JSON and 415 to a body that is not JSON', async () => {
+      const malformed = await system.request<ErrorBody>('POST', '/api/tasks/enqueue', '{"task_name": ');
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.message).toMatch(/JSON/);
+      const text = await system.request<ErrorBody>('POST', '/api/tasks/enqueue', 'task_name=email.send', {
+        'content-type': 'text/plain',
+      });
+      expect(text.status).toBe(415);
+      expect(text.body.statusCode).toBe(415);
+    });
+  });
+
+  describe('GET /api/tasks/{task_id}', () => {
+    it('answers 404 for an unknown id and 400 for a malformed one', async () => {
+      const unknown = await system.get<ErrorBody>('/api/tasks/01890a5d-ac96-774b-bcce-b302099a8057');
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.message).toMatch(/not found/);
+      const malformed = await system.get<ErrorBody>('/api/tasks/not-a-uuid');
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.errors).toEqual([{ field: 'task_id', message: 'task_id must be a UUID' }]);
+    });
+  });
+
+  describe('listing and counting', () => {
+    let created: TaskResource[];
+
+    beforeAll(async () => {
+      await system.query('DELETE FROM background_tasks');
+      created = [];
+      for (let i = 0; i < 7; i += 1) {
+        created.push(
+          await system.enqueue(
+            i % 2 === 0
+              ? { task_name: 'email.send', params: email }
+              : { task_name: 'report.tasks_summary', params: {} },
+          ),
+        );
+      }
+      // Two of them are cancelled (pending → cancelled through the API).
+      for (const task of [created[0], created[3]]) {
+        expect((await system.post(`/api/tasks/${task.task_id}/cancel`)).status).toBe(200);
+      }
+    });
+
+    it('lists newest first with total, limit and offset, with or without the trailing slash', async () => {
+      for (const path of ['/api/tasks', '/api/tasks/']) {
+        const page = await system.get<TaskPage>(`${path}?limit=3&offset=1`);
+        expect(page.status).toBe(200);
+        expect(page.body.total).toBe(7);
+        expect(page.body.limit).toBe(3);
+        expect(page.body.offset).toBe(1);
+        expect(page.body.items.map((task) => task.task_id)).toEqual(
+          [...created]
+            .reverse()
+            .slice(1, 4)
+            .map((task) => task.task_id),
+        );
+      }
+      const all = await system.get<TaskPage>('/api/tasks');
+      expect(all.body).toMatchObject({ total: 7, limit: 50, offset: 0 });
+      expect(all.body.items).toHaveLength(7);
+      const beyond = await system.get<TaskPage>('/api/tasks?offset=100');
+      expect(beyond.body).toMatchObject({ items: [], total: 7 });
+    });
+
+    it('filters by status and by task_type, together or apart', async () => {
+      const cancelled = await system.get<TaskPage>('/api/tasks?status=cancelled');
+      expect(cancelled.body.total).toBe(2);
+      expect(cancelled.body.items.every((task) => task.status === TaskStatus.Cancelled)).toBe(true);
+      const reports = await system.get<TaskPage>('/api/tasks?task_type=report');
+      expect(reports.body.total).toBe(3);
+      const pendingEmails = await system.get<TaskPage>('/api/tasks?task_type=email&status=pending');
+      expect(pendingEmails.body.total).toBe(3);
+      expect(pendingEmails.body.items.every((task) => task.task_type === 'email' && task.status === 'pending')).toBe(
+        true,
+      );
+    });
+
+    it('counts by status and task_type', async () => {
+      expect((await system.get('/api/tasks/count/all')).body).toEqual({ count: 7 });
+      expect((await system.get('/api/tasks/count/all?status=pending')).body).toEqual({ count: 5 });
+      expect((await system.get('/api/tasks/count/all?task_type=email')).body).toEqual({ count: 4 });
+      expect((await system.get('/api/tasks/count/all?task_type=email&status=cancelled')).body).toEqual({ count: 1 });
+      expect((await system.get('/api/tasks/count/all?status=failed')).body).toEqual({ count: 0 });
+    });
+
+    it.each([
+      ['/api/tasks?status=done', 'status'],
+      ['/api/tasks?task_type=sms', 'task_type'],
+      ['/api/tasks?limit=0', 'limit'],
+      ['/api/tasks?limit=501', 'limit'],
+      ['/api/tasks?limit=abc', 'limit'],
+      ['/api/tasks?limit=2.5', 'limit'],
+      ['/api/tasks?offset=-1', 'offset'],
+      ['/api/tasks?sort=asc', 'sort'],
+      ['/api/tasks/count/all?status=done', 'status'],
+      ['/api/tasks/count/all?task_type=sms', 'task_type'],
+    ])('answers 400 to %s naming %s', async (path, field) => {
+      const response = await system.get<ErrorBody>(path);
+      expect(response.status).toBe(400);
+      expect(response.body.errors?.map((error) => error.field)).toContain(field);
+    });
+  });
+
+  describe('cancel', () => {
+    it('cancels a pending task (200) and then answers 409 with its status; 404 when unknown', async () => {
+      const task = await system.enqueue({ task_name: 'email.send', params: email });
+      const cancelled = await system.post<TaskResource>(`/api/tasks/${task.task_id}/cancel`);
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.body).toMatchObject({
+        task_id: task.task_id,
+        status: 'cancelled',
+        completed_at: expect.any(String),
+      });
+      const again = await system.post<ErrorBody & { status: string }>(`/api/tasks/${task.task_id}/cancel`);
+      expect(again.status).toBe(409);
+      expect(again.body.status).toBe('cancelled');
+      const unknown = await system.post('/api/tasks/01890a5d-ac96-774b-bcce-b302099a8057/cancel');
+      expect(unknown.status).toBe(404);
+    });
+  });
+
+  it('answers 404 with a JSON body to unknown routes', async () => {
+    const response = await system.get<ErrorBody>('/api/nothing-here');
+    expect(response.status).toBe(404);
+    expect(response.body.statusCode).toBe(404);
+  });
+
+  describe('when a dependency is down', () => {
+    it('answers 503 while RabbitMQ is unreachable, leaves no row behind, and recovers', async () => {
+      const rowsBefore = await rowCount();
+      await system.brokerProxy!.cut();
+      try {
+        const started = Date.now();
+        const response = await system.post<ErrorBody>('/api/tasks/enqueue', { task_name: 'email.send', params: email });
+        expect(response.status).toBe(503);
+        expect(response.body.message).toMatch(/RabbitMQ/);
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(await rowCount()).toBe(rowsBefore);
+        // Reads do not need the broker.
+        expect((await system.get('/api/tasks/count/all')).status).toBe(200);
+      } finally {
+        await system.brokerProxy!.restore();
+      }
+      await waitFor(
+        'enqueue to work again',
+        async () =>
+          (await system.post('/api/tasks/enqueue', { task_name: 'email.send', params: email })).status === 201,
+        { timeoutMs: 20_000, intervalMs: 250 },
+      );
+    });
+
+    it('answers 503 while the database is unreachable, publishes nothing, and recovers', async () => {
+      const queuedBefore = await queuedMessages();
+      await system.databaseProxy!.cut();
+      try {
+        for (const [method, path, body] of [
+          ['POST', '/api/tasks/enqueue', { task_name: 'email.send', params: email }],
+          ['GET', '/api/tasks', undefined],
+          ['GET', '/api/tasks/count/all', undefined],
+        ] as const) {
+          const started = Date.now();
+          const response = await system.request<ErrorBody>(method, path, body);
+          expect(response.status).toBe(503);
+          expect(response.body.message).toMatch(/database/);
+          expect(Date.now() - started).toBeLessThan(10_000);
+        }
+        expect(await queuedMessages()).toBe(queuedBefore);
+      } finally {
+        await system.databaseProxy!.restore();
+      }
+      await waitFor('the API to answer again', async () => (await system.get('/api/tasks/count/all')).status === 200, {
+        timeoutMs: 20_000,
+        intervalMs: 250,
+      });
+    });
+  });
+});

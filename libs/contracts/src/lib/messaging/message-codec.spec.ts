@@ -1,0 +1,142 @@
+import { TaskName } from '../tasks/task-name.enum';
+import { TaskType } from '../tasks/task-type.enum';
+import { decodeTaskCommand, decodeTaskEvent, encodeMessage } from './message-codec';
+import { TaskCommand } from './task-command';
+import { TaskEventType } from './task-event';
+import { newTaskId } from './task-id';
+
+const taskId = newTaskId(Date.UTC(2025, 0, 1));
+
+const command: TaskCommand<TaskName.EmailSend> = {
+  task_id: taskId,
+  task_name: TaskName.EmailSend,
+  task_type: TaskType.Email,
+  params: { to: 'someone@example.com', subject: 'Hello', body: 'Hi' },
+  priority: 5,
+  max_retries: 3,
+  retry_count: 0,
+};
+
+function raw(body: unknown): Buffer {
+  return Buffer.from(JSON.stringify(body));
+}
+
+describe('decodeTaskCommand', () => {
+  it('decodes a valid command encoded by encodeMessage', () => {
+    expect(decodeTaskCommand(encodeMessage(command), TaskType.Email)).toEqual({ ok: true, value: command });
+  });
+
+  it('accepts a diagnostic task on any queue whose type it carries', () => {
+    const sleep = { ...command, task_name: TaskName.DiagnosticSleep, task_type: TaskType.Report, params: { ms: 1 } };
+    expect(decodeTaskCommand(raw(sleep), TaskType.Report)).toEqual({ ok: true, value: sleep });
+  });
+
+  it.each([
+    ['not JSON', Buffer.from('{"task_id":'), 'message body is not valid JSON'],
+    ['an array', raw([command]), 'message body is not a JSON object'],
+    ['a string', raw('text'), 'message body is not a JSON object'],
+    ['null', raw(null), 'message body is not a JSON object'],
+  ])('rejects a body that is %s, without a task id', (_, content, reason) => {
+    expect(decodeTaskCommand(content, TaskType.Email)).toEqual({ ok: false, reason });
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['not a UUID', 'task-1'],
+    ['an upper-case UUID', taskId.toUpperCase()],
+    ['a number', 7],
+  ])('rejects a task_id that is %s, without a task id', (_, badId) => {
+    const decoded = decodeTaskCommand(raw({ ...command, task_id: badId }), TaskType.Email);
+    expect(decoded).toEqual({ ok: false, reason: 'task_id must be a UUID', taskId: undefined });
+  });
+
+  it.each([
+    ['an unknown task_name', { task_name: 'email.spam' }, /unknown task_name "email.spam"/],
+    ['a task_type other than the queue', { task_type: TaskType.Report }, /does not belong on the email queue/],
+    ['max_retries above the limit', { max_retries: 11 }, /max_retries must be an integer/],
+    ['retry_count above max_retries', { retry_count: 4 }, /retry_count must be an integer from 0 to max_retries \(3\)/],
+    ['a negative retry_count', { retry_count: -1 }, /retry_count/],
+    ['a priority out of range', { priority: 0 }, /priority must be an integer/],
+    ['a string priority', { priority: '5' }, /priority must be an integer/],
+    [
+      'invalid params',
+      { params: { to: 'nope', subject: 'Hello', body: 'Hi' } },
+      /^invalid params: params\.to must be an email/,
+    ],
+    [
+      'unknown params',
+      { params: { ...command.params, cc: 'x@example.com' } },
+      /^invalid params: property params\.cc should not exist/,
+    ],
+  ])('rejects %s and keeps the task id', (_, change, reason) => {
+    const decoded = decodeTaskCommand(raw({ ...command, ...change }), TaskType.Email);
+    expect(decoded).toEqual({ ok: false, reason: expect.stringMatching(reason), taskId });
+  });
+
+  it('rejects a task whose type matches the message but not the consuming queue', () => {
+    const decoded = decodeTaskCommand(encodeMessage(command), TaskType.Report);
+    expect(decoded).toEqual({
+      ok: false,
+      reason: expect.stringContaining('does not belong on the report queue'),
+      taskId,
+    });
+  });
+});
+
+describe('decodeTaskEvent', () => {
+  const base = {
+    task_id: taskId,
+    task_name: TaskName.EmailSend,
+    task_type: TaskType.Email,
+    retry_count: 1,
+    occurred_at: '2025-01-01T00:00:00.000Z',
+  };
+
+  it.each([
+    [TaskEventType.Started, {}],
+    [TaskEventType.Succeeded, { result: { message_id: 'm' } }],
+    [TaskEventType.Succeeded, { result: null }],
+    [TaskEventType.Failed, { error_message: 'boom' }],
+    [TaskEventType.Retrying, { error_message: 'boom', delay_ms: 1000 }],
+    [TaskEventType.Cancelled, {}],
+  ])('decodes a valid %s event', (event, extra) => {
+    const message = { ...base, event, ...extra };
+    expect(decodeTaskEvent(raw(message))).toEqual({ ok: true, value: message });
+  });
+
+  it.each([
+    ['failed without error_message', { event: 'failed' }, 'error_message must be a string'],
+    ['retrying without error_message', { event: 'retrying', delay_ms: 10 }, 'error_message must be a string'],
+    ['retrying without delay_ms', { event: 'retrying', error_message: 'x' }, 'delay_ms must be a non-negative integer'],
+    [
+      'retrying with a negative delay_ms',
+      { event: 'retrying', error_message: 'x', delay_ms: -1 },
+      'delay_ms must be a non-negative integer',
+    ],
+    ['succeeded without result', { event: 'succeeded' }, 'result is missing'],
+    ['an unknown event', { event: 'exploded' }, 'unknown event "exploded"'],
+    ['an unknown task_name', { event: 'started', task_name: 'x.y' }, 'unknown task_name "x.y"'],
+    ['an unknown task_type', { event: 'started', task_type: 'sms' }, 'unknown task_type "sms"'],
+    ['retry_count above 10', { event: 'started', retry_count: 11 }, 'retry_count must be an integer from 0 to 10'],
+    ['a bad occurred_at', { event: 'started', occurred_at: 'yesterday' }, 'occurred_at must be an ISO-8601 timestamp'],
+    [
+      'a numeric occurred_at',
+      { event: 'started', occurred_at: 1735689600000 },
+      'occurred_at must be an ISO-8601 timestamp',
+    ],
+  ])('rejects %s and keeps the task id', (_, change, reason) => {
+    expect(decodeTaskEvent(raw({ ...base, ...change }))).toEqual({ ok: false, reason, taskId });
+  });
+
+  it('rejects an event without a valid task_id', () => {
+    expect(decodeTaskEvent(raw({ ...base, event: 'started', task_id: 'x' }))).toEqual({
+      ok: false,
+      reason: 'task_id must be a UUID',
+      taskId: undefined,
+    });
+  });
+
+  it('rejects a body that is not JSON', () => {
+    expect(decodeTaskEvent(Buffer.from('nope'))).toEqual({ ok: false, reason: 'message body is not valid JSON' });
+  });
+});
