@@ -134,12 +134,9 @@ export class TasklaneSystem {
       await waitFor(`${app} to answer`, async () => (await this.get('/api/tasks/count/all')).status === 200, {
         timeoutMs: 30_000,
       });
-      // Connected to RabbitMQ: the topology it declares on connection is in place.
-      await waitFor(`${app} to declare the topology`, async () => {
-        for (const type of Object.values(TaskType)) {
-          await this.queueState(taskQueueName(type));
-        }
-        return true;
+      // Until /health/ready exists, the gateway's log says when it can publish.
+      await waitFor(`${app} to connect to RabbitMQ`, () => process.logs().includes('"connected to RabbitMQ"'), {
+        timeoutMs: 30_000,
       });
     } else {
       await waitFor(`${app} to consume ${queue}`, async () => (await this.consumers(queue)) > 0, { timeoutMs: 30_000 });
