@@ -259,7 +259,7 @@ describe('REST API', () => {
   describe('when a dependency is down', () => {
     it('answers 503 while RabbitMQ is unreachable, leaves no row behind, and recovers', async () => {
       const rowsBefore = await rowCount();
-      await system.brokerProxy!.cut();
+      await system.cutBroker();
       try {
         const started = Date.now();
         const response = await system.post<ErrorBody>('/api/tasks/enqueue', { task_name: 'email.send', params: email });
@@ -270,7 +270,7 @@ describe('REST API', () => {
         // Reads do not need the broker.
         expect((await system.get('/api/tasks/count/all')).status).toBe(200);
       } finally {
-        await system.brokerProxy!.restore();
+        await system.restoreBroker();
       }
       await waitFor(
         'enqueue to work again',
@@ -282,7 +282,7 @@ describe('REST API', () => {
 
     it('answers 503 while the database is unreachable, publishes nothing, and recovers', async () => {
       const queuedBefore = await queuedMessages();
-      await system.databaseProxy!.cut();
+      await system.cutDatabase();
       try {
         for (const [method, path, body] of [
           ['POST', '/api/tasks/enqueue', { task_name: 'email.send', params: email }],
@@ -297,7 +297,7 @@ describe('REST API', () => {
         }
         expect(await queuedMessages()).toBe(queuedBefore);
       } finally {
-        await system.databaseProxy!.restore();
+        await system.restoreDatabase();
       }
       await waitFor('the API to answer again', async () => (await system.get('/api/tasks/count/all')).status === 200, {
         timeoutMs: 20_000,

@@ -22,3 +22,4 @@ export * from './lib/messaging/task-id';
 export * from './lib/messaging/message-codec';
 export * from './lib/validation/validate-dto';
 export * from './lib/validation/validate-task-params';
+export * from './lib/validation/is-iso-timestamp';

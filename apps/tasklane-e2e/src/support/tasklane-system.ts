@@ -232,6 +232,31 @@ export class TasklaneSystem {
     );
   }
 
+  /** RabbitMQ goes away for the apps (needs `proxies: true`); {@link restoreBroker} brings it back. */
+  cutBroker(): Promise<void> {
+    return this.proxy(this.brokerProxy).cut();
+  }
+
+  restoreBroker(): Promise<void> {
+    return this.proxy(this.brokerProxy).restore();
+  }
+
+  /** MySQL/MariaDB goes away for the apps (needs `proxies: true`). */
+  cutDatabase(): Promise<void> {
+    return this.proxy(this.databaseProxy).cut();
+  }
+
+  restoreDatabase(): Promise<void> {
+    return this.proxy(this.databaseProxy).restore();
+  }
+
+  private proxy(proxy: TcpProxy | null): TcpProxy {
+    if (!proxy) {
+      throw new Error('start the system with { proxies: true } to cut its dependencies');
+    }
+    return proxy;
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.apps.keys()].map((app) => this.stopApp(app)));
     await this.broker?.close().catch(() => undefined);

@@ -16,9 +16,10 @@ export const PUBLISH_CONFIRM_TIMEOUT_MS = 5_000;
 
 /**
  * Publishes persistent JSON messages and resolves only when the broker confirmed them, so a
- * resolved publish survives a broker restart. Rejects with {@link BrokerUnavailableError} when
- * disconnected or when no confirm arrives in time, and with {@link MessageRejectedError} when the
- * broker nacks or returns the message. Never buffers in process memory.
+ * resolved publish survives a broker restart. Rejects with {@link BrokerUnavailableError} —
+ * worth retrying — when disconnected, when no confirm arrives in time or when the broker nacks
+ * the message; with {@link MessageRejectedError} when the message was returned as unroutable
+ * (a topology fault). Never buffers in process memory.
  */
 @Injectable()
 export class AmqpPublisher {

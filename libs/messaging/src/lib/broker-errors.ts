@@ -6,7 +6,7 @@ export class BrokerUnavailableError extends Error {
   }
 }
 
-/** The broker refused the message: it was returned unroutable or negatively confirmed. */
+/** The broker returned the message as unroutable: no queue is bound for it (a topology fault). */
 export class MessageRejectedError extends Error {
   constructor(message: string) {
     super(message);

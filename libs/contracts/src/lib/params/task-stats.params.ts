@@ -1,16 +1,17 @@
-import { IsEnum, IsISO8601, IsOptional } from 'class-validator';
+import { IsEnum, IsOptional } from 'class-validator';
+import { IsIsoTimestamp } from '../validation/is-iso-timestamp';
 import { TaskType } from '../tasks/task-type.enum';
 
 /** Statistics over tasks created in [from, to). */
 export class TaskStatsParams {
   /** Start of the window (inclusive, ISO-8601). Defaults to 24 hours before `to`. */
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsIsoTimestamp()
   from?: string;
 
   /** End of the window (exclusive, ISO-8601). Defaults to now. */
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsIsoTimestamp()
   to?: string;
 
   @IsOptional()

@@ -1,4 +1,5 @@
-import { IsEnum, IsISO8601, IsOptional } from 'class-validator';
+import { IsEnum, IsOptional } from 'class-validator';
+import { IsIsoTimestamp } from '../validation/is-iso-timestamp';
 import { TaskType } from '../tasks/task-type.enum';
 
 export enum ReportFormat {
@@ -10,12 +11,12 @@ export enum ReportFormat {
 export class TasksSummaryReportParams {
   /** Start of the window (inclusive, ISO-8601). Defaults to 24 hours before `to`. */
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsIsoTimestamp()
   from?: string;
 
   /** End of the window (exclusive, ISO-8601). Defaults to now. */
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsIsoTimestamp()
   to?: string;
 
   @IsOptional()

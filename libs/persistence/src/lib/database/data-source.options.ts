@@ -1,4 +1,6 @@
 import { DataSourceOptions } from 'typeorm';
+// TypeORM loads the driver at run time; importing it here makes bundles list it as a dependency.
+import 'mysql2';
 import { BackgroundTask } from '../background-task/background-task.entity';
 import { MIGRATIONS } from '../migrations';
 

@@ -6,6 +6,7 @@ import { HandlesTask, TaskContext, TaskHandler } from '../handlers/task-handler'
 export class SleepHandler implements TaskHandler<TaskName.DiagnosticSleep> {
   async run(params: SleepParams, context: TaskContext): Promise<SleepResult> {
     const started = Date.now();
+    context.signal.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, params.ms);
       context.signal.addEventListener(

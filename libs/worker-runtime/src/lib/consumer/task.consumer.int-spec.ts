@@ -1,0 +1,712 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Provider } from '@nestjs/common';
+import { Test, TestingModule } from '@nestjs/testing';
+import { ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, connect } from 'amqplib';
+import { DataSource } from 'typeorm';
+import { ConfigModule } from '@tasklane/config';
+import {
+  ALL_EVENTS_PATTERN,
+  DeadLetterHeader,
+  EmailDelivery,
+  Exchange,
+  Queue,
+  SendEmailParams,
+  SendEmailResult,
+  TaskCommand,
+  TaskEvent,
+  TaskEventType,
+  TaskName,
+  TaskResource,
+  TaskStatus,
+  TaskType,
+  newTaskId,
+  retryDelayName,
+  taskQueueName,
+  taskRoutingKey,
+} from '@tasklane/contracts';
+import {
+  AmqpConnection,
+  TaskMessagePublisher,
+  assertRetryDelayLevel,
+  assertTopology,
+  retryDelayLevels,
+} from '@tasklane/messaging';
+import { BackgroundTaskRepository, NewTask, dataSourceOptions, migrateUp } from '@tasklane/persistence';
+import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
+import { HandlesTask, PermanentTaskError, TaskContext, TaskHandler } from '../handlers/task-handler';
+import { HandlerRegistrationError } from '../handlers/task-handler.registry';
+import { WorkerRuntimeModule } from '../worker-runtime.module';
+import { WorkerEnv } from '../worker.env';
+import { TaskConsumer } from './task.consumer';
+
+// Real services (rabbitmqctl, vhost and database set-up, retries through TTL queues) need time.
+jest.setTimeout(60_000);
+
+const run = promisify(execFile);
+
+const EMAIL_QUEUE = taskQueueName(TaskType.Email);
+const RETRY_BASE_DELAY_MS = 50;
+const RETRY_MAX_DELAY_MS = 400;
+const RETRY_LEVELS = retryDelayLevels(RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS);
+/** The test's own queues: copies of every lifecycle event, and of every message sent to a retry delay level. */
+const EVENTS_SPY_QUEUE = 'test.events-spy';
+const RETRIES_SPY_QUEUE = 'test.retries-spy';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface HandlerCall {
+  params: SendEmailParams;
+  context: TaskContext;
+}
+
+/**
+ * The worker's email.send handler, driven by the subject: `throw` fails (a retryable error),
+ * `permanent` fails permanently, `slow <ms>` takes that long (honouring the abort signal),
+ * anything else succeeds at once. Every call is recorded.
+ */
+@HandlesTask(TaskName.EmailSend)
+class RecordingEmailHandler implements TaskHandler<TaskName.EmailSend> {
+  readonly calls: HandlerCall[] = [];
+  /** Caps `slow <ms>`: a successor worker set to 0 finishes a handed-back slow task at once. */
+  maxSlowMs = Number.POSITIVE_INFINITY;
+
+  async run(params: SendEmailParams, context: TaskContext): Promise<SendEmailResult> {
+    this.calls.push({ params, context });
+    if (params.subject === 'throw') {
+      throw new Error(`boom on attempt ${context.retryCount}`);
+    }
+    if (params.subject === 'permanent') {
+      throw new PermanentTaskError(`recipient ${params.to} rejected`);
+    }
+    const slow = /^slow (\d+)$/.exec(params.subject);
+    if (slow) {
+      await abortableSleep(Math.min(Number(slow[1]), this.maxSlowMs), context.signal);
+    }
+    return {
+      message_id: `<${context.taskId}.${context.retryCount}@test>`,
+      delivery: EmailDelivery.Outbox,
+      accepted: [params.to],
+      rejected: [],
+      outbox_path: null,
+    };
+  }
+
+  callsFor(taskId: string): HandlerCall[] {
+    return this.calls.filter((call) => call.context.taskId === taskId);
+  }
+}
+
+/** A second handler of the same name: the worker must refuse to start with both. */
+@HandlesTask(TaskName.EmailSend)
+class OtherEmailHandler implements TaskHandler<TaskName.EmailSend> {
+  run(): Promise<SendEmailResult> {
+    return Promise.reject(new Error('never runs'));
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new Error('aborted'));
+      },
+      { once: true },
+    );
+  });
+}
+
+function newTask(overrides: Partial<NewTask> & { params?: Partial<SendEmailParams> } = {}): NewTask {
+  const { params, ...rest } = overrides;
+  return {
+    taskId: newTaskId(),
+    taskName: TaskName.EmailSend,
+    taskType: TaskType.Email,
+    priority: 5,
+    maxRetries: 3,
+    createdAt: new Date(),
+    ...rest,
+    params: { to: 'someone@example.com', subject: 'Hello', body: 'Hi there', ...params },
+  };
+}
+
+function commandOf(task: NewTask): TaskCommand<TaskName.EmailSend> {
+  return {
+    task_id: task.taskId,
+    task_name: TaskName.EmailSend,
+    task_type: task.taskType,
+    params: task.params as unknown as SendEmailParams,
+    priority: task.priority,
+    max_retries: task.maxRetries,
+    retry_count: 0,
+  };
+}
+
+interface Observed<T> {
+  body: T;
+  message: ConsumeMessage;
+}
+
+describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
+  let vhost: TestVhost;
+  let db: TestDatabase;
+  /** The test's own pool and repository: they outlive the workers the tests start and stop. */
+  let dataSource: DataSource;
+  let tasks: BackgroundTaskRepository;
+  let broker: ChannelModel;
+  let channel: ConfirmChannel;
+  const events: Array<Observed<TaskEvent>> = [];
+  const retries: Array<Observed<TaskCommand>> = [];
+
+  function workerEnv(overrides: Record<string, string>): Record<string, string> {
+    return {
+      AMQP_URL: vhost.url,
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: '2',
+      RETRY_BASE_DELAY_MS: String(RETRY_BASE_DELAY_MS),
+      RETRY_MAX_DELAY_MS: String(RETRY_MAX_DELAY_MS),
+      SHUTDOWN_GRACE_MS: '2000',
+      WORKER_CONCURRENCY: '2',
+      ...overrides,
+    };
+  }
+
+  function compileWorker(overrides: Record<string, string> = {}, handlers: Provider[] = [RecordingEmailHandler]) {
+    return Test.createTestingModule({
+      imports: [
+        ConfigModule.forRoot(WorkerEnv, workerEnv(overrides)),
+        WorkerRuntimeModule.forRoot({ taskType: TaskType.Email }),
+      ],
+      providers: handlers,
+    }).compile();
+  }
+
+  /** Starts a worker like the email worker's main, and waits until it consumes its queue. */
+  async function startWorker(
+    overrides: Record<string, string> = {},
+    prepare: (moduleRef: TestingModule) => void = () => undefined,
+  ): Promise<TestingModule> {
+    const moduleRef = await compileWorker(overrides);
+    moduleRef.useLogger(['error', 'warn']);
+    prepare(moduleRef);
+    await moduleRef.init();
+    await moduleRef.get(AmqpConnection).waitUntilConnected(10_000);
+    await waitFor('the worker to consume its queue', async () => (await channel.checkQueue(EMAIL_QUEUE)).consumerCount);
+    return moduleRef;
+  }
+
+  async function queueCounts(queue: string): Promise<{ ready: number; unacked: number }> {
+    const { stdout } = await run(
+      'rabbitmqctl',
+      [
+        '-q',
+        'list_queues',
+        '-p',
+        vhost.name,
+        'name',
+        'messages_ready',
+        'messages_unacknowledged',
+        '--formatter',
+        'json',
+      ],
+      { timeout: 30_000 },
+    );
+    const found = (
+      JSON.parse(stdout) as Array<{ name: string; messages_ready: number; messages_unacknowledged: number }>
+    ).find((entry) => entry.name === queue);
+    if (!found) {
+      throw new Error(`queue ${queue} not found`);
+    }
+    return { ready: found.messages_ready, unacked: found.messages_unacknowledged };
+  }
+
+  /** Every command published so far was settled: none ready, none unacked. */
+  async function taskQueueDrained(): Promise<void> {
+    await waitFor(
+      'the email queue to be drained, nothing unacked',
+      async () => {
+        const counts = await queueCounts(EMAIL_QUEUE);
+        return counts.ready === 0 && counts.unacked === 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+  }
+
+  function eventsOf(taskId: string): TaskEvent[] {
+    return events.filter((event) => event.body.task_id === taskId).map((event) => event.body);
+  }
+
+  function waitForEvent(taskId: string, type: TaskEventType, retryCount = 0): Promise<TaskEvent> {
+    return waitFor(
+      `a ${type} event of attempt ${retryCount} of task ${taskId}`,
+      () => eventsOf(taskId).find((event) => event.event === type && event.retry_count === retryCount),
+      { timeoutMs: 20_000 },
+    );
+  }
+
+  async function row(taskId: string): Promise<TaskResource> {
+    const found = await tasks.findByTaskId(taskId);
+    if (found === null) {
+      throw new Error(`task ${taskId} not found`);
+    }
+    return found;
+  }
+
+  async function deadLetters(): Promise<GetMessage[]> {
+    const found: GetMessage[] = [];
+    for (;;) {
+      const message = await channel.get(Queue.DeadLetter, { noAck: true });
+      if (message === false) {
+        return found;
+      }
+      found.push(message);
+    }
+  }
+
+  /** Publishes raw bytes to the tasks exchange, as a faulty or foreign producer would. */
+  async function publishRaw(body: string, messageId: string): Promise<void> {
+    channel.publish(Exchange.Tasks, taskRoutingKey(TaskType.Email), Buffer.from(body), {
+      persistent: true,
+      messageId,
+    });
+    await channel.waitForConfirms();
+  }
+
+  beforeAll(async () => {
+    vhost = await createTestVhost('worker-runtime');
+    db = await createTestDatabase('worker_runtime');
+    await migrateUp(db.url);
+    dataSource = new DataSource(dataSourceOptions({ url: db.url, poolSize: 2 }));
+    await dataSource.initialize();
+    tasks = new BackgroundTaskRepository(dataSource);
+
+    broker = await connect(vhost.url);
+    channel = await broker.createConfirmChannel();
+    // The same declarations the apps make, so the spy queues can be bound before any worker starts.
+    await assertTopology(channel);
+    await channel.assertQueue(EVENTS_SPY_QUEUE, { durable: false });
+    await channel.bindQueue(EVENTS_SPY_QUEUE, Exchange.Events, ALL_EVENTS_PATTERN);
+    await channel.assertQueue(RETRIES_SPY_QUEUE, { durable: false });
+    for (const delay of RETRY_LEVELS) {
+      await assertRetryDelayLevel(channel, delay);
+      await channel.bindQueue(RETRIES_SPY_QUEUE, retryDelayName(delay), '');
+    }
+    await channel.consume(
+      EVENTS_SPY_QUEUE,
+      (message) => {
+        if (message) {
+          events.push({ body: JSON.parse(message.content.toString()) as TaskEvent, message });
+        }
+      },
+      { noAck: true },
+    );
+    await channel.consume(
+      RETRIES_SPY_QUEUE,
+      (message) => {
+        if (message) {
+          retries.push({ body: JSON.parse(message.content.toString()) as TaskCommand, message });
+        }
+      },
+      { noAck: true },
+    );
+  });
+
+  afterAll(async () => {
+    await channel?.close().catch(() => undefined);
+    await broker?.close().catch(() => undefined);
+    await dataSource?.destroy().catch(() => undefined);
+    await vhost?.delete();
+    await db?.drop();
+  });
+
+  describe('a running worker', () => {
+    let worker: TestingModule;
+    let handler: RecordingEmailHandler;
+    let messages: TaskMessagePublisher;
+
+    beforeAll(async () => {
+      worker = await startWorker();
+      handler = worker.get(RecordingEmailHandler);
+      messages = worker.get(TaskMessagePublisher);
+      expect(worker.get(TaskConsumer).isConsuming()).toBe(true);
+    });
+
+    afterAll(async () => {
+      await worker?.close();
+    });
+
+    it('claims a pending task, runs its handler once and publishes started then succeeded', async () => {
+      const task = newTask({ priority: 6 });
+      await tasks.insertPending(task);
+
+      await messages.publishCommand(commandOf(task));
+      const succeeded = await waitForEvent(task.taskId, TaskEventType.Succeeded);
+      await taskQueueDrained();
+
+      const calls = handler.callsFor(task.taskId);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].params).toBeInstanceOf(SendEmailParams);
+      expect({ ...calls[0].params }).toEqual(task.params);
+      expect(calls[0].context).toMatchObject({
+        taskId: task.taskId,
+        taskName: TaskName.EmailSend,
+        retryCount: 0,
+        maxRetries: 3,
+        priority: 6,
+      });
+      expect(calls[0].context.signal.aborted).toBe(false);
+
+      const result: SendEmailResult = {
+        message_id: `<${task.taskId}.0@test>`,
+        delivery: EmailDelivery.Outbox,
+        accepted: ['someone@example.com'],
+        rejected: [],
+        outbox_path: null,
+      };
+      const [started, ...rest] = eventsOf(task.taskId);
+      expect(started).toEqual({
+        event: TaskEventType.Started,
+        task_id: task.taskId,
+        task_name: TaskName.EmailSend,
+        task_type: TaskType.Email,
+        retry_count: 0,
+        occurred_at: expect.any(String),
+      });
+      expect(rest).toEqual([succeeded]);
+      expect(succeeded).toEqual({
+        event: TaskEventType.Succeeded,
+        task_id: task.taskId,
+        task_name: TaskName.EmailSend,
+        task_type: TaskType.Email,
+        retry_count: 0,
+        occurred_at: expect.any(String),
+        result,
+      });
+      expect(Date.parse(succeeded.occurred_at)).toBeGreaterThanOrEqual(Date.parse(started.occurred_at));
+      const succeededMessage = events.find((event) => event.body === succeeded)?.message;
+      expect(succeededMessage?.fields.routingKey).toBe('task.succeeded');
+      expect(succeededMessage?.properties).toMatchObject({
+        messageId: `${task.taskId}.0.succeeded`,
+        deliveryMode: 2,
+        contentType: 'application/json',
+      });
+
+      // The claim moved the row to running; the status tracker (not running here) would apply the events.
+      expect(await row(task.taskId)).toMatchObject({
+        status: TaskStatus.Running,
+        retry_count: 0,
+        started_at: started.occurred_at,
+        completed_at: null,
+        result: null,
+      });
+    });
+
+    it('runs a command delivered twice only once, and acks and drops the second copy', async () => {
+      const task = newTask();
+      await tasks.insertPending(task);
+
+      const command = commandOf(task);
+      await messages.publishCommand(command);
+      await messages.publishCommand(command);
+      await waitForEvent(task.taskId, TaskEventType.Succeeded);
+      await taskQueueDrained();
+
+      expect(handler.callsFor(task.taskId)).toHaveLength(1);
+      expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([
+        TaskEventType.Started,
+        TaskEventType.Succeeded,
+      ]);
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
+    });
+
+    it('drops the command of a task cancelled before delivery, without running it', async () => {
+      const task = newTask();
+      await tasks.insertPending(task);
+      expect(await tasks.cancelPending(task.taskId, new Date())).toBe(true);
+
+      await messages.publishCommand(commandOf(task));
+      await taskQueueDrained();
+
+      expect(handler.callsFor(task.taskId)).toHaveLength(0);
+      expect(eventsOf(task.taskId)).toEqual([]);
+      expect(await row(task.taskId)).toMatchObject({
+        status: TaskStatus.Cancelled,
+        started_at: null,
+        retry_count: 0,
+        completed_at: expect.any(String),
+      });
+    });
+
+    it('acks and drops a command for a task that has no row', async () => {
+      await deadLetters();
+      const task = newTask();
+
+      await messages.publishCommand(commandOf(task));
+      await taskQueueDrained();
+
+      expect(handler.callsFor(task.taskId)).toHaveLength(0);
+      expect(eventsOf(task.taskId)).toEqual([]);
+      expect(await tasks.findByTaskId(task.taskId)).toBeNull();
+      expect(await deadLetters()).toEqual([]);
+    });
+
+    it('retries a failing handler through the delay queues at the same priority, then fails it', async () => {
+      const task = newTask({ priority: 7, maxRetries: 2, params: { subject: 'throw' } });
+      await tasks.insertPending(task);
+
+      await messages.publishCommand(commandOf(task));
+      const failed = await waitForEvent(task.taskId, TaskEventType.Failed, 2);
+      await taskQueueDrained();
+
+      // Three attempts, each claimed although no tracker ever moved the row back to pending.
+      const calls = handler.callsFor(task.taskId);
+      expect(calls.map((call) => call.context.retryCount)).toEqual([0, 1, 2]);
+      expect(calls.map((call) => call.context.priority)).toEqual([7, 7, 7]);
+      expect(calls.map((call) => call.context.maxRetries)).toEqual([2, 2, 2]);
+
+      const lifecycle = eventsOf(task.taskId);
+      expect(lifecycle.map((event) => [event.event, event.retry_count])).toEqual([
+        [TaskEventType.Started, 0],
+        [TaskEventType.Retrying, 0],
+        [TaskEventType.Started, 1],
+        [TaskEventType.Retrying, 1],
+        [TaskEventType.Started, 2],
+        [TaskEventType.Failed, 2],
+      ]);
+      const retrying = lifecycle.filter((event) => event.event === TaskEventType.Retrying);
+      expect(retrying[0]).toMatchObject({ error_message: 'boom on attempt 0', delay_ms: expect.any(Number) });
+      expect(retrying[1]).toMatchObject({ error_message: 'boom on attempt 1', delay_ms: expect.any(Number) });
+      for (const event of retrying) {
+        expect(RETRY_LEVELS).toContain((event as { delay_ms: number }).delay_ms);
+      }
+      expect(failed).toMatchObject({ error_message: 'boom on attempt 2', task_name: TaskName.EmailSend });
+
+      // The retry messages: the next attempt's command, through the level of the announced delay, same priority.
+      const sent = retries.filter((retry) => retry.body.task_id === task.taskId);
+      expect(sent.map((retry) => retry.body)).toEqual([
+        { ...commandOf(task), retry_count: 1 },
+        { ...commandOf(task), retry_count: 2 },
+      ]);
+      sent.forEach((retry, index) => {
+        expect(retry.message.fields.exchange).toBe(retryDelayName((retrying[index] as { delay_ms: number }).delay_ms));
+        expect(retry.message.fields.routingKey).toBe(taskRoutingKey(TaskType.Email));
+        expect(retry.message.properties).toMatchObject({
+          priority: 7,
+          messageId: `${task.taskId}.${index + 1}`,
+          type: TaskName.EmailSend,
+          deliveryMode: 2,
+        });
+      });
+
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 2 });
+      for (const delay of RETRY_LEVELS) {
+        expect((await channel.checkQueue(retryDelayName(delay))).messageCount).toBe(0);
+      }
+    });
+
+    it('fails a task at once on a PermanentTaskError, without retrying', async () => {
+      const task = newTask({ maxRetries: 3, params: { subject: 'permanent', to: 'bounce@example.com' } });
+      await tasks.insertPending(task);
+
+      await messages.publishCommand(commandOf(task));
+      const failed = await waitForEvent(task.taskId, TaskEventType.Failed);
+      await taskQueueDrained();
+      // Longer than any retry delay: a retry, had one been sent, would be back by now.
+      await sleep(RETRY_MAX_DELAY_MS + 300);
+
+      expect(handler.callsFor(task.taskId)).toHaveLength(1);
+      expect(failed).toMatchObject({ retry_count: 0, error_message: 'recipient bounce@example.com rejected' });
+      expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([TaskEventType.Started, TaskEventType.Failed]);
+      expect(retries.filter((retry) => retry.body.task_id === task.taskId)).toEqual([]);
+      await taskQueueDrained();
+    });
+
+    it('dead-letters poison messages with the reason, fails their task, and never loops', async () => {
+      await deadLetters();
+      const unknownName = newTask();
+      const badParams = newTask();
+      await tasks.insertPending(unknownName);
+      await tasks.insertPending(badParams);
+
+      const notJson = '{"task_id":';
+      const unknownNameBody = JSON.stringify({ ...commandOf(unknownName), task_name: 'email.spam' });
+      const badParamsBody = JSON.stringify({
+        ...commandOf(badParams),
+        params: { to: 'nope', subject: 'Hello', body: 'Hi' },
+      });
+      await publishRaw(notJson, 'poison-json');
+      await publishRaw(unknownNameBody, 'poison-name');
+      await publishRaw(badParamsBody, 'poison-params');
+
+      const parked: GetMessage[] = [];
+      await waitFor('three dead letters', async () => {
+        parked.push(...(await deadLetters()));
+        return parked.length >= 3;
+      });
+      await taskQueueDrained();
+      // Nothing else arrives later: each poison message was parked once.
+      await sleep(300);
+      parked.push(...(await deadLetters()));
+      expect(parked).toHaveLength(3);
+
+      const byId = new Map(parked.map((message) => [String(message.properties.messageId), message]));
+      const json = byId.get('poison-json');
+      expect(json?.content.toString()).toBe(notJson);
+      expect(json?.properties.headers).toMatchObject({
+        [DeadLetterHeader.Reason]: 'message body is not valid JSON',
+        [DeadLetterHeader.SourceQueue]: EMAIL_QUEUE,
+      });
+      expect(json?.properties.deliveryMode).toBe(2);
+      const name = byId.get('poison-name');
+      expect(name?.content.toString()).toBe(unknownNameBody);
+      expect(name?.properties.headers?.[DeadLetterHeader.Reason]).toBe('unknown task_name "email.spam"');
+      const params = byId.get('poison-params');
+      expect(params?.content.toString()).toBe(badParamsBody);
+      expect(String(params?.properties.headers?.[DeadLetterHeader.Reason])).toMatch(
+        /^invalid params: params\.to must be an email/,
+      );
+
+      expect(await row(unknownName.taskId)).toMatchObject({
+        status: TaskStatus.Failed,
+        error_message: 'unprocessable message: unknown task_name "email.spam"',
+        started_at: null,
+        completed_at: expect.any(String),
+      });
+      expect(await row(badParams.taskId)).toMatchObject({
+        status: TaskStatus.Failed,
+        error_message: expect.stringMatching(/^unprocessable message: invalid params: params\.to must be an email/),
+        started_at: null,
+        completed_at: expect.any(String),
+      });
+      expect(handler.callsFor(unknownName.taskId)).toHaveLength(0);
+      expect(handler.callsFor(badParams.taskId)).toHaveLength(0);
+      expect(eventsOf(unknownName.taskId)).toEqual([]);
+      expect(eventsOf(badParams.taskId)).toEqual([]);
+    });
+  });
+
+  describe('graceful shutdown', () => {
+    it('lets an in-flight task finish within the grace period, publishes its outcome and acks it', async () => {
+      const worker = await startWorker({ SHUTDOWN_GRACE_MS: '2000' });
+      const handler = worker.get(RecordingEmailHandler);
+      const task = newTask({ params: { subject: 'slow 500' } });
+      await tasks.insertPending(task);
+      await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
+      await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
+
+      const closing = Date.now();
+      await worker.close();
+      const closeMs = Date.now() - closing;
+
+      expect(closeMs).toBeLessThan(2_000);
+      const [call] = handler.callsFor(task.taskId);
+      expect(call.context.signal.aborted).toBe(false);
+      expect(await waitForEvent(task.taskId, TaskEventType.Succeeded)).toMatchObject({
+        result: expect.objectContaining({ message_id: `<${task.taskId}.0@test>` }),
+      });
+      expect(await channel.checkQueue(EMAIL_QUEUE)).toMatchObject({ messageCount: 0, consumerCount: 0 });
+      expect(await queueCounts(EMAIL_QUEUE)).toEqual({ ready: 0, unacked: 0 });
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
+    });
+
+    it('hands a task still running after the grace period back: claim released, message requeued', async () => {
+      const worker = await startWorker({ SHUTDOWN_GRACE_MS: '300' });
+      const handler = worker.get(RecordingEmailHandler);
+      const task = newTask({ params: { subject: 'slow 10000' } });
+      await tasks.insertPending(task);
+      await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
+      await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
+      await waitFor('the claim', async () => (await row(task.taskId)).status === TaskStatus.Running);
+
+      const closing = Date.now();
+      await worker.close();
+      const closeMs = Date.now() - closing;
+
+      expect(closeMs).toBeGreaterThanOrEqual(300);
+      expect(closeMs).toBeLessThan(3_000);
+      expect(handler.callsFor(task.taskId)[0].context.signal.aborted).toBe(true);
+      expect(await row(task.taskId)).toMatchObject({
+        status: TaskStatus.Pending,
+        retry_count: 0,
+        started_at: null,
+        completed_at: null,
+      });
+      const queue = await waitFor('the message back in the queue', async () => {
+        const checked = await channel.checkQueue(EMAIL_QUEUE);
+        return checked.messageCount === 1 ? checked : false;
+      });
+      expect(queue.consumerCount).toBe(0);
+      expect(await queueCounts(EMAIL_QUEUE)).toEqual({ ready: 1, unacked: 0 });
+      // Only the start was announced: the aborted attempt's outcome is not published.
+      await sleep(200);
+      expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
+      expect(retries.filter((retry) => retry.body.task_id === task.taskId)).toEqual([]);
+
+      // A successor claims the redelivered message again and runs the same attempt to the end.
+      const successor = await startWorker({}, (moduleRef) => {
+        moduleRef.get(RecordingEmailHandler).maxSlowMs = 0;
+      });
+      try {
+        const again = successor.get(RecordingEmailHandler);
+        await waitForEvent(task.taskId, TaskEventType.Succeeded);
+        await taskQueueDrained();
+        expect(again.callsFor(task.taskId).map((call) => call.context.retryCount)).toEqual([0]);
+        expect(eventsOf(task.taskId).map((event) => [event.event, event.retry_count])).toEqual([
+          [TaskEventType.Started, 0],
+          [TaskEventType.Started, 0],
+          [TaskEventType.Succeeded, 0],
+        ]);
+        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, started_at: expect.any(String) });
+      } finally {
+        await successor.close();
+      }
+    });
+  });
+
+  describe('fail-fast handler registration', () => {
+    /** A failed init leaves the context un-closable (close() rethrows): release what it opened. */
+    async function release(moduleRef: TestingModule): Promise<void> {
+      await moduleRef.get(AmqpConnection).onApplicationShutdown();
+      const pool = moduleRef.get(DataSource);
+      if (pool.isInitialized) {
+        await pool.destroy();
+      }
+    }
+
+    async function initError(handlers: Provider[]): Promise<unknown> {
+      const moduleRef = await compileWorker({}, handlers);
+      moduleRef.useLogger(false);
+      try {
+        await moduleRef.init();
+      } catch (error) {
+        return error;
+      } finally {
+        await release(moduleRef);
+      }
+      throw new Error('expected init() to reject');
+    }
+
+    it('refuses to start with two handlers for email.send', async () => {
+      const error = await initError([RecordingEmailHandler, OtherEmailHandler]);
+      expect(error).toBeInstanceOf(HandlerRegistrationError);
+      expect((error as Error).message).toContain(
+        'email.send has two handlers: RecordingEmailHandler and OtherEmailHandler',
+      );
+      expect((await channel.checkQueue(EMAIL_QUEUE)).consumerCount).toBe(0);
+    });
+
+    it('refuses to start without a handler for email.send', async () => {
+      const error = await initError([]);
+      expect(error).toBeInstanceOf(HandlerRegistrationError);
+      expect((error as Error).message).toContain('email.send (type email) has no handler');
+      expect((error as Error).message).not.toContain('diagnostic.');
+      expect((await channel.checkQueue(EMAIL_QUEUE)).consumerCount).toBe(0);
+    });
+  });
+});
