@@ -26,6 +26,18 @@ export class AppLogger extends ConsoleLogger {
     };
     return line;
   }
+
+  /** Pretty mode: `message key=value …` on one line instead of a multi-line object dump. */
+  protected override stringifyMessage(message: unknown, logLevel: LogLevel): string {
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      return super.stringifyMessage(message, logLevel);
+    }
+    const { message: text, ...fields } = message as Record<string, unknown>;
+    const pairs = Object.entries(fields).map(
+      ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+    );
+    return super.stringifyMessage([String(text ?? ''), ...pairs].join(' '), logLevel);
+  }
 }
 
 /**

@@ -97,12 +97,22 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
         const { closed } = await this.connectOnce();
         delay = RECONNECT_MIN_DELAY_MS;
         attempt = 0;
+        if (this.closing) {
+          // Shutdown began while connecting, so it found no connection to close: close this one.
+          const connection = this.connection;
+          this.connection = null;
+          this.publishChannel = null;
+          await connection?.close().catch(() => undefined);
+        }
         await closed;
         if (this.closing) {
           return;
         }
         this.logger.warn({ message: 'connection to RabbitMQ lost; reconnecting', broker: this.where });
       } catch (error) {
+        if (this.closing) {
+          return;
+        }
         this.logger.warn({
           message: `RabbitMQ at ${this.where} unreachable; retrying in ${delay} ms`,
           attempt,

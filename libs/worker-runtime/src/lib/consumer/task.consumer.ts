@@ -117,7 +117,10 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           ...this.eventBase(command),
           occurred_at: startedAt.toISOString(),
         })
-        .catch((error: unknown) => error);
+        .catch((error: unknown) =>
+          // Not fatal: the claim already recorded the start; the outcome event follows.
+          this.logger.warn({ message: 'could not publish the started event', ...fields, error: errorMessageOf(error) }),
+        );
       const outcome = await this.execute(command, task.abort.signal);
       await started;
       if (task.handedBack) {
