@@ -45,7 +45,16 @@ export default [
   ...nx.configs['flat/typescript'],
   ...nx.configs['flat/javascript'],
   {
-    ignores: ['**/dist', '**/out-tsc', '**/node_modules', 'tmp', 'var', 'coverage', '**/jest.config.cts'],
+    ignores: [
+      '**/dist',
+      '**/out-tsc',
+      '**/node_modules',
+      'tmp',
+      'var',
+      'coverage',
+      '**/jest.config.cts',
+      '**/jest.e2e.config.cts',
+    ],
   },
   {
     files: ['**/*.ts'],
