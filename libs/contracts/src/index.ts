@@ -8,6 +8,7 @@ export * from './lib/tasks/task-limits';
 export * from './lib/tasks/task-catalogue';
 export * from './lib/params/send-email.params';
 export * from './lib/params/tasks-summary-report.params';
+export * from './lib/params/time-window.params';
 export * from './lib/params/task-stats.params';
 export * from './lib/params/purge-tasks.params';
 export * from './lib/params/diagnostic.params';

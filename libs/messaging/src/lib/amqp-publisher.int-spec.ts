@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Test, TestingModule } from '@nestjs/testing';
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { BaseEnv, ConfigModule } from '@tasklane/config';
@@ -23,7 +21,6 @@ import { TaskMessagePublisher } from './task-message.publisher';
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(60_000);
 
-const run = promisify(execFile);
 const EMAIL_QUEUE = taskQueueName(TaskType.Email);
 
 interface StartedApp {
@@ -87,14 +84,13 @@ describe('AmqpPublisher / topology (RabbitMQ)', () => {
 
   describe('topology', () => {
     it('declares a durable priority queue (x-max-priority 10) per task type, bound to tasklane.tasks', async () => {
-      const { stdout } = await run(
-        'rabbitmqctl',
-        ['-q', 'list_queues', '-p', vhost.name, 'name', 'durable', 'arguments', '--formatter', 'json'],
-        { timeout: 30_000 },
-      );
       const queues = new Map(
         (
-          JSON.parse(stdout) as Array<{ name: string; durable: boolean; arguments: Array<[string, string, unknown]> }>
+          await vhost.list<{ name: string; durable: boolean; arguments: Array<[string, string, unknown]> }>('queues', [
+            'name',
+            'durable',
+            'arguments',
+          ])
         ).map((queue) => [
           queue.name,
           { durable: queue.durable, args: Object.fromEntries(queue.arguments.map(([key, , value]) => [key, value])) },
@@ -112,23 +108,12 @@ describe('AmqpPublisher / topology (RabbitMQ)', () => {
       });
       expect(queues.get(Queue.DeadLetter)).toEqual({ durable: true, args: {} });
 
-      const { stdout: bindings } = await run(
-        'rabbitmqctl',
-        [
-          '-q',
-          'list_bindings',
-          '-p',
-          vhost.name,
+      const routes = (
+        await vhost.list<{ source_name: string; destination_name: string; routing_key: string }>('bindings', [
           'source_name',
           'destination_name',
           'routing_key',
-          '--formatter',
-          'json',
-        ],
-        { timeout: 30_000 },
-      );
-      const routes = (
-        JSON.parse(bindings) as Array<{ source_name: string; destination_name: string; routing_key: string }>
+        ])
       )
         .filter((binding) => binding.source_name !== '')
         .map((binding) => `${binding.source_name} -[${binding.routing_key}]-> ${binding.destination_name}`)
@@ -291,10 +276,7 @@ describe('AmqpPublisher while disconnected', () => {
       expect(Date.now() - before).toBeLessThan(200);
 
       // Restore it (same name): the connection comes back by itself and redeclares the topology.
-      await run('rabbitmqctl', ['-q', 'add_vhost', vhost.name], { timeout: 30_000 });
-      await run('rabbitmqctl', ['-q', 'set_permissions', '-p', vhost.name, 'guest', '.*', '.*', '.*'], {
-        timeout: 30_000,
-      });
+      await vhost.recreate();
       await app.connection.waitUntilConnected(15_000);
       await app.messages.publishCommand(command());
       const broker = await connect(vhost.url);

@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Test, TestingModule } from '@nestjs/testing';
 import { ChannelModel, ConfirmChannel, connect } from 'amqplib';
 import { BaseEnv, ConfigModule } from '@tasklane/config';
@@ -10,8 +8,6 @@ import { Delivery, QueueConsumer } from './queue-consumer';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(30_000);
-
-const run = promisify(execFile);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -264,13 +260,7 @@ describe('QueueConsumer (RabbitMQ)', () => {
     await waitFor('the first message', () => bodies.length === 1);
 
     const channelBefore = connection.confirmChannel();
-    await run(
-      'rabbitmqctl',
-      ['-q', 'close_all_connections', '--vhost', vhost.name, 'integration test: connection loss'],
-      {
-        timeout: 30_000,
-      },
-    );
+    await vhost.closeConnections('integration test: connection loss');
     await broker.close();
     await waitFor(
       'a new connection with the consumer back on it',

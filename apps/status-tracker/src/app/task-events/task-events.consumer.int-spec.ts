@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Test, TestingModule } from '@nestjs/testing';
 import { Channel, ChannelModel, GetMessage, connect } from 'amqplib';
 import { Connection as MysqlConnection, createConnection } from 'mysql2/promise';
@@ -22,8 +20,6 @@ import { AppModule } from '../app.module';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(60_000);
-
-const run = promisify(execFile);
 
 /** Set for the tracker's AppModule, which reads process.env (restored afterwards). */
 const ENV_KEYS = [
@@ -74,37 +70,12 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   let channel: Channel;
   const savedEnv: Record<string, string | undefined> = {};
 
-  async function queueCounts(queue: string): Promise<{ ready: number; unacked: number }> {
-    const { stdout } = await run(
-      'rabbitmqctl',
-      [
-        '-q',
-        'list_queues',
-        '-p',
-        vhost.name,
-        'name',
-        'messages_ready',
-        'messages_unacknowledged',
-        '--formatter',
-        'json',
-      ],
-      { timeout: 30_000 },
-    );
-    const found = (
-      JSON.parse(stdout) as Array<{ name: string; messages_ready: number; messages_unacknowledged: number }>
-    ).find((entry) => entry.name === queue);
-    if (!found) {
-      throw new Error(`queue ${queue} not found`);
-    }
-    return { ready: found.messages_ready, unacked: found.messages_unacknowledged };
-  }
-
   /** Every event published so far has been written (or dead-lettered) and acked. */
   async function drained(): Promise<void> {
     await waitFor(
       'the tracker queue to be drained',
       async () => {
-        const counts = await queueCounts(Queue.StatusTracker);
+        const counts = await vhost.queueCounts(Queue.StatusTracker);
         return counts.ready === 0 && counts.unacked === 0;
       },
       { timeoutMs: 20_000, intervalMs: 200 },
@@ -350,14 +321,14 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
       await waitFor(
         'the event to be delivered and held unacked',
         async () => {
-          const counts = await queueCounts(Queue.StatusTracker);
+          const counts = await vhost.queueCounts(Queue.StatusTracker);
           return counts.ready === 0 && counts.unacked === 1;
         },
         { timeoutMs: 10_000, intervalMs: 200 },
       );
       // Still unacked a moment later, and nothing written.
       await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(await queueCounts(Queue.StatusTracker)).toEqual({ ready: 0, unacked: 1 });
+      expect(await vhost.queueCounts(Queue.StatusTracker)).toEqual({ ready: 0, unacked: 1 });
       expect((await row(task.taskId)).status).toBe(TaskStatus.Pending);
 
       await blocker.commit();

@@ -1,23 +1,7 @@
-import { IsEnum, IsOptional } from 'class-validator';
-import { IsIsoTimestamp } from '../validation/is-iso-timestamp';
-import { TaskType } from '../tasks/task-type.enum';
+import { TimeWindowParams } from './time-window.params';
 
 /** Statistics over tasks created in [from, to). */
-export class TaskStatsParams {
-  /** Start of the window (inclusive, ISO-8601). Defaults to 24 hours before `to`. */
-  @IsOptional()
-  @IsIsoTimestamp()
-  from?: string;
-
-  /** End of the window (exclusive, ISO-8601). Defaults to now. */
-  @IsOptional()
-  @IsIsoTimestamp()
-  to?: string;
-
-  @IsOptional()
-  @IsEnum(TaskType)
-  task_type?: TaskType;
-}
+export class TaskStatsParams extends TimeWindowParams {}
 
 export interface DurationPercentiles {
   p50: number | null;

@@ -1,6 +1,5 @@
 import { IsEnum, IsOptional } from 'class-validator';
-import { IsIsoTimestamp } from '../validation/is-iso-timestamp';
-import { TaskType } from '../tasks/task-type.enum';
+import { TimeWindowParams } from './time-window.params';
 
 export enum ReportFormat {
   Csv = 'csv',
@@ -8,21 +7,7 @@ export enum ReportFormat {
 }
 
 /** One row per task created in [from, to): a summary of what ran, for how long, and how it ended. */
-export class TasksSummaryReportParams {
-  /** Start of the window (inclusive, ISO-8601). Defaults to 24 hours before `to`. */
-  @IsOptional()
-  @IsIsoTimestamp()
-  from?: string;
-
-  /** End of the window (exclusive, ISO-8601). Defaults to now. */
-  @IsOptional()
-  @IsIsoTimestamp()
-  to?: string;
-
-  @IsOptional()
-  @IsEnum(TaskType)
-  task_type?: TaskType;
-
+export class TasksSummaryReportParams extends TimeWindowParams {
   @IsOptional()
   @IsEnum(ReportFormat)
   format?: ReportFormat;

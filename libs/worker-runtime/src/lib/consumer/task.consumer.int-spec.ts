@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Provider } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, connect } from 'amqplib';
@@ -42,8 +40,6 @@ import { TaskConsumer } from './task.consumer';
 
 // Real services (rabbitmqctl, vhost and database set-up, retries through TTL queues) need time.
 jest.setTimeout(60_000);
-
-const run = promisify(execFile);
 
 const EMAIL_QUEUE = taskQueueName(TaskType.Email);
 const RETRY_BASE_DELAY_MS = 50;
@@ -201,37 +197,12 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     return moduleRef;
   }
 
-  async function queueCounts(queue: string): Promise<{ ready: number; unacked: number }> {
-    const { stdout } = await run(
-      'rabbitmqctl',
-      [
-        '-q',
-        'list_queues',
-        '-p',
-        vhost.name,
-        'name',
-        'messages_ready',
-        'messages_unacknowledged',
-        '--formatter',
-        'json',
-      ],
-      { timeout: 30_000 },
-    );
-    const found = (
-      JSON.parse(stdout) as Array<{ name: string; messages_ready: number; messages_unacknowledged: number }>
-    ).find((entry) => entry.name === queue);
-    if (!found) {
-      throw new Error(`queue ${queue} not found`);
-    }
-    return { ready: found.messages_ready, unacked: found.messages_unacknowledged };
-  }
-
   /** Every command published so far was settled: none ready, none unacked. */
   async function taskQueueDrained(): Promise<void> {
     await waitFor(
       'the email queue to be drained, nothing unacked',
       async () => {
-        const counts = await queueCounts(EMAIL_QUEUE);
+        const counts = await vhost.queueCounts(EMAIL_QUEUE);
         return counts.ready === 0 && counts.unacked === 0;
       },
       { timeoutMs: 20_000, intervalMs: 200 },
@@ -611,7 +582,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         result: expect.objectContaining({ message_id: `<${task.taskId}.0@test>` }),
       });
       expect(await channel.checkQueue(EMAIL_QUEUE)).toMatchObject({ messageCount: 0, consumerCount: 0 });
-      expect(await queueCounts(EMAIL_QUEUE)).toEqual({ ready: 0, unacked: 0 });
+      expect(await vhost.queueCounts(EMAIL_QUEUE)).toEqual({ ready: 0, unacked: 0 });
       expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
     });
 
@@ -642,7 +613,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         return checked.messageCount === 1 ? checked : false;
       });
       expect(queue.consumerCount).toBe(0);
-      expect(await queueCounts(EMAIL_QUEUE)).toEqual({ ready: 1, unacked: 0 });
+      expect(await vhost.queueCounts(EMAIL_QUEUE)).toEqual({ ready: 1, unacked: 0 });
       // Only the start was announced: the aborted attempt's outcome is not published.
       await sleep(200);
       expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
