@@ -1,5 +1,5 @@
-import { Expose } from 'class-transformer';
-import { IsInt, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, Max, Min } from 'class-validator';
+import { Expose, Transform } from 'class-transformer';
 import { BaseEnv } from '@tasklane/config';
 
 export class GatewayEnv extends BaseEnv {
@@ -15,4 +15,14 @@ export class GatewayEnv extends BaseEnv {
   @Min(1_024)
   @Max(16_777_216)
   readonly BODY_LIMIT_BYTES: number = 1_048_576;
+
+  /**
+   * Fault injection for tests only: the gateway kills itself right after committing a task,
+   * before publishing it (proves the outbox relay). Never set it in production.
+   */
+  @Expose()
+  // Read the raw variable: implicit conversion would turn the string "false" into true.
+  @Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => ['true', '1'].includes(String(obj[key])))
+  @IsBoolean()
+  readonly TEST_CRASH_AFTER_INSERT: boolean = false;
 }

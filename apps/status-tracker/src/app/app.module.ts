@@ -2,10 +2,17 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@tasklane/config';
 import { AmqpModule } from '@tasklane/messaging';
 import { DatabaseModule } from '@tasklane/persistence';
+import { MaintenanceModule } from './maintenance/maintenance.module';
 import { TaskEventsModule } from './task-events/task-events.module';
 import { TrackerEnv } from './tracker.env';
 
 @Module({
-  imports: [ConfigModule.forRoot(TrackerEnv), AmqpModule, DatabaseModule.forRoot(), TaskEventsModule],
+  imports: [
+    ConfigModule.forRoot(TrackerEnv),
+    AmqpModule,
+    DatabaseModule.forRoot(),
+    TaskEventsModule,
+    MaintenanceModule,
+  ],
 })
 export class AppModule {}

@@ -77,6 +77,21 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Messages ready in `queue` (not counting those delivered and unacknowledged), or null while disconnected. */
+  async readyMessages(queue: string): Promise<number | null> {
+    const connection = this.connection;
+    if (!connection) {
+      return null;
+    }
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      return (await channel.checkQueue(queue)).messageCount;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
   /** Resolves once connected (or rejects after `timeoutMs`). */
   async waitUntilConnected(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,5 @@
 import { Expose } from 'class-transformer';
-import { IsInt, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 import { BaseEnv } from '@tasklane/config';
 
 /** Settings of every worker app; each worker extends this with its own. */
@@ -27,4 +27,25 @@ export class WorkerEnv extends BaseEnv {
   @Min(10)
   @Max(86_400_000)
   readonly RETRY_MAX_DELAY_MS: number = 300_000;
+
+  /**
+   * How long a claim stays valid without a heartbeat. A worker renews it every fifth of this
+   * while the task runs; when the worker dies the task is handed to another worker once the
+   * lease has expired (plus the tracker's grace). Tasks may run far longer than this.
+   */
+  @Expose()
+  @IsInt()
+  @Min(500)
+  @Max(3_600_000)
+  readonly TASK_LEASE_MS: number = 30_000;
+
+  /**
+   * Diagnostics only: a file to which `diagnostic.sleep` appends one line per finished execution
+   * (`task_id retry_count pid`), so tests can count executions independently of the table.
+   */
+  @Expose()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  readonly DIAGNOSTIC_EXECUTION_LOG?: string;
 }

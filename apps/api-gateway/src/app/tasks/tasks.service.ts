@@ -9,6 +9,8 @@ import {
 import { TaskCount, TaskPage, TaskResource, ValidEnqueueTask, newTaskId } from '@tasklane/contracts';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
 import { BackgroundTaskRepository, TaskFilter } from '@tasklane/persistence';
+import { GatewayEnv } from '../gateway.env';
+import { DispatchRecorder } from './dispatch-recorder';
 
 const BROKER_DOWN = 'The message broker (RabbitMQ) is unavailable; the task was not enqueued. Retry later.';
 
@@ -20,12 +22,16 @@ export class TasksService {
     @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
+    @Inject(DispatchRecorder) private readonly dispatches: DispatchRecorder,
+    @Inject(GatewayEnv) private readonly env: GatewayEnv,
   ) {}
 
   /**
-   * Writes the task as `pending`, then publishes its command and waits for the broker's
-   * confirm. If the broker does not take it, the row is removed again and the caller gets 503:
-   * a 201 means the task is both recorded and queued.
+   * Commits the task as `pending` — it is in the outbox from that moment, so it will run — then
+   * publishes its command and waits for the broker's confirm, and records the dispatch in a
+   * batch. If the publish fails after the commit, the outbox relay (status tracker) publishes it
+   * later and the answer is still 201. When RabbitMQ is known to be down, nothing is written and
+   * the answer is 503.
    */
   async enqueue(request: ValidEnqueueTask): Promise<TaskResource> {
     if (!this.broker.isConnected()) {
@@ -40,6 +46,10 @@ export class TasksService {
       maxRetries: request.max_retries,
       createdAt: new Date(),
     });
+    if (this.env.TEST_CRASH_AFTER_INSERT) {
+      // Fault injection for the delivery-guarantee tests: die between the commit and the publish.
+      process.kill(process.pid, 'SIGKILL');
+    }
     try {
       await this.messages.publishCommand({
         task_id: task.task_id,
@@ -50,20 +60,13 @@ export class TasksService {
         max_retries: task.max_retries,
         retry_count: 0,
       });
+      this.dispatches.record(task.task_id);
     } catch (error) {
       this.logger.warn({
-        message: 'publish failed; removing the task',
+        message: 'publish failed after the commit; the outbox relay will publish the task',
         task_id: task.task_id,
         error: (error as Error).message,
       });
-      await this.tasks.deleteUnstarted(task.task_id).catch((cleanupError: unknown) =>
-        this.logger.error({
-          message: 'could not remove a task whose command was not published',
-          task_id: task.task_id,
-          error: (cleanupError as Error).message,
-        }),
-      );
-      throw new ServiceUnavailableException(BROKER_DOWN);
     }
     this.logger.log({
       message: 'task enqueued',

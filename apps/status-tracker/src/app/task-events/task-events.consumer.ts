@@ -50,6 +50,11 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS);
   }
 
+  /** Nothing consumed is waiting to be written: every delivered event is committed and acked. */
+  isIdle(): boolean {
+    return this.consumer.isConsuming() && this.consumer.inFlightCount() === 0;
+  }
+
   private async handle(delivery: Delivery): Promise<void> {
     const decoded = decodeTaskEvent(delivery.message.content);
     if (!decoded.ok) {

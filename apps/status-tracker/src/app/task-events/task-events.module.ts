@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
 import { TaskEventsConsumer } from './task-events.consumer';
 
-@Module({ providers: [TaskEventsConsumer] })
+@Module({ providers: [TaskEventsConsumer], exports: [TaskEventsConsumer] })
 export class TaskEventsModule {}

@@ -105,6 +105,9 @@ export function decodeTaskEvent(content: Buffer): Decoded<TaskEvent> {
   if (!isIntegerIn(body['retry_count'], 0, TaskRetries.Max)) {
     return fail('retry_count must be an integer from 0 to 10');
   }
+  if (!isIntegerIn(body['attempt'], 1, Number.MAX_SAFE_INTEGER)) {
+    return fail('attempt must be a positive integer');
+  }
   const occurredAt = body['occurred_at'];
   if (typeof occurredAt !== 'string' || Number.isNaN(Date.parse(occurredAt))) {
     return fail('occurred_at must be an ISO-8601 timestamp');

@@ -15,8 +15,13 @@ interface TaskEventBase {
   task_id: string;
   task_name: TaskName;
   task_type: TaskType;
-  /** The attempt the event is about. */
+  /** The retry the event is about: 0 for the first run, n for the n-th retry. */
   retry_count: number;
+  /**
+   * The claim that produced the event (the row's `attempt` after the worker claimed it): a
+   * fencing token. Events of a claim that was since released or reclaimed are ignored.
+   */
+  attempt: number;
   /** When it happened, ISO-8601 UTC. */
   occurred_at: string;
 }

@@ -37,6 +37,10 @@ export class BackgroundTask {
   @Column({ name: 'max_retries', type: 'tinyint', unsigned: true })
   maxRetries!: number;
 
+  /** Generation of the task's claim: bumped by every claim, release and reclaim (a fencing token). */
+  @Column({ type: 'int', unsigned: true })
+  attempt!: number;
+
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt!: Date;
 
@@ -45,4 +49,12 @@ export class BackgroundTask {
 
   @Column({ name: 'completed_at', type: 'datetime', precision: 3, nullable: true })
   completedAt!: Date | null;
+
+  /** Until when the claiming worker is known alive; NULL unless running. */
+  @Column({ name: 'lease_expires_at', type: 'datetime', precision: 3, nullable: true })
+  leaseExpiresAt!: Date | null;
+
+  /** When the broker confirmed the task's command; NULL while it waits in the outbox. */
+  @Column({ name: 'dispatched_at', type: 'datetime', precision: 3, nullable: true })
+  dispatchedAt!: Date | null;
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import {
   TASK_STATUSES,
+  TaskCommand,
   TaskEvent,
   TaskEventType,
   TaskName,
@@ -49,12 +50,53 @@ const RANK_SQL = `CASE status ${TASK_STATUSES.map((status) => `WHEN '${status}' 
 const FORWARD_GUARD = `task_id = ? AND status IN (${ACTIVE_SQL}) AND ? <= max_retries
   AND (retry_count < ? OR (retry_count = ? AND ${RANK_SQL} < ?))`;
 
+/**
+ * An event also carries the `attempt` of the claim that produced it (a fencing token): once a
+ * claim is released or reclaimed, the events of the worker that held it change nothing.
+ */
+const EVENT_GUARD = `${FORWARD_GUARD} AND attempt = ?`;
+
+/** `now + ? microseconds` on the database's clock, the one clock all leases are compared on. */
+const LEASE_UNTIL = 'DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)';
+
+/** Hands a claimed task back to the queue: pending again, a new generation, back in the outbox. */
+const HAND_BACK = `status = '${TaskStatus.Pending}', started_at = NULL, lease_expires_at = NULL,
+  dispatched_at = NULL, attempt = attempt + 1`;
+
+/** A claim held by a worker: the task and the generation it claimed. */
+export interface Claim {
+  taskId: string;
+  attempt: number;
+}
+
+interface OutboxRow {
+  task_id: string;
+  task_name: TaskName;
+  task_type: TaskType;
+  params: string | Record<string, unknown> | null;
+  priority: number;
+  max_retries: number;
+  retry_count: number;
+}
+
 function toJson(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
 
 interface UpdateResult {
   affectedRows: number;
+  insertId: number;
+}
+
+function placeholders(count: number, each = '?'): string {
+  return Array.from({ length: count }, () => each).join(', ');
+}
+
+function parseJson(value: string | Record<string, unknown> | null): Record<string, unknown> {
+  if (value === null) {
+    return {};
+  }
+  return typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : value;
 }
 
 /** The only place that writes task state. Every transition is one guarded statement. */
@@ -85,39 +127,135 @@ export class BackgroundTaskRepository {
     };
   }
 
-  /** Undoes {@link insertPending} when the broker did not accept the task's command. */
-  async deleteUnstarted(taskId: string): Promise<void> {
+  /** Records that the broker confirmed the commands of these tasks: they leave the outbox. */
+  async markDispatched(taskIds: readonly string[], at: Date): Promise<void> {
+    if (taskIds.length === 0) {
+      return;
+    }
     await this.dataSource.query(
-      `DELETE FROM ${TABLE} WHERE task_id = ? AND status = '${TaskStatus.Pending}' AND retry_count = 0`,
-      [taskId],
+      `UPDATE ${TABLE} SET dispatched_at = ? WHERE task_id IN (${placeholders(taskIds.length)}) AND dispatched_at IS NULL`,
+      [at, ...taskIds],
     );
   }
 
   /**
-   * Claims attempt `retryCount` of a task for a worker: `pending → running`. Fails (returns
-   * false) when the task is unknown, cancelled, finished, or already claimed for this attempt,
-   * so that a duplicated or redelivered message never runs a task twice.
+   * The outbox relay: in one transaction, locks up to `limit` pending tasks whose command was
+   * never confirmed by the broker (older than `minAgeMs`, so the gateway's own publish goes
+   * first), hands their commands to `publish` (which resolves once all are confirmed), and marks
+   * them dispatched. Rows locked by another relay are skipped. Returns how many were relayed.
    */
-  async claim(taskId: string, retryCount: number, startedAt: Date): Promise<boolean> {
+  async relayOutbox(
+    minAgeMs: number,
+    limit: number,
+    publish: (commands: TaskCommand[]) => Promise<void>,
+  ): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT task_id, task_name, task_type, params, priority, max_retries, retry_count FROM ${TABLE}
+          WHERE dispatched_at IS NULL AND status = '${TaskStatus.Pending}'
+            AND created_at < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)
+          ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE SKIP LOCKED`,
+        [minAgeMs * 1000],
+      )) as OutboxRow[];
+      if (rows.length === 0) {
+        return 0;
+      }
+      await publish(
+        rows.map((row) => ({
+          task_id: row.task_id,
+          task_name: row.task_name,
+          task_type: row.task_type,
+          params: parseJson(row.params) as never,
+          priority: row.priority,
+          max_retries: row.max_retries,
+          retry_count: row.retry_count,
+        })),
+      );
+      await manager.query(
+        `UPDATE ${TABLE} SET dispatched_at = UTC_TIMESTAMP(3) WHERE task_id IN (${placeholders(rows.length)})`,
+        rows.map((row) => row.task_id),
+      );
+      return rows.length;
+    });
+  }
+
+  /**
+   * Claims retry `retryCount` of a task for a worker: `pending → running`, with a lease of
+   * `leaseMs` on the database clock. Returns the claim's generation (`attempt`), or null when
+   * the task is unknown, cancelled, finished or already claimed — so that a duplicated or
+   * redelivered message never runs a task twice.
+   */
+  async claim(taskId: string, retryCount: number, startedAt: Date, leaseMs: number): Promise<number | null> {
     const result = await this.update(
-      `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ?
+      `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ?,
+         attempt = LAST_INSERT_ID(attempt + 1), lease_expires_at = ${LEASE_UNTIL},
+         dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
        WHERE ${FORWARD_GUARD}`,
-      [retryCount, startedAt, ...this.guardParams(taskId, retryCount, TaskStatus.Running)],
+      [retryCount, startedAt, leaseMs * 1000, ...this.guardParams(taskId, retryCount, TaskStatus.Running)],
+    );
+    return result.affectedRows === 1 ? Number(result.insertId) : null;
+  }
+
+  /**
+   * Extends the leases of claims a worker still runs. Returns the claims it no longer holds
+   * (released, reclaimed after an expired lease, or finished): their handlers must stop.
+   */
+  async heartbeat(claims: readonly Claim[], leaseMs: number): Promise<Claim[]> {
+    if (claims.length === 0) {
+      return [];
+    }
+    const pairs = claims.flatMap((claim) => [claim.taskId, claim.attempt]);
+    const inClaims = `(task_id, attempt) IN (${placeholders(claims.length, '(?, ?)')})`;
+    const result = await this.update(
+      `UPDATE ${TABLE} SET lease_expires_at = ${LEASE_UNTIL} WHERE status = '${TaskStatus.Running}' AND ${inClaims}`,
+      [leaseMs * 1000, ...pairs],
+    );
+    if (result.affectedRows === claims.length) {
+      return [];
+    }
+    const held = (await this.dataSource.query(
+      `SELECT task_id, attempt FROM ${TABLE} WHERE status = '${TaskStatus.Running}' AND ${inClaims}`,
+      pairs,
+    )) as Array<{ task_id: string; attempt: number }>;
+    const holding = new Set(held.map((row) => `${row.task_id}/${row.attempt}`));
+    return claims.filter((claim) => !holding.has(`${claim.taskId}/${claim.attempt}`));
+  }
+
+  /**
+   * Gives a claim back (`running → pending`, same retry) when its worker stops before finishing:
+   * a new generation, back in the outbox so the relay publishes it again.
+   */
+  async releaseClaim(taskId: string, attempt: number): Promise<boolean> {
+    const result = await this.update(
+      `UPDATE ${TABLE} SET ${HAND_BACK} WHERE task_id = ? AND status = '${TaskStatus.Running}' AND attempt = ?`,
+      [taskId, attempt],
     );
     return result.affectedRows === 1;
   }
 
   /**
-   * Gives a claimed attempt back (`running → pending`, same attempt) when its worker stops
-   * before finishing it, so that the redelivered message can be claimed again.
+   * The reconciler: tasks whose lease expired more than `graceMs` ago — their worker died or
+   * lost the database — are handed back like a released claim (the crash does not count as a
+   * retry). Returns the task ids reclaimed.
    */
-  async releaseClaim(taskId: string, retryCount: number): Promise<boolean> {
-    const result = await this.update(
-      `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', started_at = NULL
-       WHERE task_id = ? AND status = '${TaskStatus.Running}' AND retry_count = ?`,
-      [taskId, retryCount],
-    );
-    return result.affectedRows === 1;
+  async reclaimExpired(graceMs: number, limit: number): Promise<string[]> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT task_id FROM ${TABLE}
+          WHERE status = '${TaskStatus.Running}' AND lease_expires_at < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)
+          ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE SKIP LOCKED`,
+        [graceMs * 1000],
+      )) as Array<{ task_id: string }>;
+      if (rows.length === 0) {
+        return [];
+      }
+      const ids = rows.map((row) => row.task_id);
+      await manager.query(
+        `UPDATE ${TABLE} SET ${HAND_BACK} WHERE task_id IN (${placeholders(ids.length)}) AND status = '${TaskStatus.Running}'`,
+        ids,
+      );
+      return ids;
+    });
   }
 
   /** `pending → cancelled`; false when the task is not pending (or unknown). */
@@ -130,11 +268,14 @@ export class BackgroundTaskRepository {
     return result.affectedRows === 1;
   }
 
-  /** Ends a task whose message could not be processed at all (a poison message). */
+  /**
+   * Ends a pending task whose message could not be processed at all (a poison message). A task
+   * running under a valid claim is left alone: a malformed copy must not fail a good attempt.
+   */
   async failUnprocessable(taskId: string, reason: string, at: Date): Promise<boolean> {
     const result = await this.update(
       `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', error_message = ?, completed_at = ?
-       WHERE task_id = ? AND status IN (${ACTIVE_SQL})`,
+       WHERE task_id = ? AND status = '${TaskStatus.Pending}'`,
       [reason, at, taskId],
     );
     return result.affectedRows === 1;
@@ -181,43 +322,49 @@ export class BackgroundTaskRepository {
   private async applyEvent(manager: EntityManager, event: TaskEvent): Promise<number> {
     const at = new Date(event.occurred_at);
     const m = event.retry_count;
+    const guard = (retryCount: number, status: TaskStatus) => [
+      ...this.guardParams(event.task_id, retryCount, status),
+      event.attempt,
+    ];
     let result: UpdateResult;
     switch (event.event) {
       case TaskEventType.Started:
         result = await this.update(
-          `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ? WHERE ${FORWARD_GUARD}`,
-          [m, at, ...this.guardParams(event.task_id, m, TaskStatus.Running)],
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ? WHERE ${EVENT_GUARD}`,
+          [m, at, ...guard(m, TaskStatus.Running)],
           manager,
         );
         break;
       case TaskEventType.Succeeded:
         result = await this.update(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Completed}', retry_count = ?, result = ?, error_message = NULL,
-             completed_at = ? WHERE ${FORWARD_GUARD}`,
-          [m, toJson(event.result), at, ...this.guardParams(event.task_id, m, TaskStatus.Completed)],
+             completed_at = ?, lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
+          [m, toJson(event.result), at, ...guard(m, TaskStatus.Completed)],
           manager,
         );
         break;
       case TaskEventType.Failed:
         result = await this.update(
-          `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', retry_count = ?, error_message = ?, completed_at = ?
-           WHERE ${FORWARD_GUARD}`,
-          [m, event.error_message, at, ...this.guardParams(event.task_id, m, TaskStatus.Failed)],
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', retry_count = ?, error_message = ?, completed_at = ?,
+             lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
+          [m, event.error_message, at, ...guard(m, TaskStatus.Failed)],
           manager,
         );
         break;
       case TaskEventType.Retrying:
-        // Attempt m failed: the task is pending again, as attempt m + 1.
+        // Retry m failed: the task is pending again, as retry m + 1 (its message waits in a delay queue).
         result = await this.update(
-          `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', retry_count = ?, error_message = ? WHERE ${FORWARD_GUARD}`,
-          [m + 1, event.error_message, ...this.guardParams(event.task_id, m + 1, TaskStatus.Pending)],
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', retry_count = ?, error_message = ?,
+             lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
+          [m + 1, event.error_message, ...guard(m + 1, TaskStatus.Pending)],
           manager,
         );
         break;
       case TaskEventType.Cancelled:
         result = await this.update(
-          `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ? WHERE ${FORWARD_GUARD}`,
-          [at, ...this.guardParams(event.task_id, m, TaskStatus.Cancelled)],
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ?, lease_expires_at = NULL
+           WHERE ${EVENT_GUARD}`,
+          [at, ...guard(m, TaskStatus.Cancelled)],
           manager,
         );
         break;

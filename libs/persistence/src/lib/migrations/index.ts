@@ -1,4 +1,5 @@
 import { AddBackgroundTasksTable002 } from './002_add_background_tasks_table';
+import { AddTaskDeliveryColumns003 } from './003_add_task_delivery_columns';
 
 /** Every migration, in order. A new migration is appended here. */
-export const MIGRATIONS = [AddBackgroundTasksTable002];
+export const MIGRATIONS = [AddBackgroundTasksTable002, AddTaskDeliveryColumns003];

@@ -14,29 +14,41 @@ import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persi
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
 import { WorkerEnv } from '../worker.env';
+import { LeaseKeeper } from './lease-keeper';
 import { TaskOutcome, errorMessageOf, outcomeOfFailure, unstorableResult } from './task-outcome';
 
 interface RunningTask {
   readonly command: TaskCommand;
+  /** Generation of this worker's claim; carried by every event as a fencing token. */
+  readonly attempt: number;
   readonly abort: AbortController;
-  /** Set when shutdown gave the task back to the broker: its outcome must not be published. */
-  handedBack: boolean;
+  /**
+   * The task is no longer this worker's: its lease was lost, or shutdown handed it back. Its
+   * outcome must not be published — another worker runs it again.
+   */
+  givenUp: boolean;
 }
 
 const DEPENDENCY_RETRY_DELAY_MS = 1_000;
 const OUTCOME_PUBLISH_MAX_DELAY_MS = 5_000;
 
 /**
- * The worker side of the transport. For each delivery on this worker's queue it:
- * decodes and validates the command (poison → dead-letter queue, task failed); claims the attempt
- * in the database (not claimable → ack and drop: cancelled, finished or a duplicate); runs the
- * handler; publishes the outcome (succeeded, a delayed retry then `retrying`, or failed) with
- * confirms; and only then acks. Handlers never see any of this.
+ * The worker side of the transport (ADR 0001, 0005). For each delivery on this worker's queue:
+ * 1. decode and validate the command — a poison message goes to the dead-letter queue;
+ * 2. claim the task in the database with a lease — not claimable (cancelled, finished, already
+ *    claimed: a duplicate) means ack and drop, the handler never runs;
+ * 3. ack: from here the database owns the task, so no broker timeout can kill a long task, and a
+ *    crash is recovered by the lease expiring (the reconciler hands the task back);
+ * 4. run the handler while heartbeats keep the lease alive;
+ * 5. publish the outcome with confirms — `succeeded`, a delayed retry then `retrying`, or
+ *    `failed` — retrying through broker outages for as long as the claim holds.
+ * Handlers never see any of this.
  */
 @Injectable()
 export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(TaskConsumer.name);
   private readonly consumer: QueueConsumer;
+  private readonly leases: LeaseKeeper;
   private readonly queue: string;
   private readonly retryLevels: number[];
   private readonly running = new Map<string, RunningTask>();
@@ -57,6 +69,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         await assertRetryDelayLevel(channel, delay);
       }
     });
+    this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
     this.consumer = new QueueConsumer(connection, {
       queue: this.queue,
       prefetch: env.WORKER_CONCURRENCY,
@@ -65,11 +78,13 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    this.leases.start();
     await this.consumer.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS, () => this.handBackRunningTasks());
+    this.leases.stop();
   }
 
   isConsuming(): boolean {
@@ -85,9 +100,9 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     const command = decoded.value;
     const fields = { task_id: command.task_id, task_name: command.task_name, retry_count: command.retry_count };
     const startedAt = new Date();
-    let claimed: boolean;
+    let attempt: number | null;
     try {
-      claimed = await this.tasks.claim(command.task_id, command.retry_count, startedAt);
+      attempt = await this.tasks.claim(command.task_id, command.retry_count, startedAt, this.env.TASK_LEASE_MS);
     } catch (error) {
       if (!isDatabaseUnavailable(error)) {
         throw error;
@@ -101,20 +116,26 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       delivery.nack(true);
       return;
     }
-    if (!claimed) {
-      this.logger.log({ message: 'task not claimable (cancelled, finished or already running); dropped', ...fields });
+    if (attempt === null) {
+      this.logger.log({ message: 'task not claimable (cancelled, finished or already claimed); dropped', ...fields });
       delivery.ack();
       return;
     }
+    // The task now lives in the database under this worker's lease.
+    delivery.ack();
 
-    const task: RunningTask = { command, abort: new AbortController(), handedBack: false };
+    const task: RunningTask = { command, attempt, abort: new AbortController(), givenUp: false };
     this.running.set(command.task_id, task);
+    this.leases.hold({ taskId: command.task_id, attempt }, (reason) => {
+      task.givenUp = true;
+      task.abort.abort(new Error(`task given up: ${reason}`));
+    });
     try {
-      this.logger.log({ message: 'task started', ...fields });
+      this.logger.log({ message: 'task started', ...fields, attempt });
       const started = this.messages
         .publishEvent({
           event: TaskEventType.Started,
-          ...this.eventBase(command),
+          ...this.eventBase(task),
           occurred_at: startedAt.toISOString(),
         })
         .catch((error: unknown) =>
@@ -123,19 +144,19 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         );
       const outcome = await this.execute(command, task.abort.signal);
       await started;
-      if (task.handedBack) {
+      if (task.givenUp) {
+        this.logger.warn({ message: 'task given up; its outcome is discarded', ...fields, attempt });
         return;
       }
-      await this.untilPublished(task, () => this.publishOutcome(command, outcome));
-      if (!task.handedBack) {
-        delivery.ack();
-      }
+      await this.untilPublished(task, () => this.publishOutcome(task, outcome));
       this.logger.log({
         message: `task ${outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' ? 'will be retried' : 'failed'}`,
         ...fields,
+        attempt,
         ...(outcome.kind === 'succeeded' ? {} : { error: outcome.errorMessage }),
       });
     } finally {
+      this.leases.release(command.task_id);
       this.running.delete(command.task_id);
     }
   }
@@ -159,8 +180,8 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async publishOutcome(command: TaskCommand, outcome: TaskOutcome): Promise<void> {
-    const base = { ...this.eventBase(command), occurred_at: new Date().toISOString() };
+  private async publishOutcome(task: RunningTask, outcome: TaskOutcome): Promise<void> {
+    const base = { ...this.eventBase(task), occurred_at: new Date().toISOString() };
     switch (outcome.kind) {
       case 'succeeded':
         await this.messages.publishEvent({ event: TaskEventType.Succeeded, ...base, result: outcome.result });
@@ -168,7 +189,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       case 'retry': {
         const delayMs = retryDelayFor(outcome.nextRetryCount, this.retryLevels);
         // The retry message first: if this process dies now, the task still runs again.
-        await this.messages.publishRetry({ ...command, retry_count: outcome.nextRetryCount }, delayMs);
+        await this.messages.publishRetry({ ...task.command, retry_count: outcome.nextRetryCount }, delayMs);
         await this.messages.publishEvent({
           event: TaskEventType.Retrying,
           ...base,
@@ -183,7 +204,10 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  /** Keeps trying to publish an outcome through broker outages, until shutdown hands the task back. */
+  /**
+   * Keeps trying to publish an outcome through broker outages — the lease keeps being renewed
+   * meanwhile — until it is confirmed or the task is given up.
+   */
   private async untilPublished(task: RunningTask, publish: () => Promise<void>): Promise<void> {
     let delay = 250;
     for (;;) {
@@ -191,7 +215,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         await publish();
         return;
       } catch (error) {
-        if (!(error instanceof BrokerUnavailableError) || task.handedBack) {
+        if (!(error instanceof BrokerUnavailableError) || task.givenUp) {
           throw error;
         }
         this.logger.warn({
@@ -216,30 +240,32 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /**
-   * Grace period over: abort what still runs and release its claim, so that the message the
-   * broker is about to redeliver can be claimed again — by this worker's successor or a replica.
+   * Grace period over: abort what still runs and release its claim — a new generation, back in
+   * the outbox — so that another worker (or this one's successor) runs it again at once instead
+   * of waiting for the lease to expire.
    */
   private async handBackRunningTasks(): Promise<void> {
     for (const task of this.running.values()) {
-      task.handedBack = true;
+      task.givenUp = true;
       task.abort.abort(new Error('worker shutting down'));
+      this.leases.release(task.command.task_id);
       const { task_id, retry_count } = task.command;
       try {
-        await this.tasks.releaseClaim(task_id, retry_count);
-        this.logger.warn({ message: 'task handed back to the queue', task_id, retry_count });
+        await this.tasks.releaseClaim(task_id, task.attempt);
+        this.logger.warn({ message: 'task handed back', task_id, retry_count, attempt: task.attempt });
       } catch (error) {
-        this.logger.error({ message: 'could not release the claim of a task', task_id, error: errorMessageOf(error) });
+        this.logger.error({
+          message: 'could not release the claim of a task; its lease will expire instead',
+          task_id,
+          error: errorMessageOf(error),
+        });
       }
     }
   }
 
-  private eventBase(command: TaskCommand) {
-    return {
-      task_id: command.task_id,
-      task_name: command.task_name,
-      task_type: command.task_type,
-      retry_count: command.retry_count,
-    };
+  private eventBase(task: RunningTask) {
+    const { task_id, task_name, task_type, retry_count } = task.command;
+    return { task_id, task_name, task_type, retry_count, attempt: task.attempt };
   }
 }
 

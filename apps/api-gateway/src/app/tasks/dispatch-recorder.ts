@@ -1,0 +1,50 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { BackgroundTaskRepository } from '@tasklane/persistence';
+
+const FLUSH_INTERVAL_MS = 25;
+const MAX_BATCH = 500;
+
+/**
+ * Takes confirmed tasks out of the outbox in batches (one UPDATE for many enqueues). Losing a
+ * batch — a crash, the database away — only means the relay publishes those commands again;
+ * the duplicates are dropped at the workers' claim.
+ */
+@Injectable()
+export class DispatchRecorder implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(DispatchRecorder.name);
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(@Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository) {}
+
+  record(taskId: string): void {
+    this.pending.push(taskId);
+    if (this.pending.length >= MAX_BATCH) {
+      void this.flush();
+    } else {
+      this.timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      await this.tasks.markDispatched(batch, new Date());
+    } catch (error) {
+      this.logger.warn({
+        message: 'could not record dispatched tasks; the outbox relay will publish them again',
+        tasks: batch.length,
+        error: (error as Error).message,
+      });
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Queue } from '@tasklane/contracts';
+import { AmqpConnection } from '@tasklane/messaging';
+import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { TaskEventsConsumer } from '../task-events/task-events.consumer';
+import { TrackerEnv } from '../tracker.env';
+import { PeriodicJob } from './periodic-job';
+
+const BATCH = 200;
+
+/**
+ * The reconciler (ADR 0005): a running task whose lease expired (plus a grace period) lost its
+ * worker — killed, or cut off from the database long enough to give the task up by itself. It
+ * is handed back: pending again, a new generation, into the outbox for the relay. A crash does
+ * not count as a retry.
+ *
+ * It runs only when this tracker has written every event waiting in its queue: a worker that
+ * finished a task and published the outcome stops renewing the lease, and that outcome — not a
+ * re-run — must decide the task, even after the tracker was down for longer than a lease.
+ */
+@Injectable()
+export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(LeaseReconcilerService.name);
+  private readonly job: PeriodicJob;
+
+  constructor(
+    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(AmqpConnection) private readonly broker: AmqpConnection,
+    @Inject(TaskEventsConsumer) private readonly events: TaskEventsConsumer,
+    @Inject(TrackerEnv) private readonly env: TrackerEnv,
+  ) {
+    this.job = new PeriodicJob('lease reconciler', env.RECONCILE_INTERVAL_MS, () => this.reconcile(), this.logger);
+  }
+
+  onApplicationBootstrap(): void {
+    this.job.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.job.stop();
+  }
+
+  async reconcile(): Promise<void> {
+    if (!this.events.isIdle() || (await this.broker.readyMessages(Queue.StatusTracker)) !== 0) {
+      return;
+    }
+    for (;;) {
+      const reclaimed = await this.tasks.reclaimExpired(this.env.LEASE_EXPIRY_GRACE_MS, BATCH);
+      for (const taskId of reclaimed) {
+        this.logger.warn({ message: 'lease expired: task handed back to the queue', task_id: taskId });
+      }
+      if (reclaimed.length < BATCH) {
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
+import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { TrackerEnv } from '../tracker.env';
+import { PeriodicJob } from './periodic-job';
+
+const BATCH = 200;
+
+/**
+ * The outbox relay (ADR 0005): publishes the commands of pending tasks the broker never
+ * confirmed — a gateway that died between its commit and its publish, a publish that failed, a
+ * claim released on shutdown or reclaimed after its lease expired — and marks them dispatched.
+ * Several trackers can run it: rows are locked with SKIP LOCKED.
+ */
+@Injectable()
+export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(OutboxRelayService.name);
+  private readonly job: PeriodicJob;
+
+  constructor(
+    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
+    @Inject(AmqpConnection) private readonly broker: AmqpConnection,
+    @Inject(TrackerEnv) private readonly env: TrackerEnv,
+  ) {
+    this.job = new PeriodicJob('outbox relay', env.OUTBOX_RELAY_INTERVAL_MS, () => this.relay(), this.logger);
+  }
+
+  onApplicationBootstrap(): void {
+    this.job.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.job.stop();
+  }
+
+  /** Relays until the outbox is empty (or the broker goes away). */
+  async relay(): Promise<void> {
+    while (this.broker.isConnected()) {
+      const relayed = await this.tasks.relayOutbox(this.env.OUTBOX_RELAY_MIN_AGE_MS, BATCH, async (commands) => {
+        await Promise.all(commands.map((command) => this.messages.publishCommand(command)));
+        for (const command of commands) {
+          this.logger.log({
+            message: 'task command relayed from the outbox',
+            task_id: command.task_id,
+            task_name: command.task_name,
+            retry_count: command.retry_count,
+          });
+        }
+      });
+      if (relayed < BATCH) {
+        return;
+      }
+    }
+  }
+}
