@@ -14,9 +14,12 @@ const BATCH = 200;
  * is handed back: pending again, a new generation, into the outbox for the relay. A crash does
  * not count as a retry.
  *
- * It runs only when this tracker has written every event waiting in its queue: a worker that
- * finished a task and published the outcome stops renewing the lease, and that outcome — not a
- * re-run — must decide the task, even after the tracker was down for longer than a lease.
+ * A worker renews its lease until its outcome is confirmed, so an outcome is always published
+ * before the lease expires. Each run therefore first checks that this tracker has received
+ * everything published so far (its queue holds no ready message), waits until what it received is
+ * written, and then reclaims only leases that had expired (plus the grace) before that check: an
+ * outcome waiting in the queue — even after the tracker was down longer than a lease — decides
+ * its task, never a re-run.
  */
 @Injectable()
 export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -41,11 +44,15 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
   }
 
   async reconcile(): Promise<void> {
-    if (!this.events.isIdle() || (await this.broker.readyMessages(Queue.StatusTracker)) !== 0) {
+    const checkedAt = Date.now();
+    if (!this.events.isConsuming() || (await this.broker.readyMessages(Queue.StatusTracker)) !== 0) {
       return;
     }
+    await this.events.settled();
+    // Only leases that expired (plus the grace) before the queue was seen empty.
+    const graceMs = this.env.LEASE_EXPIRY_GRACE_MS + (Date.now() - checkedAt);
     for (;;) {
-      const reclaimed = await this.tasks.reclaimExpired(this.env.LEASE_EXPIRY_GRACE_MS, BATCH);
+      const reclaimed = await this.tasks.reclaimExpired(graceMs, BATCH);
       for (const taskId of reclaimed) {
         this.logger.warn({ message: 'lease expired: task handed back to the queue', task_id: taskId });
       }

@@ -50,9 +50,14 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS);
   }
 
-  /** Nothing consumed is waiting to be written: every delivered event is committed and acked. */
-  isIdle(): boolean {
-    return this.consumer.isConsuming() && this.consumer.inFlightCount() === 0;
+  isConsuming(): boolean {
+    return this.consumer.isConsuming();
+  }
+
+  /** Resolves once every event delivered so far is written (or dead-lettered) and acked. */
+  async settled(): Promise<void> {
+    this.flush();
+    await this.flushing;
   }
 
   private async handle(delivery: Delivery): Promise<void> {

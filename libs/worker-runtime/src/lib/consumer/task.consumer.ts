@@ -148,7 +148,10 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         this.logger.warn({ message: 'task given up; its outcome is discarded', ...fields, attempt });
         return;
       }
-      await this.untilPublished(task, () => this.publishOutcome(task, outcome));
+      if (!(await this.untilPublished(task, () => this.publishOutcome(task, outcome)))) {
+        this.logger.warn({ message: 'task given up while publishing its outcome; discarded', ...fields, attempt });
+        return;
+      }
       this.logger.log({
         message: `task ${outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' ? 'will be retried' : 'failed'}`,
         ...fields,
@@ -206,16 +209,19 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * Keeps trying to publish an outcome through broker outages — the lease keeps being renewed
-   * meanwhile — until it is confirmed or the task is given up.
+   * meanwhile — until it is confirmed (true) or the task is given up (false).
    */
-  private async untilPublished(task: RunningTask, publish: () => Promise<void>): Promise<void> {
+  private async untilPublished(task: RunningTask, publish: () => Promise<void>): Promise<boolean> {
     let delay = 250;
     for (;;) {
+      if (task.givenUp) {
+        return false;
+      }
       try {
         await publish();
-        return;
+        return true;
       } catch (error) {
-        if (!(error instanceof BrokerUnavailableError) || task.givenUp) {
+        if (!(error instanceof BrokerUnavailableError)) {
           throw error;
         }
         this.logger.warn({
