@@ -5,8 +5,9 @@ import { BaseEnv } from '@tasklane/config';
 /** Settings of every worker app; each worker extends this with its own. */
 export class WorkerEnv extends BaseEnv {
   /**
-   * Tasks run at once by one process. The queue prefetch equals it, so a backlog stays in the
-   * broker where priorities apply, instead of in this process.
+   * Tasks run at once by one process. The queue prefetch equals it too: at most this many
+   * further deliveries wait in the process for a free slot, so a backlog stays in the broker,
+   * where priorities apply (a new high-priority task waits behind at most 2 × this).
    */
   @Expose()
   @IsInt()

@@ -28,7 +28,12 @@ const ENV_KEYS = [
   'DATABASE_POOL_SIZE',
   'SHUTDOWN_GRACE_MS',
   'TRACKER_FLUSH_INTERVAL_MS',
+  'OUTBOX_RELAY_INTERVAL_MS',
+  'RECONCILE_INTERVAL_MS',
 ] as const;
+
+/** Claims here never expire while the file runs (the reconciler is kept out of the way anyway). */
+const LEASE_MS = 600_000;
 
 function newTask(): NewTask {
   return {
@@ -42,9 +47,11 @@ function newTask(): NewTask {
   };
 }
 
+/** An event of the claim `attempt` (as the worker that claimed the task would publish it). */
 function event(
   task: NewTask,
   type: TaskEventType,
+  attempt: number,
   extra: Record<string, unknown> = {},
   occurredAt = '2025-06-01T10:00:01.250Z',
 ): TaskEvent {
@@ -54,6 +61,7 @@ function event(
     task_name: task.taskName,
     task_type: task.taskType,
     retry_count: 0,
+    attempt,
     occurred_at: occurredAt,
     ...extra,
   } as TaskEvent;
@@ -88,6 +96,22 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
       throw new Error(`task ${taskId} not found`);
     }
     return found;
+  }
+
+  /** Claims retry `retryCount` as a worker would; returns the claim's generation (`attempt`). */
+  async function claim(task: NewTask, retryCount = 0, startedAt = new Date('2025-06-01T10:00:01.000Z')) {
+    const attempt = await tasks.claim(task.taskId, retryCount, startedAt, LEASE_MS);
+    if (attempt === null) {
+      throw new Error(`task ${task.taskId} could not be claimed`);
+    }
+    return attempt;
+  }
+
+  /** Inserts a task and claims its first run. */
+  async function claimedTask(startedAt?: Date): Promise<{ task: NewTask; attempt: number }> {
+    const task = newTask();
+    await tasks.insertPending(task);
+    return { task, attempt: await claim(task, 0, startedAt) };
   }
 
   function rowWhere(task: NewTask, description: string, check: (row: TaskResource) => boolean): Promise<TaskResource> {
@@ -129,6 +153,9 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
       SHUTDOWN_GRACE_MS: '5000',
       // Long enough that events published together land in one batch (one transaction).
       TRACKER_FLUSH_INTERVAL_MS: '100',
+      // The outbox relay and the lease reconciler have their own spec (maintenance/).
+      OUTBOX_RELAY_INTERVAL_MS: '600000',
+      RECONCILE_INTERVAL_MS: '600000',
     };
     for (const key of ENV_KEYS) {
       savedEnv[key] = process.env[key];
@@ -167,13 +194,18 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     await db?.drop();
   });
 
-  it('completes a task on started then succeeded, with its result', async () => {
-    const task = newTask();
-    await tasks.insertPending(task);
+  it('completes a claimed task on started then succeeded, with its result', async () => {
+    const { task, attempt } = await claimedTask(new Date('2025-06-01T10:00:01.250Z'));
 
-    await messages.publishEvent(event(task, TaskEventType.Started, {}, '2025-06-01T10:00:01.250Z'));
+    await messages.publishEvent(event(task, TaskEventType.Started, attempt, {}, '2025-06-01T10:00:01.250Z'));
     await messages.publishEvent(
-      event(task, TaskEventType.Succeeded, { result: { rows: 3, file: 'out.csv' } }, '2025-06-01T10:00:02.750Z'),
+      event(
+        task,
+        TaskEventType.Succeeded,
+        attempt,
+        { result: { rows: 3, file: 'out.csv' } },
+        '2025-06-01T10:00:02.750Z',
+      ),
     );
 
     const done = await rowWhere(task, 'completed', (current) => current.status === TaskStatus.Completed);
@@ -188,23 +220,35 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   });
 
   it('ends completed, never moved backwards, when events arrive duplicated and reordered', async () => {
-    // As in production, the worker claims the attempt before it publishes any event.
-    const claimed = newTask();
-    await tasks.insertPending(claimed);
-    expect(await tasks.claim(claimed.taskId, 0, new Date('2025-06-01T10:00:01.000Z'))).toBe(true);
-    // And one that was never claimed.
-    const unclaimed = newTask();
-    await tasks.insertPending(unclaimed);
+    // As in production, the worker claims the task before it publishes any event.
+    const { task: claimed, attempt } = await claimedTask(new Date('2025-06-01T10:00:01.000Z'));
+    // And one whose first claim was handed back (worker shut down) and claimed again: the events of
+    // the lost claim are mixed in, and ignored.
+    const reclaimed = newTask();
+    await tasks.insertPending(reclaimed);
+    const lost = await claim(reclaimed);
+    expect(await tasks.releaseClaim(reclaimed.taskId, lost)).toBe(true);
+    const current = await claim(reclaimed, 0, new Date('2025-06-01T10:00:02.000Z'));
 
-    for (const task of [claimed, unclaimed]) {
-      const succeeded = event(task, TaskEventType.Succeeded, { result: { ok: true } }, '2025-06-01T10:00:03.000Z');
-      const started = event(task, TaskEventType.Started, {}, '2025-06-01T10:00:01.000Z');
-      // Separate publishes, so most land in separate deliveries and likely separate batches.
-      await messages.publishEvent(succeeded);
-      await messages.publishEvent(started);
-      await messages.publishEvent(started);
-      await messages.publishEvent(succeeded);
-      await messages.publishEvent(event(task, TaskEventType.Started, {}, '2025-06-01T10:00:09.000Z'));
+    const events = (task: NewTask, generation: number, result: unknown) => {
+      const succeeded = event(task, TaskEventType.Succeeded, generation, { result }, '2025-06-01T10:00:03.000Z');
+      const started = event(task, TaskEventType.Started, generation, {}, '2025-06-01T10:00:01.000Z');
+      return [
+        succeeded,
+        started,
+        started,
+        succeeded,
+        event(task, TaskEventType.Started, generation, {}, '2025-06-01T10:00:09.000Z'),
+      ];
+    };
+    // Separate publishes, so most land in separate deliveries and likely separate batches.
+    for (const message of [
+      ...events(claimed, attempt, { ok: true }),
+      ...events(reclaimed, lost, { from: 'the lost claim' }),
+      ...events(reclaimed, current, { from: 'the current claim' }),
+      event(reclaimed, TaskEventType.Failed, lost, { error_message: 'late' }),
+    ]) {
+      await messages.publishEvent(message);
     }
 
     await drained();
@@ -215,10 +259,12 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
       started_at: '2025-06-01T10:00:01.000Z',
       completed_at: '2025-06-01T10:00:03.000Z',
     });
-    expect(await row(unclaimed.taskId)).toMatchObject({
+    expect(await row(reclaimed.taskId)).toMatchObject({
       status: TaskStatus.Completed,
-      result: { ok: true },
+      result: { from: 'the current claim' },
+      error_message: null,
       retry_count: 0,
+      started_at: '2025-06-01T10:00:02.000Z',
       completed_at: '2025-06-01T10:00:03.000Z',
     });
   });
@@ -226,23 +272,33 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   it('follows a retry through to failure', async () => {
     const task = newTask();
     await tasks.insertPending(task);
-    const attempt = (retryCount: number) => ({ retry_count: retryCount });
+    const retry = (retryCount: number) => ({ retry_count: retryCount });
 
-    await messages.publishEvent(event(task, TaskEventType.Started, attempt(0)));
+    // Each retry is claimed by a worker (a new generation) before it publishes its events.
+    const first = await claim(task, 0);
+    await messages.publishEvent(event(task, TaskEventType.Started, first, retry(0)));
     await messages.publishEvent(
-      event(task, TaskEventType.Retrying, { ...attempt(0), error_message: 'first', delay_ms: 1000 }),
+      event(task, TaskEventType.Retrying, first, { ...retry(0), error_message: 'first', delay_ms: 1000 }),
     );
-    await messages.publishEvent(event(task, TaskEventType.Started, attempt(1)));
+    const second = await claim(task, 1);
+    await messages.publishEvent(event(task, TaskEventType.Started, second, retry(1)));
     await messages.publishEvent(
-      event(task, TaskEventType.Retrying, { ...attempt(1), error_message: 'second', delay_ms: 1000 }),
+      event(task, TaskEventType.Retrying, second, { ...retry(1), error_message: 'second', delay_ms: 1000 }),
     );
     // A duplicate of the first retry arrives late: ignored.
     await messages.publishEvent(
-      event(task, TaskEventType.Retrying, { ...attempt(0), error_message: 'first', delay_ms: 1000 }),
+      event(task, TaskEventType.Retrying, first, { ...retry(0), error_message: 'first', delay_ms: 1000 }),
     );
-    await messages.publishEvent(event(task, TaskEventType.Started, attempt(2)));
+    const third = await claim(task, 2);
+    await messages.publishEvent(event(task, TaskEventType.Started, third, retry(2)));
     await messages.publishEvent(
-      event(task, TaskEventType.Failed, { ...attempt(2), error_message: 'third and last' }, '2025-06-01T10:00:05.500Z'),
+      event(
+        task,
+        TaskEventType.Failed,
+        third,
+        { ...retry(2), error_message: 'third and last' },
+        '2025-06-01T10:00:05.500Z',
+      ),
     );
 
     await drained();
@@ -256,20 +312,25 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
 
   it('dead-letters a malformed event with the reason, without blocking the events after it', async () => {
     await deadLetters(); // start from an empty dead-letter queue
-    const task = newTask();
-    await tasks.insertPending(task);
+    const { task, attempt } = await claimedTask();
+    // An event without the claim's generation (as a worker of before migration 003 would send).
+    const withoutAttempt: Record<string, unknown> = {
+      ...event(task, TaskEventType.Succeeded, attempt, { result: 'old' }),
+    };
+    delete withoutAttempt['attempt'];
 
     await publishRaw('task.started', 'this is {not json', 'malformed-1');
     await publishRaw('task.started', JSON.stringify({ task_id: task.taskId, event: 'exploded' }), 'malformed-2');
-    await messages.publishEvent(event(task, TaskEventType.Started));
-    await messages.publishEvent(event(task, TaskEventType.Succeeded, { result: 'fine' }));
+    await publishRaw('task.succeeded', JSON.stringify(withoutAttempt), 'malformed-3');
+    await messages.publishEvent(event(task, TaskEventType.Started, attempt));
+    await messages.publishEvent(event(task, TaskEventType.Succeeded, attempt, { result: 'fine' }));
 
     await rowWhere(task, 'completed', (current) => current.status === TaskStatus.Completed);
     expect((await row(task.taskId)).result).toBe('fine');
 
     await drained();
     const parked = await deadLetters();
-    expect(parked).toHaveLength(2);
+    expect(parked).toHaveLength(3);
     const byId = new Map(parked.map((message) => [message.properties.messageId as string, message]));
     const first = byId.get('malformed-1');
     expect(first?.content.toString()).toBe('this is {not json');
@@ -279,26 +340,27 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     });
     expect(first?.properties.deliveryMode).toBe(2);
     expect(byId.get('malformed-2')?.properties.headers?.[DeadLetterHeader.Reason]).toBe('unknown event "exploded"');
+    expect(byId.get('malformed-3')?.properties.headers?.[DeadLetterHeader.Reason]).toBe(
+      'attempt must be a positive integer',
+    );
   });
 
   it('dead-letters an event the database refuses, and still writes the rest of its batch', async () => {
     await deadLetters();
-    const good = newTask();
-    const bad = newTask();
-    await tasks.insertPending(good);
-    await tasks.insertPending(bad);
+    const { task: good, attempt: goodAttempt } = await claimedTask();
+    const { task: bad, attempt: badAttempt } = await claimedTask();
 
     // error_message is TEXT: 70 000 characters are refused (strict mode). Published together,
     // the three events form one batch whose transaction fails; the tracker then writes them one by one.
     await Promise.all([
-      messages.publishEvent(event(good, TaskEventType.Started)),
-      messages.publishEvent(event(bad, TaskEventType.Failed, { error_message: 'x'.repeat(70_000) })),
-      messages.publishEvent(event(good, TaskEventType.Succeeded, { result: 1 })),
+      messages.publishEvent(event(good, TaskEventType.Started, goodAttempt)),
+      messages.publishEvent(event(bad, TaskEventType.Failed, badAttempt, { error_message: 'x'.repeat(70_000) })),
+      messages.publishEvent(event(good, TaskEventType.Succeeded, goodAttempt, { result: 1 })),
     ]);
 
     await drained();
     expect(await row(good.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 1 });
-    expect(await row(bad.taskId)).toMatchObject({ status: TaskStatus.Pending, error_message: null });
+    expect(await row(bad.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
     const parked = await deadLetters();
     expect(parked).toHaveLength(1);
     expect(parked[0].properties.messageId).toBe(`${bad.taskId}.0.failed`);
@@ -308,8 +370,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   });
 
   it('acks an event only after its transaction committed', async () => {
-    const task = newTask();
-    await tasks.insertPending(task);
+    const { task, attempt } = await claimedTask();
 
     // Hold the row's lock from another session: the tracker's UPDATE waits on it.
     const blocker: MysqlConnection = await createConnection(db.url);
@@ -317,7 +378,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
       await blocker.beginTransaction();
       await blocker.query('SELECT id FROM background_tasks WHERE task_id = ? FOR UPDATE', [task.taskId]);
 
-      await messages.publishEvent(event(task, TaskEventType.Started));
+      await messages.publishEvent(event(task, TaskEventType.Succeeded, attempt, { result: 'held' }));
       await waitFor(
         'the event to be delivered and held unacked',
         async () => {
@@ -329,14 +390,15 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
       // Still unacked a moment later, and nothing written.
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(await vhost.queueCounts(Queue.StatusTracker)).toEqual({ ready: 0, unacked: 1 });
-      expect((await row(task.taskId)).status).toBe(TaskStatus.Pending);
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
 
       await blocker.commit();
     } finally {
       await blocker.end();
     }
 
-    await rowWhere(task, 'running', (current) => current.status === TaskStatus.Running);
+    await rowWhere(task, 'completed', (current) => current.status === TaskStatus.Completed);
+    expect((await row(task.taskId)).result).toBe('held');
     await drained();
   });
 

@@ -89,6 +89,7 @@ describe('decodeTaskEvent', () => {
     task_name: TaskName.EmailSend,
     task_type: TaskType.Email,
     retry_count: 1,
+    attempt: 2,
     occurred_at: '2025-01-01T00:00:00.000Z',
   };
 
@@ -118,6 +119,11 @@ describe('decodeTaskEvent', () => {
     ['an unknown task_name', { event: 'started', task_name: 'x.y' }, 'unknown task_name "x.y"'],
     ['an unknown task_type', { event: 'started', task_type: 'sms' }, 'unknown task_type "sms"'],
     ['retry_count above 10', { event: 'started', retry_count: 11 }, 'retry_count must be an integer from 0 to 10'],
+    ['a missing attempt', { event: 'started', attempt: undefined }, 'attempt must be a positive integer'],
+    ['attempt 0', { event: 'started', attempt: 0 }, 'attempt must be a positive integer'],
+    ['a negative attempt', { event: 'started', attempt: -1 }, 'attempt must be a positive integer'],
+    ['a fractional attempt', { event: 'started', attempt: 1.5 }, 'attempt must be a positive integer'],
+    ['a string attempt', { event: 'started', attempt: '2' }, 'attempt must be a positive integer'],
     ['a bad occurred_at', { event: 'started', occurred_at: 'yesterday' }, 'occurred_at must be an ISO-8601 timestamp'],
     [
       'a numeric occurred_at',

@@ -1,14 +1,29 @@
 import { DataSource } from 'typeorm';
-import { TaskEvent, TaskEventType, TaskName, TaskResource, TaskStatus, TaskType, newTaskId } from '@tasklane/contracts';
+import {
+  TaskCommand,
+  TaskEvent,
+  TaskEventType,
+  TaskName,
+  TaskResource,
+  TaskStatus,
+  TaskType,
+  newTaskId,
+} from '@tasklane/contracts';
 import { TestDatabase, createTestDatabase } from '@tasklane/testing';
 import { dataSourceOptions } from '../database/data-source.options';
 import { migrateUp } from '../database/migrator';
-import { BackgroundTaskRepository, NewTask } from './background-task.repository';
+import { BackgroundTaskRepository, Claim, NewTask } from './background-task.repository';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(30_000);
 
 const T0 = Date.parse('2025-03-04T05:06:07.089Z');
+/** A lease that never expires while this file runs. */
+const LEASE_MS = 600_000;
+/** The generation of a task's first claim (a new row holds 0). */
+const FIRST_CLAIM = 1;
+/** The `attempt` of a row nobody has claimed yet: events of that generation exercise the forward guard alone. */
+const UNCLAIMED = 0;
 
 /** A timestamp `ms` after T0 (sub-second, so millisecond precision is exercised). */
 function at(ms: number): Date {
@@ -28,7 +43,8 @@ function newTask(overrides: Partial<NewTask> = {}): NewTask {
   };
 }
 
-type EventFields = { retry_count?: number; occurred_at?: Date };
+/** `attempt` defaults to the first claim's generation: events come from a worker that claimed the task. */
+type EventFields = { retry_count?: number; occurred_at?: Date; attempt?: number };
 
 function base(task: NewTask, fields: EventFields) {
   return {
@@ -36,6 +52,7 @@ function base(task: NewTask, fields: EventFields) {
     task_name: task.taskName,
     task_type: task.taskType,
     retry_count: fields.retry_count ?? 0,
+    attempt: fields.attempt ?? FIRST_CLAIM,
     occurred_at: (fields.occurred_at ?? at(1_000)).toISOString(),
   };
 }
@@ -65,6 +82,21 @@ const cancelled = (task: NewTask, fields: EventFields = {}): TaskEvent => ({
   ...base(task, fields),
 });
 
+/** The delivery columns of a row (migration 003), which the API resource does not expose. */
+interface Delivery {
+  attempt: number;
+  lease_expires_at: Date | null;
+  dispatched_at: Date | null;
+  /** lease_expires_at − now on the database clock, in ms (negative once expired); null without a lease. */
+  lease_left_ms: number | null;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
 describe('BackgroundTaskRepository (MariaDB)', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
@@ -93,13 +125,55 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
     return found;
   }
 
+  async function delivery(taskId: string): Promise<Delivery> {
+    const [found] = (await dataSource.query(
+      `SELECT attempt, lease_expires_at, dispatched_at,
+              CAST(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), lease_expires_at) DIV 1000 AS SIGNED) AS lease_left_ms
+         FROM background_tasks WHERE task_id = ?`,
+      [taskId],
+    )) as Delivery[];
+    if (found === undefined) {
+      throw new Error(`task ${taskId} not found`);
+    }
+    return { ...found, lease_left_ms: found.lease_left_ms === null ? null : Number(found.lease_left_ms) };
+  }
+
   async function inserted(overrides: Partial<NewTask> = {}): Promise<NewTask> {
     const task = newTask(overrides);
     await tasks.insertPending(task);
     return task;
   }
 
-  describe('insertPending / findByTaskId', () => {
+  /** Claims retry `retryCount` of a task with a long lease; fails the test if it is not claimable. */
+  async function claimed(task: NewTask, retryCount = 0, startedAt = at(100)): Promise<number> {
+    const attempt = await tasks.claim(task.taskId, retryCount, startedAt, LEASE_MS);
+    if (attempt === null) {
+      throw new Error(`task ${task.taskId} could not be claimed`);
+    }
+    return attempt;
+  }
+
+  /** Moves a running task's lease to `secondsAgo` seconds in the past, as if its worker had died then. */
+  async function expireLease(taskId: string, secondsAgo: number): Promise<void> {
+    await dataSource.query(
+      'UPDATE background_tasks SET lease_expires_at = DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? SECOND) WHERE task_id = ?',
+      [secondsAgo, taskId],
+    );
+  }
+
+  function commandOf(task: NewTask, retryCount = 0): TaskCommand {
+    return {
+      task_id: task.taskId,
+      task_name: task.taskName,
+      task_type: task.taskType,
+      params: task.params as never,
+      priority: task.priority,
+      max_retries: task.maxRetries,
+      retry_count: retryCount,
+    };
+  }
+
+  describe('insertPending / findByTaskId / markDispatched', () => {
     it('round-trips every field', async () => {
       const task = newTask({ createdAt: new Date('2025-12-31T23:59:59.999Z') });
       const returned = await tasks.insertPending(task);
@@ -143,23 +217,39 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect((await row(task.taskId)).priority).toBe(7);
     });
 
-    it('deleteUnstarted removes a pending first attempt only', async () => {
-      const pending = await inserted();
-      await tasks.deleteUnstarted(pending.taskId);
-      expect(await tasks.findByTaskId(pending.taskId)).toBeNull();
+    it('inserts a task into the outbox: never claimed, no lease, not dispatched', async () => {
+      const task = await inserted();
+      expect(await delivery(task.taskId)).toEqual({
+        attempt: UNCLAIMED,
+        lease_expires_at: null,
+        dispatched_at: null,
+        lease_left_ms: null,
+      });
+    });
 
-      const running = await inserted();
-      expect(await tasks.claim(running.taskId, 0, at(100))).toBe(true);
-      await tasks.deleteUnstarted(running.taskId);
-      expect((await row(running.taskId)).status).toBe(TaskStatus.Running);
+    it('markDispatched sets dispatched_at only where it is still NULL', async () => {
+      const [a, b, c] = [await inserted(), await inserted(), await inserted()];
+
+      await tasks.markDispatched([a.taskId, b.taskId, newTaskId()], at(500));
+      expect((await delivery(a.taskId)).dispatched_at).toEqual(at(500));
+      expect((await delivery(b.taskId)).dispatched_at).toEqual(at(500));
+      expect((await delivery(c.taskId)).dispatched_at).toBeNull();
+
+      // A later record (a relay and the gateway both confirmed) keeps the first time.
+      await tasks.markDispatched([a.taskId, c.taskId], at(900));
+      expect((await delivery(a.taskId)).dispatched_at).toEqual(at(500));
+      expect((await delivery(c.taskId)).dispatched_at).toEqual(at(900));
+
+      await expect(tasks.markDispatched([], at(999))).resolves.toBeUndefined();
+      expect(await row(a.taskId)).toMatchObject({ status: TaskStatus.Pending, started_at: null });
     });
   });
 
-  describe('claim / releaseClaim / cancelPending', () => {
-    it('claims an attempt once; a second claim of the same attempt fails', async () => {
+  describe('claim / releaseClaim / cancelPending / failUnprocessable', () => {
+    it('claims a retry once, returning its generation; a second claim of the same retry fails', async () => {
       const task = await inserted();
 
-      expect(await tasks.claim(task.taskId, 0, at(1_234))).toBe(true);
+      expect(await tasks.claim(task.taskId, 0, at(1_234), LEASE_MS)).toBe(FIRST_CLAIM);
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Running,
         retry_count: 0,
@@ -167,19 +257,40 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         completed_at: null,
       });
 
-      expect(await tasks.claim(task.taskId, 0, at(5_000))).toBe(false);
+      expect(await tasks.claim(task.taskId, 0, at(5_000), LEASE_MS)).toBeNull();
       expect((await row(task.taskId)).started_at).toBe(at(1_234).toISOString());
+      expect((await delivery(task.taskId)).attempt).toBe(FIRST_CLAIM);
     });
 
-    it('does not claim an unknown task, an attempt beyond max_retries, or an older attempt', async () => {
-      expect(await tasks.claim(newTaskId(), 0, at(1))).toBe(false);
+    it('sets the lease on the database clock and dispatched_at when the command was never recorded', async () => {
+      const task = await inserted();
+      // started_at is the worker's clock (here long ago); the lease only follows the database's.
+      expect(await tasks.claim(task.taskId, 0, at(1), 20_000)).toBe(FIRST_CLAIM);
+
+      const [now] = (await dataSource.query('SELECT UTC_TIMESTAMP(3) AS now')) as Array<{ now: Date }>;
+      const claimedRow = await delivery(task.taskId);
+      expect(claimedRow.lease_left_ms).toBeGreaterThan(15_000);
+      expect(claimedRow.lease_left_ms).toBeLessThanOrEqual(20_000);
+      expect(claimedRow.dispatched_at).not.toBeNull();
+      expect(Math.abs((claimedRow.dispatched_at as Date).getTime() - now.now.getTime())).toBeLessThan(5_000);
+
+      // Already recorded as dispatched: the claim keeps that time.
+      const recorded = await inserted();
+      await tasks.markDispatched([recorded.taskId], at(42));
+      await claimed(recorded);
+      expect((await delivery(recorded.taskId)).dispatched_at).toEqual(at(42));
+    });
+
+    it('does not claim an unknown task, a retry beyond max_retries, or an older retry', async () => {
+      expect(await tasks.claim(newTaskId(), 0, at(1), LEASE_MS)).toBeNull();
 
       const task = await inserted({ maxRetries: 1 });
-      expect(await tasks.claim(task.taskId, 2, at(1))).toBe(false);
+      expect(await tasks.claim(task.taskId, 2, at(1), LEASE_MS)).toBeNull();
       expect((await row(task.taskId)).status).toBe(TaskStatus.Pending);
+      expect(await delivery(task.taskId)).toMatchObject({ attempt: UNCLAIMED, lease_expires_at: null });
 
-      expect(await tasks.claim(task.taskId, 1, at(2))).toBe(true);
-      expect(await tasks.claim(task.taskId, 0, at(3))).toBe(false);
+      expect(await tasks.claim(task.taskId, 1, at(2), LEASE_MS)).toBe(FIRST_CLAIM);
+      expect(await tasks.claim(task.taskId, 0, at(3), LEASE_MS)).toBeNull();
       expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 1 });
     });
 
@@ -187,12 +298,13 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       const task = await inserted();
       expect(await tasks.cancelPending(task.taskId, at(10))).toBe(true);
 
-      expect(await tasks.claim(task.taskId, 0, at(20))).toBe(false);
+      expect(await tasks.claim(task.taskId, 0, at(20), LEASE_MS)).toBeNull();
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Cancelled,
         started_at: null,
         completed_at: at(10).toISOString(),
       });
+      expect(await delivery(task.taskId)).toMatchObject({ attempt: UNCLAIMED, lease_expires_at: null });
     });
 
     it('cancels only a pending task', async () => {
@@ -202,40 +314,55 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect((await row(pending.taskId)).completed_at).toBe(at(10).toISOString());
 
       const running = await inserted();
-      await tasks.claim(running.taskId, 0, at(5));
+      await claimed(running, 0, at(5));
       expect(await tasks.cancelPending(running.taskId, at(10))).toBe(false);
       expect((await row(running.taskId)).status).toBe(TaskStatus.Running);
 
       const completed = await inserted();
-      await tasks.applyEvents([succeeded(completed, { ok: true })]);
+      const attempt = await claimed(completed);
+      await tasks.applyEvents([succeeded(completed, { ok: true }, { attempt })]);
       expect(await tasks.cancelPending(completed.taskId, at(10))).toBe(false);
       expect((await row(completed.taskId)).status).toBe(TaskStatus.Completed);
 
       expect(await tasks.cancelPending(newTaskId(), at(10))).toBe(false);
     });
 
-    it('releaseClaim returns a running attempt to pending so that it can be claimed again', async () => {
+    it('releaseClaim hands a running claim back: pending, a new generation, back in the outbox', async () => {
       const task = await inserted();
-      expect(await tasks.claim(task.taskId, 0, at(100))).toBe(true);
+      const attempt = await claimed(task, 0, at(100));
+      expect((await delivery(task.taskId)).dispatched_at).not.toBeNull();
 
-      expect(await tasks.releaseClaim(task.taskId, 1)).toBe(false);
-      expect(await tasks.releaseClaim(task.taskId, 0)).toBe(true);
+      // Only the generation that holds the claim can release it.
+      expect(await tasks.releaseClaim(task.taskId, attempt + 1)).toBe(false);
+      expect(await tasks.releaseClaim(task.taskId, attempt - 1)).toBe(false);
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
+
+      expect(await tasks.releaseClaim(task.taskId, attempt)).toBe(true);
       expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, retry_count: 0, started_at: null });
-      expect(await tasks.releaseClaim(task.taskId, 0)).toBe(false);
+      expect(await delivery(task.taskId)).toEqual({
+        attempt: attempt + 1,
+        lease_expires_at: null,
+        dispatched_at: null,
+        lease_left_ms: null,
+      });
+      expect(await tasks.releaseClaim(task.taskId, attempt)).toBe(false);
+      expect(await tasks.releaseClaim(task.taskId, attempt + 1)).toBe(false); // pending: nothing to release
 
-      expect(await tasks.claim(task.taskId, 0, at(200))).toBe(true);
+      // Claimable again, as the next generation.
+      expect(await tasks.claim(task.taskId, 0, at(200), LEASE_MS)).toBe(attempt + 2);
       expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, started_at: at(200).toISOString() });
     });
 
     it('releaseClaim does not touch a finished task', async () => {
       const task = await inserted();
-      await tasks.claim(task.taskId, 0, at(100));
-      await tasks.applyEvents([succeeded(task, 1, { occurred_at: at(200) })]);
-      expect(await tasks.releaseClaim(task.taskId, 0)).toBe(false);
+      const attempt = await claimed(task);
+      await tasks.applyEvents([succeeded(task, 1, { occurred_at: at(200), attempt })]);
+      expect(await tasks.releaseClaim(task.taskId, attempt)).toBe(false);
       expect((await row(task.taskId)).status).toBe(TaskStatus.Completed);
+      expect((await delivery(task.taskId)).attempt).toBe(attempt);
     });
 
-    it('failUnprocessable ends an active task only', async () => {
+    it('failUnprocessable ends a pending task only, never a running claim', async () => {
       const task = await inserted();
       expect(await tasks.failUnprocessable(task.taskId, 'poison', at(50))).toBe(true);
       expect(await row(task.taskId)).toMatchObject({
@@ -245,18 +372,28 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       });
       expect(await tasks.failUnprocessable(task.taskId, 'again', at(60))).toBe(false);
       expect((await row(task.taskId)).error_message).toBe('poison');
+
+      // A malformed copy of a task a worker is running must not fail the good attempt.
+      const running = await inserted();
+      const attempt = await claimed(running);
+      expect(await tasks.failUnprocessable(running.taskId, 'poison copy', at(70))).toBe(false);
+      expect(await row(running.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
+      expect(await delivery(running.taskId)).toMatchObject({ attempt, lease_expires_at: expect.any(Date) });
+
+      expect(await tasks.failUnprocessable(newTaskId(), 'unknown', at(80))).toBe(false);
     });
   });
 
   describe('applyEvents', () => {
-    it('completes a task on started then succeeded', async () => {
+    it('completes a claimed task on succeeded; its started, already recorded by the claim, is stale', async () => {
       const task = await inserted();
+      const attempt = await claimed(task, 0, at(1_001));
       const result = await tasks.applyEvents([
-        started(task, { occurred_at: at(1_001) }),
-        succeeded(task, { sent: 3, ids: ['a', 'b'] }, { occurred_at: at(2_002) }),
+        started(task, { occurred_at: at(1_001), attempt }),
+        succeeded(task, { sent: 3, ids: ['a', 'b'] }, { occurred_at: at(2_002), attempt }),
       ]);
 
-      expect(result).toEqual({ applied: 2, stale: 0 });
+      expect(result).toEqual({ applied: 1, stale: 1 });
       expect(await row(task.taskId)).toEqual({
         task_id: task.taskId,
         task_name: task.taskName,
@@ -272,13 +409,17 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         started_at: at(1_001).toISOString(),
         completed_at: at(2_002).toISOString(),
       });
+      expect(await delivery(task.taskId)).toMatchObject({ attempt, lease_expires_at: null });
     });
 
-    it('applies events given in separate calls', async () => {
+    it('applies events of the row’s generation given in separate calls', async () => {
       const task = await inserted();
-      expect(await tasks.applyEvents([started(task, { occurred_at: at(1) })])).toEqual({ applied: 1, stale: 0 });
-      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
-      expect(await tasks.applyEvents([succeeded(task, 'done', { occurred_at: at(2) })])).toEqual({
+      expect(await tasks.applyEvents([started(task, { occurred_at: at(1), attempt: UNCLAIMED })])).toEqual({
+        applied: 1,
+        stale: 0,
+      });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, started_at: at(1).toISOString() });
+      expect(await tasks.applyEvents([succeeded(task, 'done', { occurred_at: at(2), attempt: UNCLAIMED })])).toEqual({
         applied: 1,
         stale: 0,
       });
@@ -287,48 +428,57 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
 
     it('stores a null result as null', async () => {
       const task = await inserted();
-      await tasks.applyEvents([succeeded(task, null)]);
+      const attempt = await claimed(task);
+      await tasks.applyEvents([succeeded(task, null, { attempt })]);
       expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, result: null });
     });
 
     it('counts a duplicate event as stale and changes nothing', async () => {
       const task = await inserted();
-      await tasks.applyEvents([
-        started(task, { occurred_at: at(1) }),
-        succeeded(task, { n: 1 }, { occurred_at: at(2) }),
-      ]);
+      const attempt = await claimed(task);
+      await tasks.applyEvents([succeeded(task, { n: 1 }, { occurred_at: at(2), attempt })]);
       const before = await row(task.taskId);
 
-      expect(await tasks.applyEvents([succeeded(task, { n: 2 }, { occurred_at: at(3) })])).toEqual({
+      expect(await tasks.applyEvents([succeeded(task, { n: 2 }, { occurred_at: at(3), attempt })])).toEqual({
         applied: 0,
         stale: 1,
       });
-      expect(await tasks.applyEvents([started(task, { occurred_at: at(4) })])).toEqual({ applied: 0, stale: 1 });
+      expect(await tasks.applyEvents([started(task, { occurred_at: at(4), attempt })])).toEqual({
+        applied: 0,
+        stale: 1,
+      });
       expect(await row(task.taskId)).toEqual(before);
 
       const running = await inserted();
       expect(
-        await tasks.applyEvents([started(running, { occurred_at: at(1) }), started(running, { occurred_at: at(9) })]),
-      ).toEqual({
-        applied: 1,
-        stale: 1,
-      });
+        await tasks.applyEvents([
+          started(running, { occurred_at: at(1), attempt: UNCLAIMED }),
+          started(running, { occurred_at: at(9), attempt: UNCLAIMED }),
+        ]),
+      ).toEqual({ applied: 1, stale: 1 });
       expect((await row(running.taskId)).started_at).toBe(at(1).toISOString());
     });
 
     it('does not move a task back on a late started after succeeded', async () => {
       const task = await inserted();
-      await tasks.claim(task.taskId, 0, at(1));
-      expect(await tasks.applyEvents([succeeded(task, 42, { occurred_at: at(2) })])).toEqual({ applied: 1, stale: 0 });
+      const attempt = await claimed(task, 0, at(1));
+      expect(await tasks.applyEvents([succeeded(task, 42, { occurred_at: at(2), attempt })])).toEqual({
+        applied: 1,
+        stale: 0,
+      });
 
-      expect(await tasks.applyEvents([started(task, { occurred_at: at(3) })])).toEqual({ applied: 0, stale: 1 });
-      // A finished task stays finished even for events of a later attempt.
+      expect(await tasks.applyEvents([started(task, { occurred_at: at(3), attempt })])).toEqual({
+        applied: 0,
+        stale: 1,
+      });
+      // A finished task stays finished even for events of a later retry.
       expect(
         await tasks.applyEvents([
-          retrying(task, 'late', { retry_count: 0 }),
-          started(task, { retry_count: 1, occurred_at: at(4) }),
+          retrying(task, 'late', { retry_count: 0, attempt }),
+          started(task, { retry_count: 1, occurred_at: at(4), attempt }),
+          started(task, { retry_count: 1, occurred_at: at(4), attempt: attempt + 1 }),
         ]),
-      ).toEqual({ applied: 0, stale: 2 });
+      ).toEqual({ applied: 0, stale: 3 });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Completed,
         retry_count: 0,
@@ -340,12 +490,11 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
     });
 
     it('yields the same final row whether a claimed task\u2019s events arrive in order or reversed', async () => {
-      // As in production: the worker claims the attempt (running, started_at) before publishing events.
+      // As in production: the worker claims the retry (running, started_at) before publishing events.
       const inOrder = await inserted();
       const reversed = await inserted();
-      for (const task of [inOrder, reversed]) {
-        expect(await tasks.claim(task.taskId, 0, at(500))).toBe(true);
-      }
+      const attempts = [await claimed(inOrder, 0, at(500)), await claimed(reversed, 0, at(500))];
+      expect(attempts).toEqual([FIRST_CLAIM, FIRST_CLAIM]);
       const events = (task: NewTask) => [
         started(task, { occurred_at: at(500) }),
         succeeded(task, { rows: 12 }, { occurred_at: at(900) }),
@@ -368,8 +517,8 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       const inOrder = await inserted();
       const reversed = await inserted();
       const events = (task: NewTask) => [
-        started(task, { occurred_at: at(500) }),
-        succeeded(task, { rows: 12 }, { occurred_at: at(900) }),
+        started(task, { occurred_at: at(500), attempt: UNCLAIMED }),
+        succeeded(task, { rows: 12 }, { occurred_at: at(900), attempt: UNCLAIMED }),
       ];
 
       expect(await tasks.applyEvents(events(inOrder))).toEqual({ applied: 2, stale: 0 });
@@ -389,29 +538,35 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect([null, at(500).toISOString()]).toContain(startedB);
     });
 
-    it('retrying moves the task to pending as the next attempt, with the error', async () => {
+    it('retrying moves the task to pending as the next retry, with the error, and clears the lease', async () => {
       const task = await inserted({ maxRetries: 3 });
-      await tasks.claim(task.taskId, 0, at(10));
+      const attempt = await claimed(task, 0, at(10));
 
       expect(
-        await tasks.applyEvents([retrying(task, 'SMTP timeout', { retry_count: 0, occurred_at: at(20) })]),
-      ).toEqual({
-        applied: 1,
-        stale: 0,
-      });
+        await tasks.applyEvents([retrying(task, 'SMTP timeout', { retry_count: 0, occurred_at: at(20), attempt })]),
+      ).toEqual({ applied: 1, stale: 0 });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Pending,
         retry_count: 1,
         error_message: 'SMTP timeout',
         completed_at: null,
       });
+      // The retry's message waits in a delay queue: the task is not back in the outbox.
+      expect(await delivery(task.taskId)).toMatchObject({
+        attempt,
+        lease_expires_at: null,
+        dispatched_at: expect.any(Date),
+      });
 
-      // The next attempt can be claimed, and then succeed (clearing the error).
-      expect(await tasks.claim(task.taskId, 1, at(30))).toBe(true);
-      await tasks.applyEvents([
-        started(task, { retry_count: 1, occurred_at: at(30) }),
-        succeeded(task, 'ok', { retry_count: 1, occurred_at: at(40) }),
-      ]);
+      // The next retry can be claimed, as a new generation, and then succeed (clearing the error).
+      const next = await claimed(task, 1, at(30));
+      expect(next).toBe(attempt + 1);
+      expect(
+        await tasks.applyEvents([
+          started(task, { retry_count: 1, occurred_at: at(30), attempt: next }),
+          succeeded(task, 'ok', { retry_count: 1, occurred_at: at(40), attempt: next }),
+        ]),
+      ).toEqual({ applied: 1, stale: 1 });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Completed,
         retry_count: 1,
@@ -422,23 +577,21 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       });
     });
 
-    it('ignores a stale retrying of an older attempt, and older-attempt events in general', async () => {
+    it('ignores a stale retrying of an older retry, and older-retry events in general', async () => {
       const task = await inserted({ maxRetries: 5 });
-      await tasks.applyEvents([
-        started(task, { retry_count: 0 }),
-        retrying(task, 'first', { retry_count: 0 }),
-        started(task, { retry_count: 1 }),
-        retrying(task, 'second', { retry_count: 1 }),
-      ]);
+      const first = await claimed(task, 0);
+      await tasks.applyEvents([retrying(task, 'first', { retry_count: 0, attempt: first })]);
+      const second = await claimed(task, 1);
+      await tasks.applyEvents([retrying(task, 'second', { retry_count: 1, attempt: second })]);
       const before = await row(task.taskId);
       expect(before).toMatchObject({ status: TaskStatus.Pending, retry_count: 2, error_message: 'second' });
 
       expect(
         await tasks.applyEvents([
-          retrying(task, 'first again', { retry_count: 0 }),
-          started(task, { retry_count: 1 }),
-          succeeded(task, 'late', { retry_count: 0 }),
-          failed(task, 'late', { retry_count: 1 }),
+          retrying(task, 'first again', { retry_count: 0, attempt: first }),
+          started(task, { retry_count: 1, attempt: second }),
+          succeeded(task, 'late', { retry_count: 0, attempt: first }),
+          failed(task, 'late', { retry_count: 1, attempt: second }),
         ]),
       ).toEqual({ applied: 0, stale: 4 });
       expect(await row(task.taskId)).toEqual(before);
@@ -446,32 +599,33 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
 
     it('ignores (without error) a retrying beyond max_retries', async () => {
       const task = await inserted({ maxRetries: 1 });
-      await tasks.applyEvents([
-        started(task),
-        retrying(task, 'first', { retry_count: 0 }),
-        started(task, { retry_count: 1 }),
-      ]);
+      const first = await claimed(task, 0);
+      await tasks.applyEvents([retrying(task, 'first', { retry_count: 0, attempt: first })]);
+      const second = await claimed(task, 1);
       const before = await row(task.taskId);
       expect(before).toMatchObject({ status: TaskStatus.Running, retry_count: 1 });
 
-      expect(await tasks.applyEvents([retrying(task, 'too many', { retry_count: 1 })])).toEqual({
+      expect(await tasks.applyEvents([retrying(task, 'too many', { retry_count: 1, attempt: second })])).toEqual({
         applied: 0,
         stale: 1,
       });
       expect(await row(task.taskId)).toEqual(before);
 
       const none = await inserted({ maxRetries: 0 });
-      expect(await tasks.applyEvents([retrying(none, 'never', { retry_count: 0 })])).toEqual({ applied: 0, stale: 1 });
-      expect(await row(none.taskId)).toMatchObject({ status: TaskStatus.Pending, retry_count: 0, error_message: null });
+      const only = await claimed(none, 0);
+      expect(await tasks.applyEvents([retrying(none, 'never', { retry_count: 0, attempt: only })])).toEqual({
+        applied: 0,
+        stale: 1,
+      });
+      expect(await row(none.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 0, error_message: null });
     });
 
-    it('ends a task as failed with the error and completed_at', async () => {
+    it('ends a task as failed with the error and completed_at, and clears the lease', async () => {
       const task = await inserted();
-      await tasks.claim(task.taskId, 0, at(100));
-      expect(await tasks.applyEvents([failed(task, 'handler threw: boom', { occurred_at: at(250) })])).toEqual({
-        applied: 1,
-        stale: 0,
-      });
+      const attempt = await claimed(task, 0, at(100));
+      expect(await tasks.applyEvents([failed(task, 'handler threw: boom', { occurred_at: at(250), attempt })])).toEqual(
+        { applied: 1, stale: 0 },
+      );
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Failed,
         error_message: 'handler threw: boom',
@@ -479,53 +633,461 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         started_at: at(100).toISOString(),
         completed_at: at(250).toISOString(),
       });
-      // Terminal: a later success of the same attempt is stale.
-      expect(await tasks.applyEvents([succeeded(task, 'nope', { occurred_at: at(300) })])).toEqual({
+      expect((await delivery(task.taskId)).lease_expires_at).toBeNull();
+      // Terminal: a later success of the same retry is stale.
+      expect(await tasks.applyEvents([succeeded(task, 'nope', { occurred_at: at(300), attempt })])).toEqual({
         applied: 0,
         stale: 1,
       });
       expect((await row(task.taskId)).status).toBe(TaskStatus.Failed);
     });
 
-    it('ignores events for a cancelled task', async () => {
+    it('ignores events for a cancelled task, of any generation', async () => {
       const task = await inserted();
       await tasks.cancelPending(task.taskId, at(10));
       const before = await row(task.taskId);
 
-      expect(
-        await tasks.applyEvents([
-          started(task),
-          succeeded(task, 'x'),
-          failed(task, 'x'),
-          retrying(task, 'x'),
-          cancelled(task),
-          started(task, { retry_count: 1 }),
-        ]),
-      ).toEqual({ applied: 0, stale: 6 });
+      const events = (attempt: number) => [
+        started(task, { attempt }),
+        succeeded(task, 'x', { attempt }),
+        failed(task, 'x', { attempt }),
+        retrying(task, 'x', { attempt }),
+        cancelled(task, { attempt }),
+        started(task, { retry_count: 1, attempt }),
+      ];
+      expect(await tasks.applyEvents([...events(UNCLAIMED), ...events(FIRST_CLAIM)])).toEqual({
+        applied: 0,
+        stale: 12,
+      });
       expect(await row(task.taskId)).toEqual(before);
     });
 
-    it('applies a cancelled event to an active task', async () => {
+    it('applies a cancelled event to an active task, clearing the lease', async () => {
       const task = await inserted();
-      expect(await tasks.applyEvents([cancelled(task, { occurred_at: at(77) })])).toEqual({ applied: 1, stale: 0 });
+      const attempt = await claimed(task);
+      expect(await tasks.applyEvents([cancelled(task, { occurred_at: at(77), attempt })])).toEqual({
+        applied: 1,
+        stale: 0,
+      });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Cancelled,
         completed_at: at(77).toISOString(),
       });
+      expect((await delivery(task.taskId)).lease_expires_at).toBeNull();
     });
 
     it('counts events of unknown tasks as stale', async () => {
-      expect(await tasks.applyEvents([started(newTask())])).toEqual({ applied: 0, stale: 1 });
+      expect(await tasks.applyEvents([started(newTask()), started(newTask(), { attempt: UNCLAIMED })])).toEqual({
+        applied: 0,
+        stale: 2,
+      });
     });
 
     it('applies a batch in one transaction: a refused event rolls the whole batch back', async () => {
       const task = await inserted();
       const other = await inserted();
+      const attempts = [await claimed(task), await claimed(other)];
       // error_message is TEXT (64 KiB): a longer one is refused in strict mode.
       const huge = 'x'.repeat(70_000);
-      await expect(tasks.applyEvents([started(task), failed(other, huge)])).rejects.toThrow(/Data too long/);
-      expect((await row(task.taskId)).status).toBe(TaskStatus.Pending);
-      expect((await row(other.taskId)).status).toBe(TaskStatus.Pending);
+      await expect(
+        tasks.applyEvents([
+          succeeded(task, 1, { attempt: attempts[0] }),
+          failed(other, huge, { attempt: attempts[1] }),
+        ]),
+      ).rejects.toThrow(/Data too long/);
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
+      expect((await row(other.taskId)).status).toBe(TaskStatus.Running);
+    });
+  });
+
+  describe('fencing (attempt)', () => {
+    it('ignores an event of an older generation even if it would move the task forward', async () => {
+      const task = await inserted();
+      const lost = await claimed(task);
+      expect(await tasks.releaseClaim(task.taskId, lost)).toBe(true);
+      const current = await claimed(task, 0, at(300));
+      expect(current).toBe(lost + 2);
+
+      // Each of these would move a running retry 0 forward: only the generation decides.
+      expect(
+        await tasks.applyEvents([
+          succeeded(task, 'from the lost claim', { attempt: lost }),
+          failed(task, 'from the lost claim', { attempt: lost }),
+          retrying(task, 'from the lost claim', { attempt: lost }),
+          cancelled(task, { attempt: lost }),
+          succeeded(task, 'from the released generation', { attempt: lost + 1 }),
+          succeeded(task, 'from a generation that never was', { attempt: current + 1 }),
+        ]),
+      ).toEqual({ applied: 0, stale: 6 });
+      expect(await row(task.taskId)).toMatchObject({
+        status: TaskStatus.Running,
+        result: null,
+        error_message: null,
+        started_at: at(300).toISOString(),
+      });
+
+      expect(await tasks.applyEvents([succeeded(task, 'current', { occurred_at: at(400), attempt: current })])).toEqual(
+        { applied: 1, stale: 0 },
+      );
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 'current' });
+    });
+
+    it('ignores the events of a reclaimed claim, and of a claim from before a newer one', async () => {
+      const task = await inserted();
+      const dead = await claimed(task);
+      await expireLease(task.taskId, 60);
+      expect(await tasks.reclaimExpired(30_000, 100)).toContain(task.taskId);
+
+      // The dead worker's outcome arrives late: the task is pending again, not failed.
+      expect(await tasks.applyEvents([failed(task, 'late', { attempt: dead })])).toEqual({ applied: 0, stale: 1 });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, error_message: null });
+
+      const successor = await claimed(task);
+      expect(
+        await tasks.applyEvents([started(task, { attempt: dead }), failed(task, 'late', { attempt: dead })]),
+      ).toEqual({ applied: 0, stale: 2 });
+      expect(await tasks.applyEvents([succeeded(task, 'successor', { attempt: successor })])).toEqual({
+        applied: 1,
+        stale: 0,
+      });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 'successor' });
+    });
+  });
+
+  describe('heartbeat', () => {
+    it('extends the leases of claims still held, on the database clock, and reports none lost', async () => {
+      const a = await inserted();
+      const b = await inserted();
+      const claims: Claim[] = [];
+      for (const task of [a, b]) {
+        claims.push({ taskId: task.taskId, attempt: (await tasks.claim(task.taskId, 0, at(1), 1_000)) as number });
+      }
+      const before = await delivery(a.taskId);
+      expect(before.lease_left_ms).toBeLessThanOrEqual(1_000);
+
+      expect(await tasks.heartbeat(claims, 60_000)).toEqual([]);
+      for (const task of [a, b]) {
+        const after = await delivery(task.taskId);
+        expect(after.lease_left_ms).toBeGreaterThan(55_000);
+        expect(after.lease_left_ms).toBeLessThanOrEqual(60_000);
+        expect((after.lease_expires_at as Date).getTime()).toBeGreaterThan((before.lease_expires_at as Date).getTime());
+      }
+
+      // Every renewal pushes the lease further.
+      const first = (await delivery(a.taskId)).lease_expires_at as Date;
+      await waitMs(20);
+      expect(await tasks.heartbeat([claims[0]], 60_000)).toEqual([]);
+      expect(((await delivery(a.taskId)).lease_expires_at as Date).getTime()).toBeGreaterThan(first.getTime());
+      expect((await row(a.taskId)).status).toBe(TaskStatus.Running);
+    });
+
+    it('reports the claims no longer held (released, reclaimed, finished, another generation) and renews only the rest', async () => {
+      const held = await inserted();
+      const released = await inserted();
+      const reclaimed = await inserted();
+      const finished = await inserted();
+      const claims: Claim[] = [];
+      for (const task of [held, released, reclaimed, finished]) {
+        claims.push({ taskId: task.taskId, attempt: await claimed(task) });
+      }
+      expect(await tasks.releaseClaim(released.taskId, claims[1].attempt)).toBe(true);
+      await expireLease(reclaimed.taskId, 60);
+      expect(await tasks.reclaimExpired(30_000, 100)).toContain(reclaimed.taskId);
+      await tasks.applyEvents([succeeded(finished, 'done', { attempt: claims[3].attempt })]);
+      // A claim whose generation the row no longer holds (released then claimed again by another worker).
+      const stolen = await inserted();
+      const oldGeneration = await claimed(stolen);
+      await tasks.releaseClaim(stolen.taskId, oldGeneration);
+      const newGeneration = await claimed(stolen);
+      await expireLease(stolen.taskId, -5); // the new owner's lease: 5 s from now
+
+      const lost = await tasks.heartbeat(
+        [...claims, { taskId: stolen.taskId, attempt: oldGeneration }, { taskId: newTaskId(), attempt: 1 }],
+        LEASE_MS,
+      );
+      expect(lost).toEqual([
+        claims[1],
+        claims[2],
+        claims[3],
+        { taskId: stolen.taskId, attempt: oldGeneration },
+        { taskId: expect.any(String), attempt: 1 },
+      ]);
+
+      expect((await delivery(held.taskId)).lease_left_ms).toBeGreaterThan(LEASE_MS - 10_000);
+      // A lost claim's heartbeat changes nothing.
+      for (const task of [released, reclaimed, finished]) {
+        expect((await delivery(task.taskId)).lease_expires_at).toBeNull();
+      }
+      expect(await row(released.taskId)).toMatchObject({ status: TaskStatus.Pending });
+      expect(await row(reclaimed.taskId)).toMatchObject({ status: TaskStatus.Pending });
+      expect(await delivery(stolen.taskId)).toMatchObject({
+        attempt: newGeneration,
+        lease_left_ms: expect.any(Number),
+      });
+      expect((await delivery(stolen.taskId)).lease_left_ms).toBeLessThanOrEqual(5_000);
+    });
+
+    it('does nothing for no claims', async () => {
+      await expect(tasks.heartbeat([], LEASE_MS)).resolves.toEqual([]);
+    });
+  });
+
+  describe('reclaimExpired', () => {
+    beforeEach(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+    });
+
+    it('hands back only running tasks whose lease expired more than the grace ago, keeping their retry', async () => {
+      const longExpired = await inserted();
+      const longExpiredRetry = await inserted({ maxRetries: 3 });
+      const withinGrace = await inserted();
+      const live = await inserted();
+      const pending = await inserted();
+      const finished = await inserted();
+
+      const attempts = new Map<string, number>();
+      attempts.set(longExpired.taskId, await claimed(longExpired, 0, at(10)));
+      attempts.set(longExpiredRetry.taskId, await claimed(longExpiredRetry, 2, at(20)));
+      await claimed(withinGrace);
+      await claimed(live);
+      const finishedAttempt = await claimed(finished);
+      // Retry 2 after an earlier failure: the error of retry 1 stays until the task finishes.
+      await dataSource.query("UPDATE background_tasks SET error_message = 'earlier error' WHERE task_id = ?", [
+        longExpiredRetry.taskId,
+      ]);
+      await tasks.applyEvents([succeeded(finished, 'done', { attempt: finishedAttempt })]);
+
+      await expireLease(longExpired.taskId, 60);
+      await expireLease(longExpiredRetry.taskId, 11);
+      await expireLease(withinGrace.taskId, 2); // expired, but less than the grace ago
+      await expireLease(finished.taskId, 60); // a finished task is never reclaimed, whatever its lease says
+
+      expect(await tasks.reclaimExpired(10_000, 100)).toEqual([longExpired.taskId, longExpiredRetry.taskId]);
+
+      for (const task of [longExpired, longExpiredRetry]) {
+        expect(await delivery(task.taskId)).toEqual({
+          attempt: (attempts.get(task.taskId) as number) + 1,
+          lease_expires_at: null,
+          dispatched_at: null,
+          lease_left_ms: null,
+        });
+      }
+      // A crash does not use up a retry: the same retry runs again.
+      expect(await row(longExpired.taskId)).toMatchObject({
+        status: TaskStatus.Pending,
+        retry_count: 0,
+        started_at: null,
+        completed_at: null,
+      });
+      expect(await row(longExpiredRetry.taskId)).toMatchObject({
+        status: TaskStatus.Pending,
+        retry_count: 2,
+        error_message: 'earlier error',
+        started_at: null,
+        completed_at: null,
+      });
+
+      expect(await row(withinGrace.taskId)).toMatchObject({ status: TaskStatus.Running });
+      expect((await delivery(withinGrace.taskId)).lease_left_ms).toBeLessThan(0);
+      expect(await row(live.taskId)).toMatchObject({ status: TaskStatus.Running });
+      expect(await row(pending.taskId)).toMatchObject({ status: TaskStatus.Pending });
+      expect(await row(finished.taskId)).toMatchObject({ status: TaskStatus.Completed });
+
+      // Nothing more to reclaim; with no grace, the one within the grace is taken too.
+      expect(await tasks.reclaimExpired(10_000, 100)).toEqual([]);
+      expect(await tasks.reclaimExpired(0, 100)).toEqual([withinGrace.taskId]);
+
+      // The reclaimed retry can be claimed again, as a new generation, and the relay publishes it.
+      expect(await tasks.claim(longExpiredRetry.taskId, 2, at(30), LEASE_MS)).toBe(
+        (attempts.get(longExpiredRetry.taskId) as number) + 2,
+      );
+    });
+
+    it('reclaims at most `limit` tasks per call, oldest first', async () => {
+      const expired = [await inserted(), await inserted(), await inserted()];
+      for (const task of expired) {
+        await claimed(task);
+        await expireLease(task.taskId, 60);
+      }
+
+      expect(await tasks.reclaimExpired(0, 2)).toEqual([expired[0].taskId, expired[1].taskId]);
+      expect(await tasks.reclaimExpired(0, 2)).toEqual([expired[2].taskId]);
+      expect(await tasks.reclaimExpired(0, 2)).toEqual([]);
+    });
+  });
+
+  describe('relayOutbox', () => {
+    const MIN_AGE_MS = 60_000;
+    const old = () => new Date(Date.now() - 10 * 60_000);
+
+    beforeEach(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+    });
+
+    it('publishes only undispatched pending tasks older than minAge, then marks them dispatched', async () => {
+      const first = await inserted({ createdAt: old(), priority: 3, params: { ms: 1 } });
+      const second = await inserted({ createdAt: old(), taskType: TaskType.Report, maxRetries: 5 });
+      const young = await inserted({ createdAt: new Date() });
+      const dispatched = await inserted({ createdAt: old() });
+      await tasks.markDispatched([dispatched.taskId], at(1));
+      const cancelledTask = await inserted({ createdAt: old() });
+      await tasks.cancelPending(cancelledTask.taskId, at(2));
+      const running = await inserted({ createdAt: old() });
+      await claimed(running);
+      // Released by a worker that shut down: back in the outbox, same retry.
+      const released = await inserted({ createdAt: old(), maxRetries: 3 });
+      await tasks.releaseClaim(released.taskId, await claimed(released, 2));
+
+      const published: TaskCommand[][] = [];
+      const relayed = await tasks.relayOutbox(MIN_AGE_MS, 100, async (commands) => {
+        published.push(commands);
+      });
+
+      expect(relayed).toBe(3);
+      expect(published).toEqual([[commandOf(first), commandOf(second), commandOf(released, 2)]]);
+      const [now] = (await dataSource.query('SELECT UTC_TIMESTAMP(3) AS now')) as Array<{ now: Date }>;
+      for (const task of [first, second, released]) {
+        const dispatchedAt = (await delivery(task.taskId)).dispatched_at;
+        expect(dispatchedAt).not.toBeNull();
+        expect(Math.abs((dispatchedAt as Date).getTime() - now.now.getTime())).toBeLessThan(5_000);
+        expect((await row(task.taskId)).status).toBe(TaskStatus.Pending);
+      }
+      expect((await delivery(young.taskId)).dispatched_at).toBeNull();
+      expect((await delivery(dispatched.taskId)).dispatched_at).toEqual(at(1));
+      expect((await delivery(cancelledTask.taskId)).dispatched_at).toBeNull();
+
+      // Nothing left: publish is not even called.
+      const publish = jest.fn(async () => undefined);
+      expect(await tasks.relayOutbox(MIN_AGE_MS, 100, publish)).toBe(0);
+      expect(publish).not.toHaveBeenCalled();
+
+      // Once old enough, the young one goes too.
+      expect(await tasks.relayOutbox(0, 100, publish)).toBe(1);
+      expect(publish).toHaveBeenCalledWith([commandOf(young)]);
+    });
+
+    it('relays at most `limit` tasks per call, oldest first', async () => {
+      const tasksInOrder = [
+        await inserted({ createdAt: old() }),
+        await inserted({ createdAt: old() }),
+        await inserted({ createdAt: old() }),
+      ];
+      const batches: string[][] = [];
+      const publish = async (commands: TaskCommand[]) => {
+        batches.push(commands.map((command) => command.task_id));
+      };
+
+      expect(await tasks.relayOutbox(0, 2, publish)).toBe(2);
+      expect(await tasks.relayOutbox(0, 2, publish)).toBe(1);
+      expect(await tasks.relayOutbox(0, 2, publish)).toBe(0);
+      expect(batches).toEqual([[tasksInOrder[0].taskId, tasksInOrder[1].taskId], [tasksInOrder[2].taskId]]);
+    });
+
+    it('leaves the tasks undispatched when publish throws (the transaction rolls back)', async () => {
+      const a = await inserted({ createdAt: old() });
+      const b = await inserted({ createdAt: old() });
+
+      await expect(
+        tasks.relayOutbox(0, 100, async () => {
+          throw new Error('broker went away');
+        }),
+      ).rejects.toThrow('broker went away');
+      for (const task of [a, b]) {
+        expect((await delivery(task.taskId)).dispatched_at).toBeNull();
+      }
+
+      // The next run publishes them.
+      const publish = jest.fn(async () => undefined);
+      expect(await tasks.relayOutbox(0, 100, publish)).toBe(2);
+      expect(publish).toHaveBeenCalledWith([commandOf(a), commandOf(b)]);
+    });
+
+    describe('with two relays (two connection pools)', () => {
+      let otherDataSource: DataSource;
+      let otherTasks: BackgroundTaskRepository;
+
+      beforeAll(async () => {
+        otherDataSource = new DataSource(dataSourceOptions({ url: db.url, poolSize: 2 }));
+        await otherDataSource.initialize();
+        otherTasks = new BackgroundTaskRepository(otherDataSource);
+      });
+
+      afterAll(async () => {
+        if (otherDataSource?.isInitialized) {
+          await otherDataSource.destroy();
+        }
+      });
+
+      it('skips the rows another relay has locked instead of waiting for them or publishing them again', async () => {
+        const all: NewTask[] = [];
+        for (let i = 0; i < 6; i += 1) {
+          all.push(await inserted({ createdAt: old() }));
+        }
+        const locked = deferred();
+        const release = deferred();
+        let firstBatch: string[] = [];
+        const first = tasks.relayOutbox(0, 4, async (commands) => {
+          firstBatch = commands.map((command) => command.task_id);
+          locked.resolve();
+          await release.promise; // hold the transaction (and the row locks) open
+        });
+        let secondBatch: string[] = [];
+        let secondRelayed: number[] = [];
+        try {
+          await locked.promise;
+          secondRelayed = [
+            await otherTasks.relayOutbox(0, 100, async (commands) => {
+              secondBatch = commands.map((command) => command.task_id);
+            }),
+            // While the first relay still holds its rows, the second finds nothing more.
+            await otherTasks.relayOutbox(0, 100, async () => undefined),
+          ];
+          // Rows the first relay only passed over are not locked: a fresh enqueue is not held up.
+          await inserted({ createdAt: new Date() });
+        } finally {
+          release.resolve();
+        }
+        expect(secondRelayed).toEqual([2, 0]);
+        expect(await first).toBe(4);
+
+        expect(firstBatch).toEqual(all.slice(0, 4).map((task) => task.taskId));
+        expect(secondBatch).toEqual(all.slice(4).map((task) => task.taskId));
+        for (const task of all) {
+          expect((await delivery(task.taskId)).dispatched_at).not.toBeNull();
+        }
+      });
+
+      it('never publishes the same task twice when both relay concurrently', async () => {
+        const all: string[] = [];
+        for (let i = 0; i < 40; i += 1) {
+          all.push((await inserted({ createdAt: old() })).taskId);
+        }
+        const published: string[] = [];
+        const undispatched = async () => {
+          const [{ n }] = (await dataSource.query(
+            'SELECT COUNT(*) AS n FROM background_tasks WHERE dispatched_at IS NULL',
+          )) as Array<{ n: number }>;
+          return Number(n);
+        };
+        /** Relays in small batches until the outbox is empty (a batch may find every row locked by the other). */
+        const relayUntilEmpty = async (repository: BackgroundTaskRepository) => {
+          let total = 0;
+          while ((await undispatched()) > 0) {
+            total += await repository.relayOutbox(0, 3, async (commands) => {
+              published.push(...commands.map((command) => command.task_id));
+              await waitMs(5); // keep the locks a moment, so the relays overlap
+            });
+          }
+          return total;
+        };
+
+        const [byFirst, bySecond] = await Promise.all([relayUntilEmpty(tasks), relayUntilEmpty(otherTasks)]);
+
+        expect(byFirst + bySecond).toBe(all.length);
+        expect(published).toHaveLength(all.length);
+        expect([...published].sort()).toEqual([...all].sort());
+        expect(await undispatched()).toBe(0);
+      });
     });
   });
 
@@ -548,7 +1110,11 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         created.push(await inserted({ ...spec, createdAt: at(index) }));
       }
       // Statuses: 0 completed, 1 running, 2 failed, 3 pending, 4 pending, 5 cancelled.
-      await tasks.applyEvents([succeeded(created[0], null), started(created[1]), failed(created[2], 'e')]);
+      const attempts = [await claimed(created[0]), await claimed(created[1]), await claimed(created[2])];
+      await tasks.applyEvents([
+        succeeded(created[0], null, { attempt: attempts[0] }),
+        failed(created[2], 'e', { attempt: attempts[2] }),
+      ]);
       await tasks.cancelPending(created[5].taskId, at(99));
     });
 
@@ -606,3 +1172,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
     });
   });
 });
+
+function waitMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -70,6 +70,7 @@ export interface Claim {
 }
 
 interface OutboxRow {
+  id: string;
   task_id: string;
   task_name: TaskName;
   task_type: TaskType;
@@ -150,12 +151,27 @@ export class BackgroundTaskRepository {
     publish: (commands: TaskCommand[]) => Promise<void>,
   ): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
-      const rows = (await manager.query(
-        `SELECT task_id, task_name, task_type, params, priority, max_retries, retry_count FROM ${TABLE}
+      // The candidates are found without locks, then locked by primary key. A locking scan would
+      // also lock every row (and gap) it merely passes over — beyond the LIMIT (filesort), young
+      // rows, the gateway's inserts — for as long as the publish takes, and under some plans
+      // (index_merge) MariaDB waits for locked rows instead of skipping them.
+      const candidates = (await manager.query(
+        `SELECT id FROM ${TABLE}
           WHERE dispatched_at IS NULL AND status = '${TaskStatus.Pending}'
             AND created_at < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)
-          ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE SKIP LOCKED`,
+          ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))}`,
         [minAgeMs * 1000],
+      )) as Array<{ id: string }>;
+      if (candidates.length === 0) {
+        return 0;
+      }
+      const rows = (await manager.query(
+        `SELECT id, task_id, task_name, task_type, params, priority, max_retries, retry_count
+           FROM ${TABLE} FORCE INDEX (PRIMARY)
+          WHERE id IN (${placeholders(candidates.length)})
+            AND dispatched_at IS NULL AND status = '${TaskStatus.Pending}'
+          ORDER BY id FOR UPDATE SKIP LOCKED`,
+        candidates.map((candidate) => candidate.id),
       )) as OutboxRow[];
       if (rows.length === 0) {
         return 0;
@@ -171,9 +187,12 @@ export class BackgroundTaskRepository {
           retry_count: row.retry_count,
         })),
       );
+      // By primary key, whose locks this transaction holds: a worker claiming a relayed task
+      // meanwhile holds its task_id key and waits for the row, and taking the task_id key here
+      // too would deadlock with it.
       await manager.query(
-        `UPDATE ${TABLE} SET dispatched_at = UTC_TIMESTAMP(3) WHERE task_id IN (${placeholders(rows.length)})`,
-        rows.map((row) => row.task_id),
+        `UPDATE ${TABLE} SET dispatched_at = UTC_TIMESTAMP(3) WHERE id IN (${placeholders(rows.length)})`,
+        rows.map((row) => row.id),
       );
       return rows.length;
     });

@@ -5,8 +5,14 @@ import { migrateDown, migrateUp } from './migrator';
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(30_000);
 
-const MIGRATION = 'AddBackgroundTasksTable0000000000002';
+const TABLE_MIGRATION = 'AddBackgroundTasksTable0000000000002';
+const DELIVERY_MIGRATION = 'AddTaskDeliveryColumns0000000000003';
+const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION];
+const DELIVERY_COLUMNS = ['attempt', 'lease_expires_at', 'dispatched_at'];
+const DELIVERY_INDEXES = ['idx_background_tasks_dispatched_at', 'idx_background_tasks_status_lease'];
 const TASK_ID = '0190a0b0-0000-7000-8000-000000000001';
+const OTHER_TASK_ID = '0190a0b0-0000-7000-8000-000000000002';
+const NEW_TASK_ID = '0190a0b0-0000-7000-8000-000000000003';
 
 async function withConnection<T>(url: string, work: (connection: Connection) => Promise<T>): Promise<T> {
   const connection = await createConnection(url);
@@ -44,6 +50,31 @@ async function tableExists(db: TestDatabase, table: string): Promise<boolean> {
   return found.length === 1;
 }
 
+async function columnNames(db: TestDatabase): Promise<string[]> {
+  const found = await rows<{ name: string }>(
+    db.url,
+    `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'background_tasks' ORDER BY ORDINAL_POSITION`,
+    [db.name],
+  );
+  return found.map((column) => column.name);
+}
+
+async function indexNames(db: TestDatabase): Promise<string[]> {
+  const found = await rows<{ name: string }>(
+    db.url,
+    `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'background_tasks' ORDER BY INDEX_NAME`,
+    [db.name],
+  );
+  return found.map((index) => index.name);
+}
+
+async function appliedMigrations(db: TestDatabase): Promise<string[]> {
+  const applied = await rows<{ name: string }>(db.url, 'SELECT name FROM tasklane_migrations ORDER BY timestamp');
+  return applied.map((row) => row.name);
+}
+
 describe('migrator (MariaDB)', () => {
   let db: TestDatabase;
 
@@ -57,10 +88,10 @@ describe('migrator (MariaDB)', () => {
     await db.drop();
   });
 
-  it('creates the missing database and applies the migration', async () => {
+  it('creates the missing database and applies the migrations in order', async () => {
     expect(await databaseExists(db)).toBe(false);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual(MIGRATIONS);
 
     expect(await databaseExists(db)).toBe(true);
     expect(await tableExists(db, 'background_tasks')).toBe(true);
@@ -70,8 +101,7 @@ describe('migrator (MariaDB)', () => {
       [db.name],
     );
     expect(charset[0].collation).toBe('utf8mb4_unicode_ci');
-    const applied = await rows<{ name: string }>(db.url, 'SELECT name FROM tasklane_migrations');
-    expect(applied.map((row) => row.name)).toEqual([MIGRATION]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
   it('creates background_tasks with the expected columns', async () => {
@@ -103,9 +133,12 @@ describe('migrator (MariaDB)', () => {
       'error_message',
       'retry_count',
       'max_retries',
+      'attempt',
       'created_at',
       'started_at',
       'completed_at',
+      'lease_expires_at',
+      'dispatched_at',
     ]);
     expect(byName.get('id')).toMatchObject({ columnType: 'bigint(20) unsigned', nullable: 'NO' });
     expect(byName.get('task_id')).toMatchObject({ columnType: 'char(36)', nullable: 'NO' });
@@ -132,6 +165,12 @@ describe('migrator (MariaDB)', () => {
     expect(byName.get('created_at')?.nullable).toBe('NO');
     expect(byName.get('started_at')?.nullable).toBe('YES');
     expect(byName.get('completed_at')?.nullable).toBe('YES');
+    // 003: the claim generation (fencing token), the lease and the outbox marker.
+    expect(byName.get('attempt')).toMatchObject({ columnType: 'int(10) unsigned', nullable: 'NO', columnDefault: '0' });
+    for (const name of ['lease_expires_at', 'dispatched_at']) {
+      expect(byName.get(name)).toMatchObject({ dataType: 'datetime', precision: 3, nullable: 'YES' });
+      expect([null, 'NULL']).toContain(byName.get(name)?.columnDefault);
+    }
   });
 
   it('creates the unique task_id key and the named indexes', async () => {
@@ -156,6 +195,8 @@ describe('migrator (MariaDB)', () => {
       idx_background_tasks_task_type_status: { unique: false, columns: ['task_type', 'status'] },
       idx_background_tasks_created_at: { unique: false, columns: ['created_at'] },
       idx_background_tasks_status_completed_at: { unique: false, columns: ['status', 'completed_at'] },
+      idx_background_tasks_dispatched_at: { unique: false, columns: ['dispatched_at'] },
+      idx_background_tasks_status_lease: { unique: false, columns: ['status', 'lease_expires_at'] },
     });
   });
 
@@ -197,16 +238,75 @@ describe('migrator (MariaDB)', () => {
 
   it('applies nothing when run a second time', async () => {
     await expect(migrateUp(db.url)).resolves.toEqual([]);
-    const applied = await rows<{ name: string }>(db.url, 'SELECT name FROM tasklane_migrations');
-    expect(applied.map((row) => row.name)).toEqual([MIGRATION]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
-  it('migrateDown drops the table and returns the migration name', async () => {
-    await expect(migrateDown(db.url)).resolves.toBe(MIGRATION);
+  it('migrateDown reverts 003 only: the delivery columns and indexes go, the table stays', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(DELIVERY_MIGRATION);
 
+    expect(await tableExists(db, 'background_tasks')).toBe(true);
+    const columns = await columnNames(db);
+    expect(columns).toContain('completed_at');
+    for (const column of DELIVERY_COLUMNS) {
+      expect(columns).not.toContain(column);
+    }
+    const indexes = await indexNames(db);
+    expect(indexes).toContain('idx_background_tasks_status_completed_at');
+    for (const index of DELIVERY_INDEXES) {
+      expect(indexes).not.toContain(index);
+    }
+    expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION]);
+  });
+
+  it('003 marks the rows that exist before it as dispatched at their creation, gives running ones an expired lease; later rows start in the outbox', async () => {
+    const createdAt = '2025-02-03 04:05:06.789';
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at, started_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', ?, NULL), (?, 'diagnostic.sleep', 'email', 'running', ?, ?)`,
+        [TASK_ID, createdAt, OTHER_TASK_ID, createdAt, createdAt],
+      ),
+    );
+
+    await expect(migrateUp(db.url)).resolves.toEqual([DELIVERY_MIGRATION]);
+
+    const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
+      db.url,
+      `SELECT attempt, lease_expires_at <= UTC_TIMESTAMP(3) AS lease_expired,
+              DATE_FORMAT(dispatched_at, '%Y-%m-%d %H:%i:%s.%f') AS dispatched
+         FROM background_tasks ORDER BY id`,
+    );
+    expect(existing).toEqual([
+      // pending: no lease
+      { attempt: 0, lease_expired: null, dispatched: '2025-02-03 04:05:06.789000' },
+      // running under code without heartbeats: an expired lease, so the reconciler can hand it back
+      { attempt: 0, lease_expired: 1, dispatched: '2025-02-03 04:05:06.789000' },
+    ]);
+
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', UTC_TIMESTAMP(3))`,
+        [NEW_TASK_ID],
+      ),
+    );
+    const [later] = await rows<{ attempt: number; lease: string | null; dispatched: string | null }>(
+      db.url,
+      'SELECT attempt, lease_expires_at AS lease, dispatched_at AS dispatched FROM background_tasks WHERE task_id = ?',
+      [NEW_TASK_ID],
+    );
+    expect(later).toEqual({ attempt: 0, lease: null, dispatched: null });
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
+  it('migrateDown reverts 003 then 002, dropping the table, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(DELIVERY_MIGRATION);
+    expect(await tableExists(db, 'background_tasks')).toBe(true);
+    expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION]);
+
+    await expect(migrateDown(db.url)).resolves.toBe(TABLE_MIGRATION);
     expect(await tableExists(db, 'background_tasks')).toBe(false);
-    const applied = await rows(db.url, 'SELECT name FROM tasklane_migrations');
-    expect(applied).toEqual([]);
+    expect(await appliedMigrations(db)).toEqual([]);
   });
 
   it('migrateDown returns null when no migration is applied', async () => {
@@ -224,7 +324,9 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('migrates up again after a migrateDown', async () => {
-    await expect(migrateUp(db.url)).resolves.toEqual([MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual(MIGRATIONS);
     expect(await tableExists(db, 'background_tasks')).toBe(true);
+    expect(await columnNames(db)).toEqual(expect.arrayContaining(DELIVERY_COLUMNS));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 });

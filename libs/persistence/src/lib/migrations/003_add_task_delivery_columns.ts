@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { TaskStatus } from '@tasklane/contracts';
 
 /**
  * 003_add_task_delivery_columns — what the delivery guarantees need (ADR 0005):
@@ -7,7 +8,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - `lease_expires_at`: until when the claiming worker is known to be alive (heartbeats extend it);
  *   an expired lease means the task is handed to another worker.
  * - `dispatched_at`: when the broker confirmed the task's command; NULL rows are the outbox,
- *   (re)published by the relay. Rows that exist already were published synchronously.
+ *   (re)published by the relay. Rows that exist already were published synchronously; rows
+ *   running already get an expired lease.
  */
 export class AddTaskDeliveryColumns003 implements MigrationInterface {
   readonly name = 'AddTaskDeliveryColumns0000000000003';
@@ -22,6 +24,11 @@ export class AddTaskDeliveryColumns003 implements MigrationInterface {
         ADD KEY idx_background_tasks_status_lease (status, lease_expires_at)
     `);
     await queryRunner.query('UPDATE background_tasks SET dispatched_at = created_at');
+    // Tasks running under the old code have no lease: give them an expired one, so that the
+    // reconciler hands them back unless a worker renews them (stop old workers before migrating).
+    await queryRunner.query(
+      `UPDATE background_tasks SET lease_expires_at = UTC_TIMESTAMP(3) WHERE status = '${TaskStatus.Running}'`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

@@ -48,30 +48,39 @@ export class LeaseKeeper {
   }
 
   private async renew(): Promise<void> {
+    this.fenceOverdue();
     if (this.renewing || this.held.size === 0) {
       return;
     }
     this.renewing = true;
     const claims = [...this.held.values()];
+    const sentAt = Date.now();
     try {
       const lost = await this.tasks.heartbeat(claims, this.leaseMs);
-      const now = Date.now();
       for (const claim of claims) {
-        claim.renewedAt = now;
+        // The lease counts from when the renewal was sent, not from when it was answered.
+        claim.renewedAt = Math.max(claim.renewedAt, sentAt);
       }
       for (const claim of lost) {
         this.lose(claim.taskId, 'the claim was released or reclaimed');
       }
     } catch (error) {
       this.logger.warn({ message: 'could not renew task leases', tasks: claims.length, error: errorMessageOf(error) });
-      const deadline = Date.now() - this.leaseMs * SELF_FENCE_FRACTION;
-      for (const claim of claims) {
-        if (claim.renewedAt < deadline) {
-          this.lose(claim.taskId, 'the lease could not be renewed in time');
-        }
-      }
     } finally {
       this.renewing = false;
+    }
+  }
+
+  /**
+   * Gives up every task whose lease was last renewed more than 80 % of a lease ago — whether the
+   * renewals failed or are still hanging — before the reconciler can hand it to another worker.
+   */
+  private fenceOverdue(): void {
+    const deadline = Date.now() - this.leaseMs * SELF_FENCE_FRACTION;
+    for (const claim of [...this.held.values()]) {
+      if (claim.renewedAt < deadline) {
+        this.lose(claim.taskId, 'the lease could not be renewed in time');
+      }
     }
   }
 

@@ -1,4 +1,7 @@
 import { Provider } from '@nestjs/common';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Test, TestingModule } from '@nestjs/testing';
 import { ChannelModel, ConfirmChannel, ConsumeMessage, GetMessage, connect } from 'amqplib';
 import { DataSource } from 'typeorm';
@@ -144,6 +147,14 @@ function commandOf(task: NewTask): TaskCommand<TaskName.EmailSend> {
   };
 }
 
+interface Delivery {
+  attempt: number;
+  lease_expires_at: Date | null;
+  dispatched_at: Date | null;
+  /** lease_expires_at − now on the database clock, in ms; null without a lease. */
+  lease_left_ms: number | null;
+}
+
 interface Observed<T> {
   body: T;
   message: ConsumeMessage;
@@ -227,6 +238,20 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       throw new Error(`task ${taskId} not found`);
     }
     return found;
+  }
+
+  /** The delivery columns of a row (migration 003), which the API resource does not expose. */
+  async function delivery(taskId: string): Promise<Delivery> {
+    const [found] = (await dataSource.query(
+      `SELECT attempt, lease_expires_at, dispatched_at,
+              CAST(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), lease_expires_at) DIV 1000 AS SIGNED) AS lease_left_ms
+         FROM background_tasks WHERE task_id = ?`,
+      [taskId],
+    )) as Delivery[];
+    if (found === undefined) {
+      throw new Error(`task ${taskId} not found`);
+    }
+    return { ...found, lease_left_ms: found.lease_left_ms === null ? null : Number(found.lease_left_ms) };
   }
 
   async function deadLetters(): Promise<GetMessage[]> {
@@ -347,6 +372,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         task_name: TaskName.EmailSend,
         task_type: TaskType.Email,
         retry_count: 0,
+        attempt: 1,
         occurred_at: expect.any(String),
       });
       expect(rest).toEqual([succeeded]);
@@ -356,6 +382,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         task_name: TaskName.EmailSend,
         task_type: TaskType.Email,
         retry_count: 0,
+        attempt: 1,
         occurred_at: expect.any(String),
         result,
       });
@@ -375,6 +402,12 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         started_at: started.occurred_at,
         completed_at: null,
         result: null,
+      });
+      // The claim also took the task out of the outbox and gave it a lease.
+      expect(await delivery(task.taskId)).toMatchObject({
+        attempt: 1,
+        lease_expires_at: expect.any(Date),
+        dispatched_at: expect.any(Date),
       });
     });
 
@@ -441,14 +474,15 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(calls.map((call) => call.context.priority)).toEqual([7, 7, 7]);
       expect(calls.map((call) => call.context.maxRetries)).toEqual([2, 2, 2]);
 
+      // Each retry is a claim of its own: a new generation.
       const lifecycle = eventsOf(task.taskId);
-      expect(lifecycle.map((event) => [event.event, event.retry_count])).toEqual([
-        [TaskEventType.Started, 0],
-        [TaskEventType.Retrying, 0],
-        [TaskEventType.Started, 1],
-        [TaskEventType.Retrying, 1],
-        [TaskEventType.Started, 2],
-        [TaskEventType.Failed, 2],
+      expect(lifecycle.map((event) => [event.event, event.retry_count, event.attempt])).toEqual([
+        [TaskEventType.Started, 0, 1],
+        [TaskEventType.Retrying, 0, 1],
+        [TaskEventType.Started, 1, 2],
+        [TaskEventType.Retrying, 1, 2],
+        [TaskEventType.Started, 2, 3],
+        [TaskEventType.Failed, 2, 3],
       ]);
       const retrying = lifecycle.filter((event) => event.event === TaskEventType.Retrying);
       expect(retrying[0]).toMatchObject({ error_message: 'boom on attempt 0', delay_ms: expect.any(Number) });
@@ -476,6 +510,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       });
 
       expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 2 });
+      expect((await delivery(task.taskId)).attempt).toBe(3);
       for (const delay of RETRY_LEVELS) {
         expect((await channel.checkQueue(retryDelayName(delay))).messageCount).toBe(0);
       }
@@ -560,6 +595,223 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(eventsOf(unknownName.taskId)).toEqual([]);
       expect(eventsOf(badParams.taskId)).toEqual([]);
     });
+
+    it('dead-letters a malformed copy of a running task without failing the running claim', async () => {
+      await deadLetters();
+      const task = newTask({ params: { subject: 'slow 500' } });
+      await tasks.insertPending(task);
+      await messages.publishCommand(commandOf(task));
+      await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
+
+      const copy = JSON.stringify({ ...commandOf(task), params: { to: 'nope', subject: 'Hello', body: 'Hi' } });
+      await publishRaw(copy, 'poison-copy');
+      const parked = await waitFor('the copy in the dead-letter queue', async () => {
+        const found = await deadLetters();
+        return found.length > 0 ? found : false;
+      });
+      expect(parked.map((message) => message.properties.messageId)).toEqual(['poison-copy']);
+
+      await waitForEvent(task.taskId, TaskEventType.Succeeded);
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
+      expect(handler.callsFor(task.taskId)).toHaveLength(1);
+      expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([
+        TaskEventType.Started,
+        TaskEventType.Succeeded,
+      ]);
+      await taskQueueDrained();
+    });
+  });
+
+  describe('leases', () => {
+    const LEASE_MS = 1_000;
+    let worker: TestingModule;
+    let handler: RecordingEmailHandler;
+    let messages: TaskMessagePublisher;
+
+    beforeAll(async () => {
+      // Heartbeats every LEASE_MS / 5 = 200 ms.
+      worker = await startWorker({ TASK_LEASE_MS: String(LEASE_MS) });
+      handler = worker.get(RecordingEmailHandler);
+      messages = worker.get(TaskMessagePublisher);
+    });
+
+    afterAll(async () => {
+      await worker?.close();
+    });
+
+    it('keeps the claim of a task running far longer than its lease alive with heartbeats', async () => {
+      const task = newTask({ params: { subject: 'slow 4000' } });
+      await tasks.insertPending(task);
+      await messages.publishCommand(commandOf(task));
+      await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
+      await waitFor('the claim', async () => (await row(task.taskId)).status === TaskStatus.Running);
+      const claimedLease = (await delivery(task.taskId)).lease_expires_at as Date;
+
+      // Sample the lease while the handler runs: never expired, and pushed further and further.
+      const samples: Delivery[] = [];
+      while (handler.callsFor(task.taskId).length === 1 && eventsOf(task.taskId).length < 2) {
+        samples.push(await delivery(task.taskId));
+        await sleep(250);
+      }
+      const succeeded = await waitForEvent(task.taskId, TaskEventType.Succeeded);
+
+      expect(samples.length).toBeGreaterThanOrEqual(8);
+      for (const sample of samples) {
+        expect(sample.attempt).toBe(1);
+        expect(sample.lease_left_ms).toBeGreaterThan(0);
+      }
+      const leases = samples.map((sample) => (sample.lease_expires_at as Date).getTime());
+      for (let index = 1; index < leases.length; index += 1) {
+        expect(leases[index]).toBeGreaterThanOrEqual(leases[index - 1]);
+      }
+      // 4 s of running moved a 1 s lease forward by about 3 s.
+      expect(leases[leases.length - 1] - claimedLease.getTime()).toBeGreaterThan(2_500);
+
+      // Ran once, never aborted, and its outcome was published under its claim.
+      const calls = handler.callsFor(task.taskId);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].context.signal.aborted).toBe(false);
+      expect(succeeded).toMatchObject({ retry_count: 0, attempt: 1 });
+      expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([
+        TaskEventType.Started,
+        TaskEventType.Succeeded,
+      ]);
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 0 });
+      await taskQueueDrained();
+    });
+
+    it('aborts a handler whose claim was taken away and publishes no outcome for it', async () => {
+      const task = newTask({ params: { subject: 'slow 10000' } });
+      await tasks.insertPending(task);
+      await messages.publishCommand(commandOf(task));
+      await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
+      await waitFor('the claim', async () => (await row(task.taskId)).status === TaskStatus.Running);
+      await waitForEvent(task.taskId, TaskEventType.Started);
+      const [call] = handler.callsFor(task.taskId);
+
+      // The claim is handed back behind the worker's back (as the reconciler would after a lost lease).
+      expect(await tasks.releaseClaim(task.taskId, 1)).toBe(true);
+
+      const abortedWithin = Date.now();
+      await waitFor('the handler to be aborted', () => call.context.signal.aborted, { timeoutMs: 5_000 });
+      // Noticed at the next heartbeat (every 200 ms).
+      expect(Date.now() - abortedWithin).toBeLessThan(2_000);
+      expect(String(call.context.signal.reason)).toMatch(/task given up/);
+
+      // Longer than any retry delay: a retry or an outcome, had one been sent, would be seen by now.
+      await sleep(RETRY_MAX_DELAY_MS + 300);
+      expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
+      expect(retries.filter((retry) => retry.body.task_id === task.taskId)).toEqual([]);
+      // The row stays as released: pending, the next generation, in the outbox.
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, retry_count: 0 });
+      expect(await delivery(task.taskId)).toMatchObject({ attempt: 2, lease_expires_at: null, dispatched_at: null });
+      await taskQueueDrained();
+      // Out of the outbox, so that no later relay in this file publishes it.
+      expect(await tasks.cancelPending(task.taskId, new Date())).toBe(true);
+
+      // The worker carries on with other tasks.
+      const next = newTask();
+      await tasks.insertPending(next);
+      await messages.publishCommand(commandOf(next));
+      await waitForEvent(next.taskId, TaskEventType.Succeeded);
+    });
+
+    it('runs at most WORKER_CONCURRENCY (2) tasks at once, although deliveries are acked at the claim', async () => {
+      const batch = Array.from({ length: 5 }, () => newTask({ params: { subject: 'slow 400' } }));
+      let running = 0;
+      let mostAtOnce = 0;
+      const original = handler.run.bind(handler);
+      const spy = jest.spyOn(handler, 'run').mockImplementation(async (params, context) => {
+        running += 1;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        try {
+          return await original(params, context);
+        } finally {
+          running -= 1;
+        }
+      });
+      try {
+        for (const task of batch) {
+          await tasks.insertPending(task);
+          await messages.publishCommand(commandOf(task));
+        }
+        for (const task of batch) {
+          await waitForEvent(task.taskId, TaskEventType.Succeeded);
+        }
+      } finally {
+        spy.mockRestore();
+      }
+      expect(mostAtOnce).toBe(2);
+      await taskQueueDrained();
+    });
+  });
+
+  describe('diagnostic.sleep with DIAGNOSTIC_EXECUTION_LOG', () => {
+    let dir: string;
+    let log: string;
+    let worker: TestingModule;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'tasklane-executions-'));
+      log = join(dir, 'executions.log');
+      worker = await startWorker({ DIAGNOSTIC_EXECUTION_LOG: log, TASK_LEASE_MS: '1000' });
+    });
+
+    afterAll(async () => {
+      await worker?.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    function sleepTask(ms: number): NewTask {
+      return { ...newTask(), taskName: TaskName.DiagnosticSleep, params: { ms } };
+    }
+
+    function sleepCommand(task: NewTask, retryCount = 0): TaskCommand {
+      return { ...commandOf(task), task_name: TaskName.DiagnosticSleep, retry_count: retryCount } as TaskCommand;
+    }
+
+    async function logLines(): Promise<string[]> {
+      const content = await readFile(log, 'utf8').catch(() => '');
+      return content.split('\n').filter((line) => line !== '');
+    }
+
+    it('appends `task_id retry_count pid` once per finished execution, never for a duplicate or an aborted run', async () => {
+      const messages = worker.get(TaskMessagePublisher);
+      const first = sleepTask(20);
+      const second = sleepTask(20);
+      const aborted = sleepTask(10_000);
+      for (const task of [first, second, aborted]) {
+        await tasks.insertPending(task);
+      }
+      await messages.publishCommand(sleepCommand(first));
+      await messages.publishCommand(sleepCommand(first)); // a duplicate: dropped at the claim
+      await messages.publishCommand(sleepCommand(second));
+      await messages.publishCommand(sleepCommand(aborted));
+      await waitForEvent(first.taskId, TaskEventType.Succeeded);
+      await waitForEvent(second.taskId, TaskEventType.Succeeded);
+      await waitForEvent(aborted.taskId, TaskEventType.Started);
+      expect(await tasks.releaseClaim(aborted.taskId, 1)).toBe(true);
+      await taskQueueDrained();
+      await sleep(600); // three heartbeats: the aborted run has ended by now
+
+      const lines = await logLines();
+      expect([...lines].sort()).toEqual(
+        [`${first.taskId} 0 ${process.pid}`, `${second.taskId} 0 ${process.pid}`].sort(),
+      );
+      expect(eventsOf(aborted.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
+      // Out of the outbox, so that no later relay in this file publishes it.
+      expect(await tasks.cancelPending(aborted.taskId, new Date())).toBe(true);
+
+      // A retry of a task is an execution of its own, with its retry count.
+      const retried = sleepTask(5);
+      await tasks.insertPending({ ...retried, maxRetries: 2 });
+      await messages.publishCommand({ ...sleepCommand(retried, 1), max_retries: 2 });
+      await waitForEvent(retried.taskId, TaskEventType.Succeeded, 1);
+      await waitFor('the execution line of the retry', async () =>
+        (await logLines()).includes(`${retried.taskId} 1 ${process.pid}`),
+      );
+      expect(await logLines()).toHaveLength(3);
+    });
   });
 
   describe('graceful shutdown', () => {
@@ -586,7 +838,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
     });
 
-    it('hands a task still running after the grace period back: claim released, message requeued', async () => {
+    it('hands a task still running after the grace period back: claim released into the outbox, nothing requeued', async () => {
       const worker = await startWorker({ SHUTDOWN_GRACE_MS: '300' });
       const handler = worker.get(RecordingEmailHandler);
       const task = newTask({ params: { subject: 'slow 10000' } });
@@ -594,6 +846,10 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
       await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
       await waitFor('the claim', async () => (await row(task.taskId)).status === TaskStatus.Running);
+      // Acked at the claim: while the handler runs, the broker holds nothing of the task.
+      await taskQueueDrained();
+      const { attempt } = await delivery(task.taskId);
+      expect(attempt).toBe(1);
 
       const closing = Date.now();
       await worker.close();
@@ -602,38 +858,102 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(closeMs).toBeGreaterThanOrEqual(300);
       expect(closeMs).toBeLessThan(3_000);
       expect(handler.callsFor(task.taskId)[0].context.signal.aborted).toBe(true);
+      // Released: pending, the same retry, a new generation, back in the outbox.
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Pending,
         retry_count: 0,
         started_at: null,
         completed_at: null,
       });
-      const queue = await waitFor('the message back in the queue', async () => {
-        const checked = await channel.checkQueue(EMAIL_QUEUE);
-        return checked.messageCount === 1 ? checked : false;
+      expect(await delivery(task.taskId)).toEqual({
+        attempt: attempt + 1,
+        lease_expires_at: null,
+        dispatched_at: null,
+        lease_left_ms: null,
       });
-      expect(queue.consumerCount).toBe(0);
-      expect(await vhost.queueCounts(EMAIL_QUEUE)).toEqual({ ready: 1, unacked: 0 });
-      // Only the start was announced: the aborted attempt's outcome is not published.
+      // The message was acked at the claim: nothing goes back to the queue (the outbox relay republishes).
+      expect(await channel.checkQueue(EMAIL_QUEUE)).toMatchObject({ messageCount: 0, consumerCount: 0 });
+      expect(await vhost.queueCounts(EMAIL_QUEUE)).toEqual({ ready: 0, unacked: 0 });
+      // Only the start was announced: the aborted run's outcome is not published.
       await sleep(200);
       expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
       expect(retries.filter((retry) => retry.body.task_id === task.taskId)).toEqual([]);
 
-      // A successor claims the redelivered message again and runs the same attempt to the end.
+      // A successor runs it to the end once the outbox relay (the status tracker's job) republishes it.
       const successor = await startWorker({}, (moduleRef) => {
         moduleRef.get(RecordingEmailHandler).maxSlowMs = 0;
       });
       try {
+        const publisher = successor.get(TaskMessagePublisher);
+        const relayed = await tasks.relayOutbox(0, 100, async (commands) => {
+          await Promise.all(commands.map((command) => publisher.publishCommand(command)));
+        });
+        expect(relayed).toBe(1);
+        expect((await delivery(task.taskId)).dispatched_at).not.toBeNull();
+
         const again = successor.get(RecordingEmailHandler);
         await waitForEvent(task.taskId, TaskEventType.Succeeded);
         await taskQueueDrained();
         expect(again.callsFor(task.taskId).map((call) => call.context.retryCount)).toEqual([0]);
-        expect(eventsOf(task.taskId).map((event) => [event.event, event.retry_count])).toEqual([
-          [TaskEventType.Started, 0],
-          [TaskEventType.Started, 0],
-          [TaskEventType.Succeeded, 0],
+        expect(eventsOf(task.taskId).map((event) => [event.event, event.retry_count, event.attempt])).toEqual([
+          [TaskEventType.Started, 0, attempt],
+          [TaskEventType.Started, 0, attempt + 2],
+          [TaskEventType.Succeeded, 0, attempt + 2],
         ]);
         expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, started_at: expect.any(String) });
+        expect((await delivery(task.taskId)).attempt).toBe(attempt + 2);
+      } finally {
+        await successor.close();
+      }
+    });
+
+    it('does not start a delivery still waiting for a slot at shutdown: it goes back to the queue', async () => {
+      const worker = await startWorker({ SHUTDOWN_GRACE_MS: '300', WORKER_CONCURRENCY: '1' });
+      const handler = worker.get(RecordingEmailHandler);
+      const publisher = worker.get(TaskMessagePublisher);
+      const running = newTask({ params: { subject: 'slow 10000' } });
+      const waiting = newTask({ params: { subject: 'slow 10000' } });
+      for (const task of [running, waiting]) {
+        await tasks.insertPending(task);
+        await tasks.markDispatched([task.taskId], new Date());
+        await publisher.publishCommand(commandOf(task));
+      }
+      await waitFor('the first handler to start', () => handler.callsFor(running.taskId).length === 1);
+      // The first was acked at its claim; the second waits for the one slot, unacked.
+      await waitFor(
+        'the second delivery to wait unacked',
+        async () => {
+          const counts = await vhost.queueCounts(EMAIL_QUEUE);
+          return counts.ready === 0 && counts.unacked === 1;
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+
+      await worker.close();
+
+      expect(handler.callsFor(running.taskId)[0].context.signal.aborted).toBe(true);
+      expect(handler.callsFor(waiting.taskId)).toEqual([]);
+      expect(await delivery(running.taskId)).toMatchObject({ attempt: 2, dispatched_at: null });
+      // Never claimed, and back in the queue.
+      expect(await row(waiting.taskId)).toMatchObject({ status: TaskStatus.Pending, started_at: null });
+      expect(await delivery(waiting.taskId)).toMatchObject({ attempt: 0, dispatched_at: expect.any(Date) });
+      expect(await vhost.queueCounts(EMAIL_QUEUE)).toEqual({ ready: 1, unacked: 0 });
+      expect(eventsOf(waiting.taskId)).toEqual([]);
+
+      // A successor runs both: the queued one, and the released one once relayed.
+      const successor = await startWorker({}, (moduleRef) => {
+        moduleRef.get(RecordingEmailHandler).maxSlowMs = 0;
+      });
+      try {
+        const successorPublisher = successor.get(TaskMessagePublisher);
+        expect(
+          await tasks.relayOutbox(0, 100, async (commands) => {
+            await Promise.all(commands.map((command) => successorPublisher.publishCommand(command)));
+          }),
+        ).toBe(1);
+        await waitForEvent(waiting.taskId, TaskEventType.Succeeded);
+        await waitForEvent(running.taskId, TaskEventType.Succeeded);
+        await taskQueueDrained();
       } finally {
         await successor.close();
       }

@@ -52,6 +52,13 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly queue: string;
   private readonly retryLevels: number[];
   private readonly running = new Map<string, RunningTask>();
+  /**
+   * Deliveries are acked at the claim, so the prefetch no longer bounds the tasks in progress:
+   * a slot per task does (WORKER_CONCURRENCY). A delivery waits unacked for a slot.
+   */
+  private slotsTaken = 0;
+  private readonly waitingForSlot: Array<(granted: boolean) => void> = [];
+  private stopping = false;
 
   constructor(
     @Inject(AmqpConnection) connection: AmqpConnection,
@@ -83,6 +90,12 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // Deliveries still waiting for a slot are not started: left unacked, they go back to the
+    // queue when the consumer's channel closes.
+    this.stopping = true;
+    for (const waiting of this.waitingForSlot.splice(0)) {
+      waiting(false);
+    }
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS, () => this.handBackRunningTasks());
     this.leases.stop();
   }
@@ -97,7 +110,38 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       await this.rejectPoison(delivery, decoded.reason, decoded.taskId);
       return;
     }
-    const command = decoded.value;
+    if (!(await this.takeSlot())) {
+      return;
+    }
+    try {
+      await this.claimAndRun(delivery, decoded.value);
+    } finally {
+      this.freeSlot();
+    }
+  }
+
+  private takeSlot(): Promise<boolean> {
+    if (this.stopping) {
+      return Promise.resolve(false);
+    }
+    if (this.slotsTaken < this.env.WORKER_CONCURRENCY) {
+      this.slotsTaken += 1;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => this.waitingForSlot.push(resolve));
+  }
+
+  /** Passes the slot straight to the delivery waiting longest, if any. */
+  private freeSlot(): void {
+    const next = this.waitingForSlot.shift();
+    if (next) {
+      next(true);
+    } else {
+      this.slotsTaken -= 1;
+    }
+  }
+
+  private async claimAndRun(delivery: Delivery, command: TaskCommand): Promise<void> {
     const fields = { task_id: command.task_id, task_name: command.task_name, retry_count: command.retry_count };
     const startedAt = new Date();
     let attempt: number | null;

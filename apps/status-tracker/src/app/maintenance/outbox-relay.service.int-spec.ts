@@ -1,0 +1,199 @@
+import { Test, TestingModule } from '@nestjs/testing';
+import { Channel, ChannelModel, GetMessage, connect } from 'amqplib';
+import { DataSource } from 'typeorm';
+import { TaskCommand, TaskName, TaskStatus, TaskType, newTaskId, taskQueueName } from '@tasklane/contracts';
+import { AmqpConnection } from '@tasklane/messaging';
+import { BackgroundTaskRepository, NewTask, migrateUp } from '@tasklane/persistence';
+import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
+import { AppModule } from '../app.module';
+
+// Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
+jest.setTimeout(60_000);
+
+/** Set for the tracker's AppModule, which reads process.env (restored afterwards). */
+const ENV = {
+  DATABASE_POOL_SIZE: '3',
+  SHUTDOWN_GRACE_MS: '2000',
+  OUTBOX_RELAY_INTERVAL_MS: '100',
+  OUTBOX_RELAY_MIN_AGE_MS: '200',
+  RECONCILE_INTERVAL_MS: '100',
+  LEASE_EXPIRY_GRACE_MS: '100',
+};
+const ENV_KEYS = ['AMQP_URL', 'DATABASE_URL', ...Object.keys(ENV)];
+const REPORT_QUEUE = taskQueueName(TaskType.Report);
+const LEASE_MS = 600_000;
+
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    taskId: newTaskId(),
+    taskName: TaskName.DiagnosticSleep,
+    taskType: TaskType.Report,
+    priority: 6,
+    params: { ms: 5 },
+    maxRetries: 2,
+    createdAt: new Date(),
+    ...overrides,
+  };
+}
+
+function commandOf(task: NewTask, retryCount = 0): TaskCommand {
+  return {
+    task_id: task.taskId,
+    task_name: task.taskName,
+    task_type: task.taskType,
+    params: task.params as never,
+    priority: task.priority,
+    max_retries: task.maxRetries,
+    retry_count: retryCount,
+  };
+}
+
+describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
+  let vhost: TestVhost;
+  let db: TestDatabase;
+  let app: TestingModule;
+  let tasks: BackgroundTaskRepository;
+  let broker: ChannelModel;
+  let channel: Channel;
+  const savedEnv: Record<string, string | undefined> = {};
+  /** Every command taken off the report queue so far. */
+  const commands: GetMessage[] = [];
+
+  async function takeCommands(): Promise<void> {
+    for (;;) {
+      const message = await channel.get(REPORT_QUEUE, { noAck: true });
+      if (message === false) {
+        return;
+      }
+      commands.push(message);
+    }
+  }
+
+  function commandsOf(taskId: string): GetMessage[] {
+    return commands.filter((message) => (JSON.parse(message.content.toString()) as TaskCommand).task_id === taskId);
+  }
+
+  /** Waits until the relay published (at least) one command of the task; returns it. */
+  function relayed(task: NewTask, timeoutMs = 5_000): Promise<GetMessage> {
+    return waitFor(
+      `the command of task ${task.taskId} in ${REPORT_QUEUE}`,
+      async () => {
+        await takeCommands();
+        return commandsOf(task.taskId)[0];
+      },
+      { timeoutMs, intervalMs: 20 },
+    );
+  }
+
+  async function dispatchedAt(taskId: string): Promise<Date | null> {
+    const [found] = (await app
+      .get(DataSource)
+      .query('SELECT dispatched_at FROM background_tasks WHERE task_id = ?', [taskId])) as Array<{
+      dispatched_at: Date | null;
+    }>;
+    return found.dispatched_at;
+  }
+
+  beforeAll(async () => {
+    vhost = await createTestVhost('tracker-relay');
+    db = await createTestDatabase('tracker_relay');
+    await migrateUp(db.url);
+    const env: Record<string, string> = { AMQP_URL: vhost.url, DATABASE_URL: db.url, ...ENV };
+    for (const key of ENV_KEYS) {
+      savedEnv[key] = process.env[key];
+      process.env[key] = env[key];
+    }
+
+    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app.useLogger(['error', 'warn']);
+    await app.init();
+    await app.get(AmqpConnection).waitUntilConnected(10_000);
+    tasks = app.get(BackgroundTaskRepository);
+
+    broker = await connect(vhost.url);
+    channel = await broker.createChannel();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await channel?.close().catch(() => undefined);
+    await broker?.close().catch(() => undefined);
+    for (const key of ENV_KEYS) {
+      if (savedEnv[key] === undefined) {
+        delete process.env[key];
+      } else {
+        process.env[key] = savedEnv[key];
+      }
+    }
+    await vhost?.delete();
+    await db?.drop();
+  });
+
+  it('publishes a task the gateway never published to its queue within a second, once, and marks it dispatched', async () => {
+    const task = newTask({ priority: 9 });
+    const inserted = Date.now();
+    await tasks.insertPending(task);
+
+    const message = await relayed(task);
+    const elapsed = Date.now() - inserted;
+    expect(elapsed).toBeLessThan(1_000);
+    // Not before OUTBOX_RELAY_MIN_AGE_MS: the gateway's own publish goes first.
+    expect(elapsed).toBeGreaterThanOrEqual(150);
+
+    expect(JSON.parse(message.content.toString())).toEqual(commandOf(task));
+    expect(message.fields.routingKey).toBe(TaskType.Report);
+    expect(message.properties).toMatchObject({
+      messageId: `${task.taskId}.0`,
+      priority: 9,
+      type: TaskName.DiagnosticSleep,
+      deliveryMode: 2,
+    });
+    await waitFor('dispatched_at to be recorded', async () => (await dispatchedAt(task.taskId)) !== null);
+    expect(await tasks.findByTaskId(task.taskId)).toMatchObject({ status: TaskStatus.Pending, started_at: null });
+
+    // Later runs leave it alone: once a newer task has been relayed, the first still has one copy.
+    const later = newTask();
+    await tasks.insertPending(later);
+    await relayed(later);
+    await takeCommands();
+    expect(commandsOf(task.taskId)).toHaveLength(1);
+  });
+
+  it('leaves alone tasks recorded as dispatched, cancelled or running', async () => {
+    const dispatched = newTask();
+    await tasks.insertPending(dispatched);
+    await tasks.markDispatched([dispatched.taskId], new Date());
+    const cancelled = newTask();
+    await tasks.insertPending(cancelled);
+    await tasks.cancelPending(cancelled.taskId, new Date());
+    const running = newTask();
+    await tasks.insertPending(running);
+    expect(await tasks.claim(running.taskId, 0, new Date(), LEASE_MS)).toBe(1);
+
+    // Relays run in insertion order: by the time this one is out, the three above were considered.
+    const sentinel = newTask();
+    await tasks.insertPending(sentinel);
+    await relayed(sentinel);
+
+    await takeCommands();
+    for (const task of [dispatched, cancelled, running]) {
+      expect(commandsOf(task.taskId)).toEqual([]);
+    }
+    expect(await dispatchedAt(cancelled.taskId)).toBeNull();
+    expect((await tasks.findByTaskId(cancelled.taskId))?.status).toBe(TaskStatus.Cancelled);
+  });
+
+  it('publishes a released claim again, as the same retry', async () => {
+    const task = newTask({ maxRetries: 3 });
+    await tasks.insertPending(task);
+    await tasks.markDispatched([task.taskId], new Date());
+    const attempt = await tasks.claim(task.taskId, 1, new Date(), LEASE_MS);
+    expect(attempt).toBe(1);
+    expect(await tasks.releaseClaim(task.taskId, attempt as number)).toBe(true);
+
+    const message = await relayed(task);
+    expect(JSON.parse(message.content.toString())).toEqual(commandOf(task, 1));
+    expect(message.properties.messageId).toBe(`${task.taskId}.1`);
+    await waitFor('dispatched_at to be recorded', async () => (await dispatchedAt(task.taskId)) !== null);
+  });
+});
