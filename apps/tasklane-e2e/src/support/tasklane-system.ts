@@ -1,4 +1,4 @@
-import { connect, ChannelModel } from 'amqplib';
+import { connect, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { createConnection } from 'mysql2/promise';
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -42,6 +42,9 @@ const QUEUE_OF: Partial<Record<AppName, string>> = {
 const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 const run = promisify(execFile);
 
+/** How long an app may take to start before the test gives up on it. */
+const START_TIMEOUT_MS = 30_000;
+
 export interface HttpResponse<T = unknown> {
   status: number;
   body: T;
@@ -69,10 +72,14 @@ export interface SystemOptions {
  * apps (`dist/apps`) as separate processes, driven over HTTP like a real client would.
  */
 export class TasklaneSystem {
-  readonly apps = new Map<AppName, AppProcess>();
+  /** Running apps by key: the app name, or `<app>#<replica>` for a replica started with a label. */
+  readonly apps = new Map<string, AppProcess>();
   readonly baseUrl: string;
   readonly workDir: string;
-  private broker: ChannelModel | null = null;
+  /** File to which `diagnostic.sleep` appends one line per finished execution (DIAGNOSTIC_EXECUTION_LOG). */
+  readonly executionLog: string;
+  private broker: Promise<ChannelModel> | null = null;
+  private publishChannel: Promise<ConfirmChannel> | null = null;
 
   private constructor(
     readonly label: string,
@@ -85,6 +92,7 @@ export class TasklaneSystem {
   ) {
     this.baseUrl = `http://127.0.0.1:${port}`;
     this.workDir = join(WORKSPACE_ROOT, 'tmp', 'e2e', `${label}-${database.name}`);
+    this.executionLog = join(this.workDir, 'executions.log');
     mkdirSync(this.workDir, { recursive: true });
   }
 
@@ -117,38 +125,81 @@ export class TasklaneSystem {
       SHUTDOWN_GRACE_MS: '10000',
       MAIL_OUTBOX_DIR: join(system.workDir, 'outbox'),
       REPORTS_DIR: join(system.workDir, 'reports'),
+      DIAGNOSTIC_EXECUTION_LOG: system.executionLog,
       ...options.env,
     });
-    system.broker = await connect(vhost.url);
     const apps = options.apps ?? (['api-gateway', 'status-tracker', ...Object.values(WORKER_OF)] as AppName[]);
     await Promise.all(apps.map((app) => system.startApp(app)));
     return system;
   }
 
-  /** Starts an app and waits until it serves (gateway) or consumes its queue (the others). */
-  async startApp(app: AppName, env: Record<string, string> = {}): Promise<AppProcess> {
-    const process = new AppProcess(app, { ...this.env, ...env }, `${this.label}-${app}`);
-    this.apps.set(app, process);
+  /** Key of an app in {@link apps}: its name, or `<app>#<replica>` for a labelled replica. */
+  static appKey(app: AppName, replica?: string): string {
+    return replica === undefined ? app : `${app}#${replica}`;
+  }
+
+  /**
+   * Starts an app and waits until it serves (gateway) or consumes its queue (the others). With a
+   * `replica` label it starts another process of the same app next to the running ones (its own
+   * key in {@link apps} and its own log file); without one it (re)starts the app's main process.
+   */
+  async startApp(app: AppName, env: Record<string, string> = {}, replica?: string): Promise<AppProcess> {
+    const key = TasklaneSystem.appKey(app, replica);
+    const logLabel = replica === undefined ? `${this.label}-${app}` : `${this.label}-${app}-${replica}`;
+    const process = new AppProcess(app, { ...this.env, ...env }, logLabel);
+    this.apps.set(key, process);
+    const alive = (): void => {
+      if (!process.running) {
+        throw new Error(`${key} exited while starting; its log: tmp/e2e-logs/${logLabel}.log`);
+      }
+    };
     const queue = QUEUE_OF[app];
     if (queue === undefined) {
-      await waitFor(`${app} to answer`, async () => (await this.get('/api/tasks/count/all')).status === 200, {
-        timeoutMs: 30_000,
-      });
+      await waitFor(
+        `${key} to answer`,
+        async () => {
+          alive();
+          return (await this.get('/api/tasks/count/all')).status === 200;
+        },
+        { timeoutMs: START_TIMEOUT_MS },
+      );
       // Until /health/ready exists, the gateway's log says when it can publish.
-      await waitFor(`${app} to connect to RabbitMQ`, () => process.logs().includes('"connected to RabbitMQ"'), {
-        timeoutMs: 30_000,
-      });
+      await waitFor(
+        `${key} to connect to RabbitMQ`,
+        () => {
+          alive();
+          return process.logs().includes('"connected to RabbitMQ"');
+        },
+        { timeoutMs: START_TIMEOUT_MS },
+      );
     } else {
-      await waitFor(`${app} to consume ${queue}`, async () => (await this.consumers(queue)) > 0, { timeoutMs: 30_000 });
+      // This process's own log says it consumes (a replica joins consumers that already exist).
+      await waitFor(
+        `${key} to consume ${queue}`,
+        async () => {
+          alive();
+          return process.logs().includes('"message":"consuming"') && (await this.consumers(queue)) > 0;
+        },
+        { timeoutMs: START_TIMEOUT_MS },
+      );
     }
     return process;
   }
 
-  /** Stops an app with SIGTERM (graceful) and returns its exit code. */
-  async stopApp(app: AppName): Promise<number | null> {
-    const process = this.apps.get(app);
-    this.apps.delete(app);
+  /** Stops an app (or one replica) with SIGTERM (graceful) and returns its exit code. */
+  async stopApp(app: AppName, replica?: string): Promise<number | null> {
+    const key = TasklaneSystem.appKey(app, replica);
+    const process = this.apps.get(key);
+    this.apps.delete(key);
     return process ? process.stop('SIGTERM') : null;
+  }
+
+  /** Kills an app (or one replica) with SIGKILL — no shutdown hook runs — and waits until it is gone. */
+  async killApp(app: AppName, replica?: string): Promise<void> {
+    const key = TasklaneSystem.appKey(app, replica);
+    const process = this.apps.get(key);
+    this.apps.delete(key);
+    await process?.stop('SIGKILL');
   }
 
   async consumers(queue: string): Promise<number> {
@@ -156,10 +207,7 @@ export class TasklaneSystem {
   }
 
   async queueState(queue: string): Promise<{ messageCount: number; consumerCount: number }> {
-    if (!this.broker) {
-      throw new Error('not connected');
-    }
-    const channel = await this.broker.createChannel();
+    const channel = await (await this.brokerConnection()).createChannel();
     // A missing queue closes the channel with an error; the rejected checkQueue reports it.
     channel.on('error', () => undefined);
     try {
@@ -167,6 +215,60 @@ export class TasklaneSystem {
       return { messageCount, consumerCount };
     } finally {
       await channel.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Publishes a message into this system's vhost straight to RabbitMQ (not through a proxy),
+   * persistent and confirmed — e.g. a copy of a task command or a lifecycle event.
+   */
+  async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish = {}): Promise<void> {
+    if (!this.publishChannel) {
+      const opening: Promise<ConfirmChannel> = this.brokerConnection().then(async (connection) => {
+        const channel = await connection.createConfirmChannel();
+        channel.on('error', () => undefined);
+        channel.on('close', () => this.forgetPublishChannel(opening));
+        return channel;
+      });
+      void opening.catch(() => this.forgetPublishChannel(opening));
+      this.publishChannel = opening;
+    }
+    const channel = await this.publishChannel;
+    await new Promise<void>((resolve, reject) => {
+      channel.publish(exchange, routingKey, content, { persistent: true, ...options }, (error: unknown) =>
+        error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+      );
+    });
+  }
+
+  /**
+   * The test's own connection to the vhost, opened again if RabbitMQ dropped it (e.g. after a
+   * broker restart).
+   */
+  brokerConnection(): Promise<ChannelModel> {
+    if (!this.broker) {
+      const opening: Promise<ChannelModel> = connect(this.vhost.url).then((connection) => {
+        // Without a listener, a connection closed by the broker would crash the test process.
+        connection.on('error', () => undefined);
+        connection.on('close', () => this.forgetBroker(opening));
+        return connection;
+      });
+      void opening.catch(() => this.forgetBroker(opening));
+      this.broker = opening;
+    }
+    return this.broker;
+  }
+
+  private forgetBroker(connection: Promise<ChannelModel>): void {
+    if (this.broker === connection) {
+      this.broker = null;
+      this.publishChannel = null;
+    }
+  }
+
+  private forgetPublishChannel(channel: Promise<ConfirmChannel>): void {
+    if (this.publishChannel === channel) {
+      this.publishChannel = null;
     }
   }
 
@@ -258,8 +360,12 @@ export class TasklaneSystem {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.apps.keys()].map((app) => this.stopApp(app)));
-    await this.broker?.close().catch(() => undefined);
+    const running = [...this.apps.values()];
+    this.apps.clear();
+    await Promise.all(running.map((process) => process.stop('SIGTERM')));
+    const broker = this.broker;
+    this.broker = null;
+    await broker?.then((connection) => connection.close()).catch(() => undefined);
     await this.brokerProxy?.stop();
     await this.databaseProxy?.stop();
     await this.vhost.delete().catch(() => undefined);

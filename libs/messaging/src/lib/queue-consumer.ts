@@ -44,6 +44,7 @@ export interface QueueConsumerOptions {
 }
 
 const UNEXPECTED_ERROR_REQUEUE_DELAY_MS = 1_000;
+const RESUBSCRIBE_DELAY_MS = 500;
 
 /**
  * Consumes a queue with manual acknowledgements and a per-consumer prefetch, resubscribes after
@@ -125,6 +126,12 @@ export class QueueConsumer {
       if (this.channel === channel) {
         this.channel = null;
         this.consumerTag = null;
+        // Closed by the broker while the connection stays up (e.g. a consumer_timeout, a
+        // cancelled consumer): subscribe again. If the connection went down, the reconnection
+        // subscribes instead and this attempt fails harmlessly.
+        if (!this.stopping) {
+          setTimeout(() => this.resubscribe(connection), RESUBSCRIBE_DELAY_MS);
+        }
       }
     });
     await channel.prefetch(this.options.prefetch, false);
@@ -133,7 +140,7 @@ export class QueueConsumer {
       this.options.queue,
       (message) => {
         if (message === null) {
-          // Cancelled by the broker (queue deleted): resubscribe on the next connection.
+          // Cancelled by the broker (queue deleted): close the channel, which resubscribes.
           this.logger.warn({ message: 'consumer cancelled by the broker', queue: this.options.queue });
           channel.close().catch(() => undefined);
           return;
@@ -144,6 +151,19 @@ export class QueueConsumer {
     );
     this.consumerTag = reply.consumerTag;
     this.logger.log({ message: 'consuming', queue: this.options.queue, prefetch: this.options.prefetch });
+  }
+
+  private resubscribe(connection: ChannelModel): void {
+    if (this.stopping || this.channel !== null) {
+      return;
+    }
+    this.subscribe(connection).catch((error: unknown) =>
+      this.logger.warn({
+        message: 'could not resubscribe on this connection; waiting for the next one',
+        queue: this.options.queue,
+        error: (error as Error).message,
+      }),
+    );
   }
 
   private track(delivery: Delivery): void {

@@ -15,6 +15,17 @@ export class WorkerEnv extends BaseEnv {
   @Max(256)
   readonly WORKER_CONCURRENCY: number = 4;
 
+  /**
+   * Longest time a delivery waits in this process for a free slot before it is handed back to
+   * the broker. Must stay below RabbitMQ's `consumer_timeout` (30 min by default), which would
+   * otherwise close the channel.
+   */
+  @Expose()
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
+  readonly DELIVERY_MAX_WAIT_MS: number = 600_000;
+
   /** Delay before the first retry; later retries double it (with jitter). */
   @Expose()
   @IsInt()

@@ -15,6 +15,7 @@ import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
 import { WorkerEnv } from '../worker.env';
 import { LeaseKeeper } from './lease-keeper';
+import { SlotPool } from './slot-pool';
 import { TaskOutcome, errorMessageOf, outcomeOfFailure, unstorableResult } from './task-outcome';
 
 interface RunningTask {
@@ -52,13 +53,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly queue: string;
   private readonly retryLevels: number[];
   private readonly running = new Map<string, RunningTask>();
-  /**
-   * Deliveries are acked at the claim, so the prefetch no longer bounds the tasks in progress:
-   * a slot per task does (WORKER_CONCURRENCY). A delivery waits unacked for a slot.
-   */
-  private slotsTaken = 0;
-  private readonly waitingForSlot: Array<(granted: boolean) => void> = [];
-  private stopping = false;
+  private readonly slots: SlotPool;
 
   constructor(
     @Inject(AmqpConnection) connection: AmqpConnection,
@@ -77,6 +72,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       }
     });
     this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
+    this.slots = new SlotPool(env.WORKER_CONCURRENCY);
     this.consumer = new QueueConsumer(connection, {
       queue: this.queue,
       prefetch: env.WORKER_CONCURRENCY,
@@ -92,10 +88,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   async beforeApplicationShutdown(): Promise<void> {
     // Deliveries still waiting for a slot are not started: left unacked, they go back to the
     // queue when the consumer's channel closes.
-    this.stopping = true;
-    for (const waiting of this.waitingForSlot.splice(0)) {
-      waiting(false);
-    }
+    this.slots.close();
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS, () => this.handBackRunningTasks());
     this.leases.stop();
   }
@@ -110,34 +103,19 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       await this.rejectPoison(delivery, decoded.reason, decoded.taskId);
       return;
     }
-    if (!(await this.takeSlot())) {
+    const slot = await this.slots.acquire(this.env.DELIVERY_MAX_WAIT_MS);
+    if (slot === 'timeout') {
+      // Back to the broker before its consumer_timeout closes the channel; any free worker may take it.
+      delivery.nack(true);
+      return;
+    }
+    if (slot === 'closed') {
       return;
     }
     try {
       await this.claimAndRun(delivery, decoded.value);
     } finally {
-      this.freeSlot();
-    }
-  }
-
-  private takeSlot(): Promise<boolean> {
-    if (this.stopping) {
-      return Promise.resolve(false);
-    }
-    if (this.slotsTaken < this.env.WORKER_CONCURRENCY) {
-      this.slotsTaken += 1;
-      return Promise.resolve(true);
-    }
-    return new Promise((resolve) => this.waitingForSlot.push(resolve));
-  }
-
-  /** Passes the slot straight to the delivery waiting longest, if any. */
-  private freeSlot(): void {
-    const next = this.waitingForSlot.shift();
-    if (next) {
-      next(true);
-    } else {
-      this.slotsTaken -= 1;
+      this.slots.release();
     }
   }
 
