@@ -14,13 +14,16 @@ const typeLayers = {
   'type:contracts': ['type:contracts'],
   'type:testing': ['type:util', 'type:contracts'],
   'type:e2e': ['type:testing', 'type:contracts', 'type:util'],
+  'type:tooling': ['type:tooling'],
 };
 const scopes = {
   'scope:gateway': ['scope:gateway', 'scope:shared'],
   'scope:worker': ['scope:worker', 'scope:shared'],
   'scope:tracker': ['scope:tracker', 'scope:shared'],
   'scope:shared': ['scope:shared'],
+  'scope:migrator': ['scope:migrator', 'scope:shared'],
   'scope:e2e': ['scope:e2e', 'scope:shared'],
+  'scope:ops': ['scope:ops'],
 };
 
 function boundaries({ forTests }) {

@@ -36,7 +36,7 @@ step(
   ['nx', 'run-many', '-t', 'build', '--projects=tag:type:app', '--parallel=2', '--output-style=static'],
   nxEnv,
 );
-step('Applying database migrations', 'npm', ['run', '--silent', 'db:migrate']);
+step('Applying database migrations', process.execPath, [join(root, 'dist', 'apps', 'db-migrator', 'main.js'), 'up']);
 
 const children = new Map();
 let stopping = false;
@@ -73,7 +73,8 @@ APPS.forEach((app, index) => {
   }
   const child = spawn(process.execPath, ['--enable-source-maps', main], {
     cwd: root,
-    env: { LOG_FORMAT: 'pretty', ...process.env },
+    // Each headless app serves /health and /metrics on its own port: 9401, 9402, …
+    env: { LOG_FORMAT: 'pretty', ...process.env, HEALTH_PORT: String(9400 + index) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(app, child);

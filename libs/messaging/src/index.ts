@@ -6,3 +6,4 @@ export * from './lib/queue-consumer';
 export * from './lib/topology';
 export * from './lib/retry-backoff';
 export * from './lib/task-message.publisher';
+export * from './lib/broker.readiness';

@@ -6,3 +6,4 @@ export * from './lib/database/database-errors';
 export * from './lib/database/database.module';
 export * from './lib/migrations';
 export * from './lib/database/migrator';
+export * from './lib/database/database.readiness';

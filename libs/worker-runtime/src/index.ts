@@ -6,3 +6,4 @@ export * from './lib/consumer/task.consumer';
 export * from './lib/consumer/task-outcome';
 export * from './lib/worker-runtime.module';
 export * from './lib/handlers/time-window';
+export * from './lib/consumer/task-consumer.readiness';

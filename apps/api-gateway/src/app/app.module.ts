@@ -1,11 +1,20 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@tasklane/config';
 import { AmqpModule } from '@tasklane/messaging';
+import { ObservabilityModule } from '@tasklane/observability';
 import { DatabaseModule } from '@tasklane/persistence';
 import { GatewayEnv } from './gateway.env';
+import { OpsModule } from './ops/ops.module';
 import { TasksModule } from './tasks/tasks.module';
 
 @Module({
-  imports: [ConfigModule.forRoot(GatewayEnv), AmqpModule, DatabaseModule.forRoot(), TasksModule],
+  imports: [
+    ConfigModule.forRoot(GatewayEnv),
+    AmqpModule,
+    DatabaseModule.forRoot(),
+    ObservabilityModule.forRoot({ appName: 'api-gateway', opsServer: false }),
+    TasksModule,
+    OpsModule,
+  ],
 })
 export class AppModule {}

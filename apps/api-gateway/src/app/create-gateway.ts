@@ -1,20 +1,37 @@
 import { LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+import { TaskMetrics } from '@tasklane/observability';
 import { AppModule } from './app.module';
 import { GatewayEnv } from './gateway.env';
 import { ErrorsFilter } from './http/errors.filter';
 import { validationExceptionFactory } from './http/api-errors';
+import { setupOpenApi } from './openapi/openapi';
 
 /** Builds the HTTP app (Fastify) with the gateway's validation and error handling. */
 export async function createGateway(env: GatewayEnv, logger: LoggerService | false): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: env.BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
+    // A caller's X-Request-Id is kept (and echoed); otherwise one is made up.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { logger, abortOnError: false });
+  const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(TaskMetrics);
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
   // JSON only: any other content type is answered 415 by Fastify.
-  app.getHttpAdapter().getInstance().removeContentTypeParser(['text/plain']);
+  fastify.removeContentTypeParser(['text/plain']);
   app.useGlobalFilters(new ErrorsFilter());
   app.useGlobalPipes(
     new ValidationPipe({
@@ -25,5 +42,6 @@ export async function createGateway(env: GatewayEnv, logger: LoggerService | fal
       exceptionFactory: validationExceptionFactory,
     }),
   );
+  setupOpenApi(app);
   return app;
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@tasklane/config';
 import { AmqpModule } from '@tasklane/messaging';
+import { ObservabilityModule } from '@tasklane/observability';
 import { DatabaseModule } from '@tasklane/persistence';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 import { TaskEventsModule } from './task-events/task-events.module';
@@ -13,6 +14,7 @@ import { TrackerEnv } from './tracker.env';
     DatabaseModule.forRoot(),
     TaskEventsModule,
     MaintenanceModule,
+    ObservabilityModule.forRoot({ appName: 'status-tracker', opsServer: true }),
   ],
 })
 export class AppModule {}

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Queue, TaskResource, TaskType, taskQueueName } from '@tasklane/contracts';
+import { TaskResource, TaskType } from '@tasklane/contracts';
 import {
   AppProcess,
   TcpProxy,
@@ -29,14 +29,6 @@ export const WORKER_OF: Record<TaskType, AppName> = {
   [TaskType.Report]: 'worker-report',
   [TaskType.Analytics]: 'worker-analytics',
   [TaskType.Cleanup]: 'worker-cleanup',
-};
-
-const QUEUE_OF: Partial<Record<AppName, string>> = {
-  'status-tracker': Queue.StatusTracker,
-  'worker-email': taskQueueName(TaskType.Email),
-  'worker-report': taskQueueName(TaskType.Report),
-  'worker-analytics': taskQueueName(TaskType.Analytics),
-  'worker-cleanup': taskQueueName(TaskType.Cleanup),
 };
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
@@ -73,6 +65,7 @@ export interface SystemOptions {
  */
 export class TasklaneSystem {
   /** Running apps by key: the app name, or `<app>#<replica>` for a replica started with a label. */
+  private readonly healthPorts = new Map<string, number>();
   readonly apps = new Map<string, AppProcess>();
   readonly baseUrl: string;
   readonly workDir: string;
@@ -99,7 +92,7 @@ export class TasklaneSystem {
   static async start(label: string, options: SystemOptions = {}): Promise<TasklaneSystem> {
     const database = await createTestDatabase(label);
     const vhost = await createTestVhost(label);
-    await run(process.execPath, ['-r', '@swc-node/register', 'libs/persistence/src/lib/cli/migrate.ts', 'up'], {
+    await run(process.execPath, ['-r', '@swc-node/register', 'apps/db-migrator/src/main.ts', 'up'], {
       cwd: WORKSPACE_ROOT,
       env: { ...process.env, DATABASE_URL: database.url, SWC_NODE_PROJECT: 'tsconfig.base.json' },
     });
@@ -139,51 +132,54 @@ export class TasklaneSystem {
   }
 
   /**
-   * Starts an app and waits until it serves (gateway) or consumes its queue (the others). With a
-   * `replica` label it starts another process of the same app next to the running ones (its own
-   * key in {@link apps} and its own log file); without one it (re)starts the app's main process.
+   * Starts an app and waits until its `/health/ready` answers 200 (the gateway on its API port,
+   * the others on a HEALTH_PORT of their own). With a `replica` label it starts another process of
+   * the same app next to the running ones (its own key in {@link apps} and its own log file);
+   * without one it (re)starts the app's main process.
    */
   async startApp(app: AppName, env: Record<string, string> = {}, replica?: string): Promise<AppProcess> {
     const key = TasklaneSystem.appKey(app, replica);
     const logLabel = replica === undefined ? `${this.label}-${app}` : `${this.label}-${app}-${replica}`;
-    const process = new AppProcess(app, { ...this.env, ...env }, logLabel);
+    const healthPort = app === 'api-gateway' ? this.port : await freePort();
+    const process = new AppProcess(app, { ...this.env, HEALTH_PORT: String(healthPort), ...env }, logLabel);
     this.apps.set(key, process);
-    const alive = (): void => {
-      if (!process.running) {
-        throw new Error(`${key} exited while starting; its log: tmp/e2e-logs/${logLabel}.log`);
-      }
-    };
-    const queue = QUEUE_OF[app];
-    if (queue === undefined) {
-      await waitFor(
-        `${key} to answer`,
-        async () => {
-          alive();
-          return (await this.get('/api/tasks/count/all')).status === 200;
-        },
-        { timeoutMs: START_TIMEOUT_MS },
-      );
-      // Until /health/ready exists, the gateway's log says when it can publish.
-      await waitFor(
-        `${key} to connect to RabbitMQ`,
-        () => {
-          alive();
-          return process.logs().includes('"connected to RabbitMQ"');
-        },
-        { timeoutMs: START_TIMEOUT_MS },
-      );
-    } else {
-      // This process's own log says it consumes (a replica joins consumers that already exist).
-      await waitFor(
-        `${key} to consume ${queue}`,
-        async () => {
-          alive();
-          return process.logs().includes('"message":"consuming"') && (await this.consumers(queue)) > 0;
-        },
-        { timeoutMs: START_TIMEOUT_MS },
-      );
-    }
+    this.healthPorts.set(key, healthPort);
+    await waitFor(
+      `${key} to be ready`,
+      async () => {
+        if (!process.running) {
+          throw new Error(`${key} exited while starting; its log: tmp/e2e-logs/${logLabel}.log`);
+        }
+        return (await this.readiness(key)) === 200;
+      },
+      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
+    );
     return process;
+  }
+
+  /** HTTP status of an app's `/health/ready` (0 when it does not answer). */
+  async readiness(key: string): Promise<number> {
+    const port = this.healthPorts.get(key);
+    if (port === undefined) {
+      throw new Error(`${key} is not running`);
+    }
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(3_000) });
+      await response.arrayBuffer();
+      return response.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** GET on an app's health/metrics port (the gateway: its API port). */
+  async opsGet(key: string, path: string): Promise<{ status: number; body: string; contentType: string | null }> {
+    const port = this.healthPorts.get(key);
+    if (port === undefined) {
+      throw new Error(`${key} is not running`);
+    }
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
+    return { status: response.status, body: await response.text(), contentType: response.headers.get('content-type') };
   }
 
   /** Stops an app (or one replica) with SIGTERM (graceful) and returns its exit code. */

@@ -1,33 +1,72 @@
-import { ConsoleLogger, LogLevel } from '@nestjs/common';
+import { ConsoleLogger, LogLevel, LoggerService } from '@nestjs/common';
+import pino, { Level, Logger as Pino } from 'pino';
 import { LOG_LEVELS, LogFormat, LogLevelName } from './base.env';
 
-type JsonLogOptions = Parameters<ConsoleLogger['getJsonLogObject']>[1];
-type JsonLogObject = ReturnType<ConsoleLogger['getJsonLogObject']>;
+const PINO_LEVELS: Record<LogLevelName, Level> = {
+  fatal: 'fatal',
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+  verbose: 'trace',
+};
 
 /**
- * Nest's console logger, writing one flat JSON object per line: `{level, timestamp, app, pid,
- * context, message, ...fields}`. Log a structured line with `logger.log({ message: '…', task_id })`.
+ * Nest's logger interface on pino: one JSON object per line, `{level, time, app, pid, context,
+ * message, ...fields}`. Log a structured line with `logger.log({ message: '…', task_id, … })`:
+ * the fields become top-level keys.
  */
-export class AppLogger extends ConsoleLogger {
-  protected override getJsonLogObject(message: unknown, options: JsonLogOptions): JsonLogObject {
-    const fields =
-      typeof message === 'object' && message !== null && !Array.isArray(message)
-        ? (message as Record<string, unknown>)
-        : { message };
-    const line: JsonLogObject & Record<string, unknown> = {
-      level: options.logLevel,
-      timestamp: Date.now(),
-      app: this.options.prefix,
-      pid: process.pid,
-      ...(options.context ? { context: options.context } : {}),
-      message: fields['message'],
-      ...fields,
-      ...(options.errorStack ? { stack: options.errorStack } : {}),
-    };
-    return line;
+export class PinoLogger implements LoggerService {
+  constructor(private readonly pino: Pino) {}
+
+  log(message: unknown, ...optional: unknown[]): void {
+    this.write('info', message, optional);
   }
 
-  /** Pretty mode: `message key=value …` on one line instead of a multi-line object dump. */
+  error(message: unknown, ...optional: unknown[]): void {
+    this.write('error', message, optional, true);
+  }
+
+  warn(message: unknown, ...optional: unknown[]): void {
+    this.write('warn', message, optional);
+  }
+
+  debug(message: unknown, ...optional: unknown[]): void {
+    this.write('debug', message, optional);
+  }
+
+  verbose(message: unknown, ...optional: unknown[]): void {
+    this.write('trace', message, optional);
+  }
+
+  fatal(message: unknown, ...optional: unknown[]): void {
+    this.write('fatal', message, optional, true);
+  }
+
+  private write(level: Level, message: unknown, optional: unknown[], mayHaveStack = false): void {
+    if (!this.pino.isLevelEnabled(level)) {
+      return;
+    }
+    // Nest calls (message, context) or, for errors, (message, stack, context).
+    const params = [...optional];
+    const context =
+      params.length > 0 && typeof params[params.length - 1] === 'string' ? (params.pop() as string) : undefined;
+    const stack = mayHaveStack && typeof params[0] === 'string' ? params[0] : undefined;
+    let fields: Record<string, unknown>;
+    if (message instanceof Error) {
+      fields = { message: message.message, stack: message.stack };
+    } else if (typeof message === 'object' && message !== null && !Array.isArray(message)) {
+      fields = { ...(message as Record<string, unknown>) };
+    } else {
+      fields = { message: String(message) };
+    }
+    const { message: text, ...rest } = fields;
+    this.pino[level]({ ...(context ? { context } : {}), ...rest, ...(stack ? { stack } : {}) }, String(text ?? ''));
+  }
+}
+
+/** Nest's console logger for humans (`LOG_FORMAT=pretty`): structured fields as `key=value` on one line. */
+export class PrettyLogger extends ConsoleLogger {
   protected override stringifyMessage(message: unknown, logLevel: LogLevel): string {
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {
       return super.stringifyMessage(message, logLevel);
@@ -40,18 +79,24 @@ export class AppLogger extends ConsoleLogger {
   }
 }
 
-/**
- * The logger every app uses: flat JSON lines (or coloured text with `LOG_FORMAT=pretty`),
- * at `LOG_LEVEL` and above.
- */
-export function createAppLogger(appName: string, level: LogLevelName, format: LogFormat): AppLogger {
+/** The logger every app uses: pino JSON lines (default) or readable text, at `LOG_LEVEL` and above. */
+export function createAppLogger(appName: string, level: LogLevelName, format: LogFormat): LoggerService {
+  if (format === 'json') {
+    return new PinoLogger(
+      pino({
+        level: PINO_LEVELS[level],
+        base: { app: appName, pid: process.pid },
+        messageKey: 'message',
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+      }),
+    );
+  }
   const threshold = LOG_LEVELS.indexOf(level);
-  const logLevels = LOG_LEVELS.filter((_, index) => index <= threshold) as LogLevel[];
-  return new AppLogger({
+  return new PrettyLogger({
     prefix: appName,
-    logLevels,
-    json: format === 'json',
-    colors: format === 'pretty',
-    timestamp: format === 'pretty',
+    logLevels: LOG_LEVELS.filter((_, index) => index <= threshold) as LogLevel[],
+    colors: true,
+    timestamp: true,
   });
 }

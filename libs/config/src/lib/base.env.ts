@@ -44,4 +44,14 @@ export class BaseEnv {
   @Min(0)
   @Max(3_600_000)
   readonly SHUTDOWN_GRACE_MS: number = 25_000;
+
+  /**
+   * Port of `/health/live`, `/health/ready` and `/metrics` in apps without an HTTP API
+   * (workers, status tracker). The gateway serves them on PORT. 0 picks a free port (tests).
+   */
+  @Expose()
+  @IsInt()
+  @Min(0)
+  @Max(65_535)
+  readonly HEALTH_PORT: number = 9400;
 }

@@ -3,7 +3,9 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TaskType } from '@tasklane/contracts';
 import { AmqpModule } from '@tasklane/messaging';
 import { DatabaseModule } from '@tasklane/persistence';
+import { ObservabilityModule } from '@tasklane/observability';
 import { TaskConsumer } from './consumer/task.consumer';
+import { TaskConsumerReadiness } from './consumer/task-consumer.readiness';
 import { FailHandler } from './diagnostics/fail.handler';
 import { SleepHandler } from './diagnostics/sleep.handler';
 import { TaskHandlerRegistry } from './handlers/task-handler.registry';
@@ -11,18 +13,25 @@ import { WORKER_TASK_TYPE } from './worker.constants';
 
 /**
  * Everything a worker app needs besides its own handlers: the RabbitMQ connection, the database
- * (for claims), the handler registry, the diagnostic handlers and the consumer of its queue.
+ * (for claims), the handler registry, the diagnostic handlers, the consumer of its queue, and
+ * health and metrics on HEALTH_PORT.
  */
 @Module({})
 export class WorkerRuntimeModule {
   static forRoot(options: { taskType: TaskType }): DynamicModule {
     return {
       module: WorkerRuntimeModule,
-      imports: [DiscoveryModule, AmqpModule, DatabaseModule.forRoot()],
+      imports: [
+        DiscoveryModule,
+        AmqpModule,
+        DatabaseModule.forRoot(),
+        ObservabilityModule.forRoot({ appName: `worker-${options.taskType}`, opsServer: true }),
+      ],
       providers: [
         { provide: WORKER_TASK_TYPE, useValue: options.taskType },
         TaskHandlerRegistry,
         TaskConsumer,
+        TaskConsumerReadiness,
         SleepHandler,
         FailHandler,
       ],

@@ -37,11 +37,21 @@ export class ErrorsFilter implements ExceptionFilter {
         : { statusCode: status, error: STATUS_CODES[status] ?? exception.name, message: response };
     }
     if (exception instanceof BrokerUnavailableError || exception instanceof MessageRejectedError) {
-      this.logger.warn({ message: 'broker unavailable', path: request.url, error: exception.message });
+      this.logger.warn({
+        message: 'broker unavailable',
+        request_id: request.id,
+        path: request.url,
+        error: exception.message,
+      });
       return unavailable('The message broker (RabbitMQ) is unavailable; nothing was changed. Retry later.');
     }
     if (isDatabaseUnavailable(exception)) {
-      this.logger.warn({ message: 'database unavailable', path: request.url, error: (exception as Error).message });
+      this.logger.warn({
+        message: 'database unavailable',
+        request_id: request.id,
+        path: request.url,
+        error: (exception as Error).message,
+      });
       return unavailable('The database is unavailable; nothing was changed. Retry later.');
     }
     const fastifyStatus = (exception as { statusCode?: unknown }).statusCode;
@@ -55,6 +65,7 @@ export class ErrorsFilter implements ExceptionFilter {
     }
     this.logger.error({
       message: 'unhandled error',
+      request_id: request.id,
       path: request.url,
       error: (exception as Error)?.stack ?? String(exception),
     });

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   CountTasksQuery,
   ListTasksQuery,
@@ -8,26 +9,50 @@ import {
   TaskResource,
   ValidEnqueueTask,
 } from '@tasklane/contracts';
+import { ApiErrors, ApiQueryFrom } from '../openapi/openapi.decorators';
+import {
+  COUNT_QUERY_SCHEMA,
+  LIST_QUERY_SCHEMA,
+  TASK_COUNT_SCHEMA,
+  TASK_PAGE_SCHEMA,
+  TASK_RESOURCE_SCHEMA,
+  enqueueBodySchema,
+} from '../openapi/openapi.schemas';
 import { EnqueueTaskPipe } from './enqueue-task.pipe';
 import { TaskIdPipe } from './task-id.pipe';
 import { TasksService } from './tasks.service';
 
+const TASK_ID_PARAM = { name: 'task_id', schema: { type: 'string', format: 'uuid' } } as const;
+
+@ApiTags('tasks')
 @Controller('api/tasks')
 export class TasksController {
   constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
 
   @Post('enqueue')
   @HttpCode(201)
+  @ApiOperation({ summary: 'Enqueue a task', description: 'A 201 means the task is committed and will run.' })
+  @ApiBody({ schema: enqueueBodySchema() })
+  @ApiResponse({ status: 201, description: 'The task, pending.', schema: TASK_RESOURCE_SCHEMA })
+  @ApiErrors(400, 415, 503)
   enqueue(@Body(EnqueueTaskPipe) task: ValidEnqueueTask): Promise<TaskResource> {
     return this.tasks.enqueue(task);
   }
 
   @Get('count/all')
+  @ApiOperation({ summary: 'Count tasks, optionally by status and task type' })
+  @ApiQueryFrom(COUNT_QUERY_SCHEMA)
+  @ApiResponse({ status: 200, schema: TASK_COUNT_SCHEMA })
+  @ApiErrors(400, 503)
   count(@Query() query: CountTasksQuery): Promise<TaskCount> {
     return this.tasks.count({ status: query.status, taskType: query.task_type });
   }
 
   @Get()
+  @ApiOperation({ summary: 'List tasks, newest first' })
+  @ApiQueryFrom(LIST_QUERY_SCHEMA)
+  @ApiResponse({ status: 200, schema: TASK_PAGE_SCHEMA })
+  @ApiErrors(400, 503)
   list(@Query() query: ListTasksQuery): Promise<TaskPage> {
     return this.tasks.list(
       { status: query.status, taskType: query.task_type },
@@ -37,12 +62,20 @@ export class TasksController {
   }
 
   @Get(':task_id')
+  @ApiOperation({ summary: 'Get a task' })
+  @ApiParam(TASK_ID_PARAM)
+  @ApiResponse({ status: 200, schema: TASK_RESOURCE_SCHEMA })
+  @ApiErrors(400, 404, 503)
   get(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
     return this.tasks.get(taskId);
   }
 
   @Post(':task_id/cancel')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a pending task', description: 'A cancelled task never starts.' })
+  @ApiParam(TASK_ID_PARAM)
+  @ApiResponse({ status: 200, description: 'The task, now cancelled.', schema: TASK_RESOURCE_SCHEMA })
+  @ApiErrors(400, 404, 409, 503)
   cancel(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
     return this.tasks.cancel(taskId);
   }

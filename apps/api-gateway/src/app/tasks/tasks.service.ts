@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { TaskCount, TaskPage, TaskResource, ValidEnqueueTask, newTaskId } from '@tasklane/contracts';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
+import { TaskMetrics } from '@tasklane/observability';
 import { BackgroundTaskRepository, TaskFilter } from '@tasklane/persistence';
 import { GatewayEnv } from '../gateway.env';
 import { DispatchRecorder } from './dispatch-recorder';
@@ -24,6 +25,7 @@ export class TasksService {
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(DispatchRecorder) private readonly dispatches: DispatchRecorder,
     @Inject(GatewayEnv) private readonly env: GatewayEnv,
+    @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {}
 
   /**
@@ -68,6 +70,7 @@ export class TasksService {
         error: (error as Error).message,
       });
     }
+    this.metrics.enqueued.inc({ task_type: task.task_type, priority: String(task.priority) });
     this.logger.log({
       message: 'task enqueued',
       task_id: task.task_id,
@@ -105,7 +108,8 @@ export class TasksService {
         status: task.status,
       });
     }
-    this.logger.log({ message: 'task cancelled', task_id: taskId });
+    this.metrics.cancelled.inc({ task_type: task.task_type });
+    this.logger.log({ message: 'task cancelled', task_id: taskId, task_name: task.task_name });
     return task;
   }
 }

@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Queue } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
+import { TaskMetrics } from '@tasklane/observability';
 import { BackgroundTaskRepository } from '@tasklane/persistence';
 import { TaskEventsConsumer } from '../task-events/task-events.consumer';
 import { TrackerEnv } from '../tracker.env';
@@ -31,7 +32,9 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(TaskEventsConsumer) private readonly events: TaskEventsConsumer,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
+    @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
+    metrics.leasesReclaimed.inc(0);
     this.job = new PeriodicJob('lease reconciler', env.RECONCILE_INTERVAL_MS, () => this.reconcile(), this.logger);
   }
 
@@ -53,6 +56,7 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
     const graceMs = this.env.LEASE_EXPIRY_GRACE_MS + (Date.now() - checkedAt);
     for (;;) {
       const reclaimed = await this.tasks.reclaimExpired(graceMs, BATCH);
+      this.metrics.leasesReclaimed.inc(reclaimed.length);
       for (const taskId of reclaimed) {
         this.logger.warn({ message: 'lease expired: task handed back to the queue', task_id: taskId });
       }

@@ -1,8 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TaskEventsModule } from '../task-events/task-events.module';
+import { BacklogGauges } from './backlog.gauges';
 import { LeaseReconcilerService } from './lease-reconciler.service';
 import { OutboxRelayService } from './outbox-relay.service';
 
-/** Background jobs that keep `background_tasks` moving: the outbox relay and the lease reconciler. */
-@Module({ imports: [TaskEventsModule], providers: [OutboxRelayService, LeaseReconcilerService] })
+/** Background jobs that keep `background_tasks` moving (outbox relay, lease reconciler) and backlog gauges. */
+@Module({ imports: [TaskEventsModule], providers: [OutboxRelayService, LeaseReconcilerService, BacklogGauges] })
 export class MaintenanceModule {}

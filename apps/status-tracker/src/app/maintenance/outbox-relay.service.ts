@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
+import { TaskMetrics } from '@tasklane/observability';
 import { BackgroundTaskRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 import { PeriodicJob } from './periodic-job';
@@ -22,7 +23,9 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
+    @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
+    metrics.outboxRelayed.inc(0);
     this.job = new PeriodicJob('outbox relay', env.OUTBOX_RELAY_INTERVAL_MS, () => this.relay(), this.logger);
   }
 
@@ -48,6 +51,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
           });
         }
       });
+      this.metrics.outboxRelayed.inc(relayed);
       if (relayed < BATCH) {
         return;
       }

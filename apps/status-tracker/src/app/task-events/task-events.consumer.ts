@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Queue, TaskEvent, decodeTaskEvent } from '@tasklane/contracts';
 import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
+import { TaskMetrics } from '@tasklane/observability';
 import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 
@@ -33,6 +34,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
+    @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
     this.consumer = new QueueConsumer(connection, {
       queue: Queue.StatusTracker,
@@ -102,6 +104,11 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
       try {
         const { applied, stale } = await this.tasks.applyEvents(batch.map((pending) => pending.event));
         this.logger.debug({ message: 'events written', applied, stale });
+        const now = Date.now();
+        for (const { event } of batch) {
+          this.metrics.eventsPersisted.inc({ event: event.event });
+          this.metrics.eventLag.observe(Math.max(0, now - Date.parse(event.occurred_at)) / 1000);
+        }
         for (const pending of batch) {
           pending.delivery.ack();
           pending.written();

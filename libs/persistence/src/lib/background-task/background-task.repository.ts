@@ -314,6 +314,15 @@ export class BackgroundTaskRepository {
     });
   }
 
+  /** Per task type, the age (ms, on the database clock) of the oldest task still pending. */
+  async oldestPendingAges(): Promise<Array<{ taskType: TaskType; ageMs: number }>> {
+    const rows = (await this.dataSource.query(
+      `SELECT task_type, TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(3)) AS age_us FROM ${TABLE}
+        WHERE status = '${TaskStatus.Pending}' GROUP BY task_type`,
+    )) as Array<{ task_type: TaskType; age_us: string | number }>;
+    return rows.map((row) => ({ taskType: row.task_type, ageMs: Math.max(0, Number(row.age_us) / 1000) }));
+  }
+
   async findByTaskId(taskId: string): Promise<TaskResource | null> {
     const row = await this.dataSource.getRepository(BackgroundTask).findOneBy({ taskId });
     return row === null ? null : toTaskResource(row);

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { BaseEnv } from '@tasklane/config';
 import { BackgroundTaskRepository } from '../background-task/background-task.repository';
 import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
+import { DatabaseReadiness } from './database.readiness';
 import { isDatabaseUnavailable, isUnknownDatabase } from './database-errors';
 
 const RETRY_DELAY_MS = 2_000;
@@ -61,6 +62,7 @@ export class DatabaseModule {
         },
         DataSourceCloser,
         BackgroundTaskRepository,
+        DatabaseReadiness,
       ],
       exports: [DataSource, BackgroundTaskRepository],
     };

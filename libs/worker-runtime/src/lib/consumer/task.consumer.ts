@@ -10,6 +10,7 @@ import {
   retryDelayFor,
   retryDelayLevels,
 } from '@tasklane/messaging';
+import { TaskMetrics, TaskOutcomeLabel } from '@tasklane/observability';
 import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
@@ -62,6 +63,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(TaskHandlerRegistry) private readonly handlers: TaskHandlerRegistry,
     @Inject(WORKER_TASK_TYPE) private readonly taskType: TaskType,
     @Inject(WorkerEnv) private readonly env: WorkerEnv,
+    @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
     this.queue = taskQueueName(taskType);
     const levels = retryDelayLevels(env.RETRY_BASE_DELAY_MS, env.RETRY_MAX_DELAY_MS);
@@ -71,6 +73,10 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         await assertRetryDelayLevel(channel, delay);
       }
     });
+    // Export this worker's counters from the start (at 0), so rates and ratios exist before the first task.
+    for (const counter of [metrics.started, metrics.completed, metrics.failed, metrics.retried]) {
+      counter.inc({ task_type: taskType }, 0);
+    }
     this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
     this.slots = new SlotPool(env.WORKER_CONCURRENCY);
     this.consumer = new QueueConsumer(connection, {
@@ -152,7 +158,13 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       task.givenUp = true;
       task.abort.abort(new Error(`task given up: ${reason}`));
     });
+    const labels = { task_type: command.task_type };
+    const observeDuration = this.metrics.duration.startTimer({ ...labels, task_name: command.task_name });
+    const finish = (outcome: TaskOutcomeLabel): void => {
+      observeDuration({ outcome });
+    };
     try {
+      this.metrics.started.inc(labels);
       this.logger.log({ message: 'task started', ...fields, attempt });
       const started = this.messages
         .publishEvent({
@@ -166,20 +178,32 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         );
       const outcome = await this.execute(command, task.abort.signal);
       await started;
-      if (task.givenUp) {
-        this.logger.warn({ message: 'task given up; its outcome is discarded', ...fields, attempt });
+      if (task.givenUp || !(await this.untilPublished(task, () => this.publishOutcome(task, outcome)))) {
+        finish('given_up');
+        this.logger.warn({
+          message: 'task given up (claim lost or handed back); its outcome is discarded',
+          ...fields,
+          attempt,
+        });
         return;
       }
-      if (!(await this.untilPublished(task, () => this.publishOutcome(task, outcome)))) {
-        this.logger.warn({ message: 'task given up while publishing its outcome; discarded', ...fields, attempt });
-        return;
+      switch (outcome.kind) {
+        case 'succeeded':
+          finish('succeeded');
+          this.metrics.completed.inc(labels);
+          this.logger.log({ message: 'task succeeded', ...fields, attempt });
+          break;
+        case 'retry':
+          finish('retried');
+          this.metrics.retried.inc(labels);
+          this.logger.log({ message: 'task will be retried', ...fields, attempt, error: outcome.errorMessage });
+          break;
+        case 'failed':
+          finish('failed');
+          this.metrics.failed.inc(labels);
+          this.logger.log({ message: 'task failed', ...fields, attempt, error: outcome.errorMessage });
+          break;
       }
-      this.logger.log({
-        message: `task ${outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'retry' ? 'will be retried' : 'failed'}`,
-        ...fields,
-        attempt,
-        ...(outcome.kind === 'succeeded' ? {} : { error: outcome.errorMessage }),
-      });
     } finally {
       this.leases.release(command.task_id);
       this.running.delete(command.task_id);
@@ -261,8 +285,11 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     const messageId = String(delivery.message.properties.messageId ?? taskId ?? 'unknown');
     this.logger.error({ message: 'poison message sent to the dead-letter queue', task_id: taskId, reason });
     await this.messages.publishDeadLetter(delivery.message.content, reason, this.queue, messageId);
-    if (taskId !== undefined) {
-      await this.tasks.failUnprocessable(taskId, `unprocessable message: ${reason}`, new Date());
+    if (
+      taskId !== undefined &&
+      (await this.tasks.failUnprocessable(taskId, `unprocessable message: ${reason}`, new Date()))
+    ) {
+      this.metrics.failed.inc({ task_type: this.taskType });
     }
     delivery.ack();
   }

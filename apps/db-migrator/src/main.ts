@@ -1,12 +1,12 @@
 /**
- * `npm run db:migrate` (up) and `npm run db:rollback` (down): applies or reverts migrations
- * against DATABASE_URL (default mysql://root@127.0.0.1:3306/tasklane), creating the database
- * when it is missing.
+ * db-migrator: applies (`up`) or reverts the last (`down`) migration against DATABASE_URL
+ * (default mysql://root@127.0.0.1:3306/tasklane), creating the database when it is missing.
+ * `npm run db:migrate` / `npm run db:rollback` locally; the migration Job in Kubernetes and the
+ * one-shot service in Compose run the built image with `node main.js up`.
  */
 import 'reflect-metadata';
 import { BaseEnv, loadConfig } from '@tasklane/config';
-import { describeDatabaseUrl, migrateDown, migrateUp } from '../database/migrator';
-import { isDatabaseUnavailable } from '../database/database-errors';
+import { describeDatabaseUrl, isDatabaseUnavailable, migrateDown, migrateUp } from '@tasklane/persistence';
 
 async function main(direction: string | undefined): Promise<void> {
   const env = loadConfig(BaseEnv);

@@ -1,0 +1,115 @@
+import type { SchemaObject } from '@nestjs/swagger';
+import { targetConstructorToSchema } from 'class-validator-jsonschema';
+import {
+  CountTasksQuery,
+  EnqueueTaskDto,
+  ListTasksQuery,
+  TASK_CATALOGUE,
+  TASK_NAMES,
+  TASK_STATUSES,
+  TASK_TYPES,
+  TaskListLimit,
+} from '@tasklane/contracts';
+
+/**
+ * JSON schema of a class-validator DTO, generated from the very decorators that validate
+ * requests (unknown properties are rejected, so none are allowed).
+ */
+export function dtoSchema(dto: new () => object): SchemaObject {
+  return { ...(targetConstructorToSchema(dto) as SchemaObject), additionalProperties: false };
+}
+
+const nullableTimestamp: SchemaObject = { type: 'string', format: 'date-time', nullable: true };
+
+/** The body of POST /api/tasks/enqueue: the DTO, with `params` as one of the tasks' params DTOs. */
+export function enqueueBodySchema(): SchemaObject {
+  const schema = dtoSchema(EnqueueTaskDto);
+  return {
+    ...schema,
+    properties: {
+      ...schema.properties,
+      params: {
+        description: 'Validated against the params DTO of `task_name`.',
+        oneOf: Object.values(TASK_CATALOGUE).map((definition) => ({
+          title: definition.name,
+          description: definition.description,
+          ...dtoSchema(definition.paramsClass as new () => object),
+        })),
+      },
+    },
+  };
+}
+
+export const TASK_RESOURCE_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: [
+    'task_id',
+    'task_name',
+    'task_type',
+    'priority',
+    'status',
+    'params',
+    'result',
+    'error_message',
+    'retry_count',
+    'max_retries',
+    'created_at',
+    'started_at',
+    'completed_at',
+  ],
+  properties: {
+    task_id: { type: 'string', format: 'uuid' },
+    task_name: { type: 'string', enum: [...TASK_NAMES] },
+    task_type: { type: 'string', enum: [...TASK_TYPES] },
+    priority: { type: 'integer', minimum: 1, maximum: 10 },
+    status: { type: 'string', enum: [...TASK_STATUSES] },
+    params: { type: 'object' },
+    result: { nullable: true, description: "The handler's result (JSON) once completed." },
+    error_message: { type: 'string', nullable: true },
+    retry_count: { type: 'integer', minimum: 0 },
+    max_retries: { type: 'integer', minimum: 0, maximum: 10 },
+    created_at: { type: 'string', format: 'date-time' },
+    started_at: nullableTimestamp,
+    completed_at: nullableTimestamp,
+  },
+};
+
+export const TASK_PAGE_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['items', 'total', 'limit', 'offset'],
+  properties: {
+    items: { type: 'array', items: TASK_RESOURCE_SCHEMA },
+    total: { type: 'integer', minimum: 0 },
+    limit: { type: 'integer', minimum: TaskListLimit.Min, maximum: TaskListLimit.Max },
+    offset: { type: 'integer', minimum: 0 },
+  },
+};
+
+export const TASK_COUNT_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['count'],
+  properties: { count: { type: 'integer', minimum: 0 } },
+};
+
+export const ERROR_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['statusCode', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    errors: {
+      type: 'array',
+      description: 'On 400: each bad field and what is wrong with it.',
+      items: {
+        type: 'object',
+        required: ['field', 'message'],
+        properties: { field: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+    status: { type: 'string', enum: [...TASK_STATUSES], description: 'On 409: the current status of the task.' },
+  },
+};
+
+export const LIST_QUERY_SCHEMA = dtoSchema(ListTasksQuery);
+export const COUNT_QUERY_SCHEMA = dtoSchema(CountTasksQuery);
