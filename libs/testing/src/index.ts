@@ -4,3 +4,4 @@ export * from './lib/test-vhost';
 export * from './lib/wait-for';
 export * from './lib/app-process';
 export * from './lib/tcp-proxy';
+export * from './lib/prometheus-text';

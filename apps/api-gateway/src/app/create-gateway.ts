@@ -2,6 +2,7 @@ import { LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { TaskMetrics } from '@tasklane/observability';
 import { AppModule } from './app.module';
 import { GatewayEnv } from './gateway.env';
@@ -9,14 +10,19 @@ import { ErrorsFilter } from './http/errors.filter';
 import { validationExceptionFactory } from './http/api-errors';
 import { setupOpenApi } from './openapi/openapi';
 
+const REQUEST_ID = /^[A-Za-z0-9._:/=+-]{1,128}$/;
+
 /** Builds the HTTP app (Fastify) with the gateway's validation and error handling. */
 export async function createGateway(env: GatewayEnv, logger: LoggerService | false): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: env.BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true },
-    // A caller's X-Request-Id is kept (and echoed); otherwise one is made up.
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // A caller's X-Request-Id is kept (and echoed) when it is a sane token; otherwise one is made up.
+    requestIdHeader: false,
+    genReqId: (request: IncomingMessage) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { logger, abortOnError: false });
   const fastify = app.getHttpAdapter().getInstance();

@@ -68,7 +68,8 @@ export class PinoLogger implements LoggerService {
 /** Nest's console logger for humans (`LOG_FORMAT=pretty`): structured fields as `key=value` on one line. */
 export class PrettyLogger extends ConsoleLogger {
   protected override stringifyMessage(message: unknown, logLevel: LogLevel): string {
-    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    // An Error keeps Nest's rendering (with its stack); only plain structured messages are flattened.
+    if (typeof message !== 'object' || message === null || Array.isArray(message) || message instanceof Error) {
       return super.stringifyMessage(message, logLevel);
     }
     const { message: text, ...fields } = message as Record<string, unknown>;

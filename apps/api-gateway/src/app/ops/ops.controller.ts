@@ -36,7 +36,8 @@ export class OpsController implements BeforeApplicationShutdown {
   @Get('metrics')
   @ApiOperation({ summary: 'Prometheus metrics' })
   @ApiProduces('text/plain')
-  @ApiResponse({ status: 200 })
+  // Without a schema, Swagger drops the response's content type.
+  @ApiResponse({ status: 200, description: 'Prometheus text format', schema: { type: 'string' } })
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   metrics(): Promise<string> {
     return this.registry.metrics();

@@ -47,6 +47,8 @@ export class BacklogGauges {
             ageGauge.set({ task_type: type }, (ages.get(type) ?? 0) / 1000);
           }
         } catch (error) {
+          // No stale ages: the series disappear until the database answers again.
+          ageGauge.reset();
           this.logger.warn({ message: 'could not read the pending backlog', error: (error as Error).message });
         }
       },

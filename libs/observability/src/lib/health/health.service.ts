@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { READINESS_CHECK, ReadinessCheck } from './readiness-check';
 
@@ -14,7 +14,7 @@ const CHECK_TIMEOUT_MS = 2_000;
  * readiness is every dependency up and the process doing its work — and false once shutdown began.
  */
 @Injectable()
-export class HealthService implements OnModuleInit {
+export class HealthService implements OnModuleInit, OnModuleDestroy {
   private shuttingDown = false;
   private checks: ReadinessCheck[] = [];
 
@@ -27,6 +27,15 @@ export class HealthService implements OnModuleInit {
         (wrapper) => wrapper.metatype && wrapper.instance && Reflect.getMetadata(READINESS_CHECK, wrapper.metatype),
       )
       .map((wrapper) => wrapper.instance as ReadinessCheck);
+  }
+
+  /**
+   * The first teardown hook of `app.close()`: runs before any `beforeApplicationShutdown` (where
+   * consumers drain for up to SHUTDOWN_GRACE_MS), so the probe says `shutdown` for the whole drain.
+   * Global modules such as this one get their `beforeApplicationShutdown` last, after the drain.
+   */
+  onModuleDestroy(): void {
+    this.markShuttingDown();
   }
 
   checkNames(): string[] {
@@ -54,7 +63,8 @@ async function withTimeout(check: ReadinessCheck): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      Promise.resolve(check.isReady()).catch(() => false),
+      // A check that throws, even synchronously, is down (not a failed readiness request).
+      new Promise<boolean>((resolve) => resolve(check.isReady())).catch(() => false),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS);
       }),

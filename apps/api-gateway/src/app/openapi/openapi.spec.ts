@@ -1,0 +1,249 @@
+import 'reflect-metadata';
+import { HttpStatus, RequestMethod, Type } from '@nestjs/common';
+import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { Test } from '@nestjs/testing';
+import { Registry } from 'prom-client';
+import { TASK_NAMES, TASK_STATUSES, TASK_TYPES, TaskListLimit } from '@tasklane/contracts';
+import { HealthService } from '@tasklane/observability';
+import { OpsController } from '../ops/ops.controller';
+import { TasksController } from '../tasks/tasks.controller';
+import { TasksService } from '../tasks/tasks.service';
+import { buildOpenApiDocument } from './openapi';
+import { ERROR_SCHEMA } from './openapi.schemas';
+
+const CONTROLLERS: Array<Type<unknown>> = [TasksController, OpsController];
+
+type SchemaLike = Record<string, unknown> & {
+  properties?: Record<string, SchemaLike>;
+  oneOf?: SchemaLike[];
+  required?: string[];
+};
+
+interface Operation {
+  parameters?: Array<{ name: string; in: string; required?: boolean; schema: SchemaLike }>;
+  requestBody?: { content: Record<string, { schema: SchemaLike }> };
+  responses: Record<string, { content?: Record<string, { schema: SchemaLike }> }>;
+}
+
+interface Route {
+  method: string;
+  path: string;
+  /** The status the handler answers on success (its @HttpCode, or Nest's default). */
+  status: number;
+}
+
+function joinPath(...parts: Array<string | undefined>): string {
+  const joined = parts
+    .flatMap((part) => (part ?? '').split('/'))
+    .filter((segment) => segment !== '')
+    .map((segment) => (segment.startsWith(':') ? `{${segment.slice(1)}}` : segment))
+    .join('/');
+  return `/${joined}`;
+}
+
+/** Every route of the controllers, from Nest's own routing metadata (what Fastify actually serves). */
+function routesOf(controllers: Array<Type<unknown>>): Route[] {
+  const routes: Route[] = [];
+  for (const controller of controllers) {
+    const prefixes = [Reflect.getMetadata(PATH_METADATA, controller) as string | string[] | undefined].flat();
+    const prototype = controller.prototype as Record<string, unknown>;
+    for (const key of Object.getOwnPropertyNames(prototype)) {
+      const handler = prototype[key];
+      if (key === 'constructor' || typeof handler !== 'function') {
+        continue;
+      }
+      const methodPaths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
+      const requestMethod = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+      if (methodPaths === undefined || requestMethod === undefined) {
+        continue;
+      }
+      const method = RequestMethod[requestMethod].toLowerCase();
+      const status =
+        (Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined) ??
+        (requestMethod === RequestMethod.POST ? HttpStatus.CREATED : HttpStatus.OK);
+      for (const prefix of prefixes) {
+        for (const methodPath of [methodPaths].flat()) {
+          routes.push({ method, path: joinPath(prefix, methodPath), status });
+        }
+      }
+    }
+  }
+  return routes;
+}
+
+describe('OpenAPI document', () => {
+  let app: NestFastifyApplication;
+  let document: OpenAPIObject;
+  const routes = routesOf(CONTROLLERS);
+
+  const operation = (method: string, path: string): Operation => {
+    const found = (document.paths[path] as Record<string, Operation> | undefined)?.[method];
+    if (!found) {
+      throw new Error(`${method.toUpperCase()} ${path} is not in the document`);
+    }
+    return found;
+  };
+
+  beforeAll(async () => {
+    const module = await Test.createTestingModule({
+      controllers: CONTROLLERS,
+      providers: [
+        { provide: TasksService, useValue: {} },
+        {
+          provide: HealthService,
+          useValue: { readiness: async () => ({ status: 'ready', checks: {} }), markShuttingDown: () => undefined },
+        },
+        { provide: Registry, useValue: new Registry() },
+      ],
+    }).compile();
+    app = module.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+    await app.init();
+    document = buildOpenApiDocument(app);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('finds the routes to check (the metadata walk works)', () => {
+    expect(routes.map((route) => `${route.method.toUpperCase()} ${route.path}`).sort()).toEqual([
+      'GET /api/tasks',
+      'GET /api/tasks/count/all',
+      'GET /api/tasks/{task_id}',
+      'GET /health/live',
+      'GET /health/ready',
+      'GET /metrics',
+      'POST /api/tasks/enqueue',
+      'POST /api/tasks/{task_id}/cancel',
+    ]);
+  });
+
+  it('is an OpenAPI 3 document about the Tasklane API', () => {
+    expect(document.openapi).toMatch(/^3\./);
+    expect(document.info.title).toBe('Tasklane API');
+  });
+
+  it('documents every route of the controllers', () => {
+    for (const route of routes) {
+      expect(Object.keys(document.paths[route.path] ?? {})).toContain(route.method);
+    }
+  });
+
+  it('documents nothing else', () => {
+    const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.keys(item as object)
+        .filter((key) => ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'].includes(key))
+        .map((method) => `${method} ${path}`),
+    );
+    expect(documented.sort()).toEqual(routes.map((route) => `${route.method} ${route.path}`).sort());
+  });
+
+  it("documents each route's success status (POST …/cancel answers 200, enqueue 201)", () => {
+    for (const route of routes) {
+      const statuses = Object.keys(operation(route.method, route.path).responses).map(Number);
+      const successes = statuses.filter((status) => status >= 200 && status < 300);
+      expect({ route: `${route.method} ${route.path}`, successes }).toEqual({
+        route: `${route.method} ${route.path}`,
+        successes: [route.status],
+      });
+    }
+  });
+
+  it('describes the enqueue body: params is one of the params DTOs, one per catalogue task name', () => {
+    const body = operation('post', '/api/tasks/enqueue').requestBody;
+    const schema = body?.content['application/json'].schema as SchemaLike;
+    expect(schema.required).toEqual(expect.arrayContaining(['task_name']));
+    expect(schema['additionalProperties']).toBe(false);
+    expect(Object.keys(schema.properties ?? {})).toEqual(
+      expect.arrayContaining(['task_name', 'task_type', 'params', 'priority', 'max_retries']),
+    );
+    const variants = schema.properties?.['params'].oneOf ?? [];
+    expect(variants.map((variant) => variant['title']).sort()).toEqual([...TASK_NAMES].sort());
+    const email = variants.find((variant) => variant['title'] === 'email.send') as SchemaLike;
+    expect(email['additionalProperties']).toBe(false);
+    expect(email.required).toEqual(expect.arrayContaining(['to', 'subject', 'body']));
+  });
+
+  it('describes the bounds of priority and max_retries', () => {
+    const schema = operation('post', '/api/tasks/enqueue').requestBody?.content['application/json']
+      .schema as SchemaLike;
+    expect(schema.properties?.['priority']).toMatchObject({ minimum: 1, maximum: 10 });
+    expect(schema.properties?.['max_retries']).toMatchObject({ minimum: 0, maximum: 10 });
+  });
+
+  it('lists the query parameters of GET /api/tasks with the bounds of the DTO', () => {
+    const parameters = operation('get', '/api/tasks').parameters ?? [];
+    const query = Object.fromEntries(
+      parameters.filter((parameter) => parameter.in === 'query').map((parameter) => [parameter.name, parameter]),
+    );
+    expect(Object.keys(query).sort()).toEqual(['limit', 'offset', 'status', 'task_type']);
+    for (const parameter of Object.values(query)) {
+      expect(parameter.required).toBe(false);
+    }
+    expect(query['limit'].schema).toMatchObject({ type: 'integer', minimum: TaskListLimit.Min, maximum: 500 });
+    expect(TaskListLimit.Max).toBe(500);
+    expect(query['offset'].schema).toMatchObject({ type: 'integer', minimum: 0 });
+    expect(query['status'].schema['enum']).toEqual([...TASK_STATUSES]);
+    expect(query['task_type'].schema['enum']).toEqual([...TASK_TYPES]);
+  });
+
+  it('lists the query parameters of GET /api/tasks/count/all', () => {
+    const parameters = operation('get', '/api/tasks/count/all').parameters ?? [];
+    expect(parameters.map((parameter) => `${parameter.in} ${parameter.name}`).sort()).toEqual([
+      'query status',
+      'query task_type',
+    ]);
+  });
+
+  it('describes task_id as a required UUID path parameter', () => {
+    for (const [method, path] of [
+      ['get', '/api/tasks/{task_id}'],
+      ['post', '/api/tasks/{task_id}/cancel'],
+    ]) {
+      const parameters = operation(method, path).parameters ?? [];
+      expect(parameters).toEqual([
+        expect.objectContaining({
+          name: 'task_id',
+          in: 'path',
+          required: true,
+          schema: expect.objectContaining({ format: 'uuid' }),
+        }),
+      ]);
+    }
+  });
+
+  const declaredErrors: Array<[string, string, number[]]> = [
+    ['post', '/api/tasks/enqueue', [400, 415, 503]],
+    ['get', '/api/tasks/count/all', [400, 503]],
+    ['get', '/api/tasks', [400, 503]],
+    ['get', '/api/tasks/{task_id}', [400, 404, 503]],
+    ['post', '/api/tasks/{task_id}/cancel', [400, 404, 409, 503]],
+  ];
+
+  it.each(declaredErrors)('%s %s documents its errors %j with the error schema', (method, path, statuses) => {
+    const responses = operation(method, path).responses;
+    const errors = Object.keys(responses)
+      .map(Number)
+      .filter((status) => status >= 400);
+    expect(errors.sort()).toEqual([...statuses].sort());
+    for (const status of statuses) {
+      const schema = responses[String(status)].content?.['application/json']?.schema;
+      expect({ status, schema }).toEqual({ status, schema: ERROR_SCHEMA });
+    }
+  });
+
+  it('the error schema names the fields every error body has', () => {
+    expect(ERROR_SCHEMA.required).toEqual(['statusCode', 'error', 'message']);
+  });
+
+  it('GET /health/ready documents 200 and 503', () => {
+    expect(Object.keys(operation('get', '/health/ready').responses).sort()).toEqual(['200', '503']);
+  });
+
+  it('GET /metrics produces text/plain', () => {
+    const responses = operation('get', '/metrics').responses;
+    expect(Object.keys(responses['200'].content ?? {})).toEqual(['text/plain']);
+  });
+});
