@@ -24,3 +24,5 @@ export * from './lib/messaging/message-codec';
 export * from './lib/validation/validate-dto';
 export * from './lib/validation/validate-task-params';
 export * from './lib/validation/is-iso-timestamp';
+export * from './lib/validation/json-safety';
+export * from './lib/messaging/task-control';

@@ -1,4 +1,5 @@
 export * from './lib/background-task/background-task.entity';
+export * from './lib/background-task/background-task-run.entity';
 export * from './lib/background-task/background-task.mapper';
 export * from './lib/background-task/background-task.repository';
 export * from './lib/database/data-source.options';

@@ -7,3 +7,4 @@ export * from './lib/consumer/task-outcome';
 export * from './lib/worker-runtime.module';
 export * from './lib/handlers/time-window';
 export * from './lib/consumer/task-consumer.readiness';
+export * from './lib/consumer/abort';

@@ -3,6 +3,7 @@ import {
   DeadLetterHeader,
   Exchange,
   TaskCommand,
+  TaskControlMessage,
   TaskEvent,
   encodeMessage,
   eventRoutingKey,
@@ -41,6 +42,14 @@ export class TaskMessagePublisher {
     return this.publisher.publish(Exchange.Events, eventRoutingKey(event.event), encodeMessage(event), {
       messageId: `${event.task_id}.${event.retry_count}.${event.event}`,
       type: event.event,
+    });
+  }
+
+  /** Broadcasts a control message (e.g. cancel a running task) to every worker. */
+  publishControl(message: TaskControlMessage): Promise<void> {
+    return this.publisher.publish(Exchange.Control, '', encodeMessage(message), {
+      messageId: `${message.task_id}.${message.type}`,
+      type: message.type,
     });
   }
 

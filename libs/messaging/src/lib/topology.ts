@@ -20,6 +20,7 @@ export async function assertTopology(channel: Channel): Promise<void> {
   await channel.assertExchange(Exchange.Tasks, 'direct', { durable: true });
   await channel.assertExchange(Exchange.Events, 'topic', { durable: true });
   await channel.assertExchange(Exchange.DeadLetter, 'fanout', { durable: true });
+  await channel.assertExchange(Exchange.Control, 'fanout', { durable: true });
 
   await channel.assertQueue(Queue.DeadLetter, { durable: true });
   await channel.bindQueue(Queue.DeadLetter, Exchange.DeadLetter, '');

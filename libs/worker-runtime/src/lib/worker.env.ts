@@ -26,6 +26,17 @@ export class WorkerEnv extends BaseEnv {
   @Max(86_400_000)
   readonly DELIVERY_MAX_WAIT_MS: number = 600_000;
 
+  /**
+   * How long a handler gets to stop after its AbortSignal fired (timeout, cancel, shutdown) before
+   * the worker stops waiting for it and frees its slot; the attempt then fails (or, cancelled,
+   * just ends).
+   */
+  @Expose()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  readonly ABORT_GRACE_MS: number = 10_000;
+
   /** Delay before the first retry; later retries double it (with jitter). */
   @Expose()
   @IsInt()

@@ -9,6 +9,7 @@ import {
   TASK_STATUSES,
   TASK_TYPES,
   TaskListLimit,
+  TaskTimeout,
 } from '@tasklane/contracts';
 
 /**
@@ -53,6 +54,8 @@ export const TASK_RESOURCE_SCHEMA: SchemaObject = {
     'error_message',
     'retry_count',
     'max_retries',
+    'timeout_ms',
+    'run',
     'created_at',
     'started_at',
     'completed_at',
@@ -68,9 +71,29 @@ export const TASK_RESOURCE_SCHEMA: SchemaObject = {
     error_message: { type: 'string', nullable: true },
     retry_count: { type: 'integer', minimum: 0 },
     max_retries: { type: 'integer', minimum: 0, maximum: 10 },
+    timeout_ms: { type: 'integer', minimum: TaskTimeout.MinMs, maximum: TaskTimeout.MaxMs },
+    run: { type: 'integer', minimum: 1, description: '1 for the first run, +1 per retry (see /runs).' },
     created_at: { type: 'string', format: 'date-time' },
     started_at: nullableTimestamp,
     completed_at: nullableTimestamp,
+  },
+};
+
+export const TASK_RUNS_SCHEMA: SchemaObject = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['run', 'status', 'retry_count', 'result', 'error_message', 'started_at', 'completed_at', 'archived_at'],
+    properties: {
+      run: { type: 'integer', minimum: 1 },
+      status: { type: 'string', enum: [...TASK_STATUSES] },
+      retry_count: { type: 'integer', minimum: 0 },
+      result: { nullable: true },
+      error_message: { type: 'string', nullable: true },
+      started_at: nullableTimestamp,
+      completed_at: nullableTimestamp,
+      archived_at: { type: 'string', format: 'date-time' },
+    },
   },
 };
 

@@ -7,6 +7,7 @@ import {
   TaskListLimit,
   TaskPage,
   TaskResource,
+  TaskRunResource,
   ValidEnqueueTask,
 } from '@tasklane/contracts';
 import { ApiErrors, ApiQueryFrom } from '../openapi/openapi.decorators';
@@ -16,6 +17,7 @@ import {
   TASK_COUNT_SCHEMA,
   TASK_PAGE_SCHEMA,
   TASK_RESOURCE_SCHEMA,
+  TASK_RUNS_SCHEMA,
   enqueueBodySchema,
 } from '../openapi/openapi.schemas';
 import { EnqueueTaskPipe } from './enqueue-task.pipe';
@@ -70,9 +72,34 @@ export class TasksController {
     return this.tasks.get(taskId);
   }
 
+  @Get(':task_id/runs')
+  @ApiOperation({ summary: 'Earlier runs of a task', description: 'Each run as it ended before a retry re-queued it.' })
+  @ApiParam(TASK_ID_PARAM)
+  @ApiResponse({ status: 200, schema: TASK_RUNS_SCHEMA })
+  @ApiErrors(400, 404, 503)
+  runs(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskRunResource[]> {
+    return this.tasks.runs(taskId);
+  }
+
+  @Post(':task_id/retry')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Re-queue a failed or cancelled task',
+    description: 'A new run of the same task (same task_id and retry_count); the previous run is kept in /runs.',
+  })
+  @ApiParam(TASK_ID_PARAM)
+  @ApiResponse({ status: 200, description: 'The task, pending again.', schema: TASK_RESOURCE_SCHEMA })
+  @ApiErrors(400, 404, 409, 503)
+  retry(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
+    return this.tasks.retry(taskId);
+  }
+
   @Post(':task_id/cancel')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Cancel a pending task', description: 'A cancelled task never starts.' })
+  @ApiOperation({
+    summary: 'Cancel a pending or running task',
+    description: 'A cancelled task never starts; a running one is aborted and never completes.',
+  })
   @ApiParam(TASK_ID_PARAM)
   @ApiResponse({ status: 200, description: 'The task, now cancelled.', schema: TASK_RESOURCE_SCHEMA })
   @ApiErrors(400, 404, 409, 503)

@@ -6,7 +6,17 @@ import {
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { TaskCount, TaskPage, TaskResource, ValidEnqueueTask, newTaskId } from '@tasklane/contracts';
+import {
+  TaskCommand,
+  TaskControlType,
+  TaskCount,
+  TaskPage,
+  TaskResource,
+  TaskRunResource,
+  TaskStatus,
+  ValidEnqueueTask,
+  newTaskId,
+} from '@tasklane/contracts';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { BackgroundTaskRepository, TaskFilter } from '@tasklane/persistence';
@@ -46,30 +56,23 @@ export class TasksService {
       priority: request.priority,
       params: request.params,
       maxRetries: request.max_retries,
+      timeoutMs: request.timeout_ms,
       createdAt: new Date(),
     });
     if (this.env.TEST_CRASH_AFTER_INSERT) {
       // Fault injection for the delivery-guarantee tests: die between the commit and the publish.
       process.kill(process.pid, 'SIGKILL');
     }
-    try {
-      await this.messages.publishCommand({
-        task_id: task.task_id,
-        task_name: task.task_name,
-        task_type: task.task_type,
-        params: request.params as never,
-        priority: task.priority,
-        max_retries: task.max_retries,
-        retry_count: 0,
-      });
-      this.dispatches.record(task.task_id);
-    } catch (error) {
-      this.logger.warn({
-        message: 'publish failed after the commit; the outbox relay will publish the task',
-        task_id: task.task_id,
-        error: (error as Error).message,
-      });
-    }
+    await this.dispatch({
+      task_id: task.task_id,
+      task_name: task.task_name,
+      task_type: task.task_type,
+      params: request.params as never,
+      priority: task.priority,
+      max_retries: task.max_retries,
+      retry_count: 0,
+      timeout_ms: task.timeout_ms,
+    });
     this.metrics.enqueued.inc({ task_type: task.task_type, priority: String(task.priority) });
     this.logger.log({
       message: 'task enqueued',
@@ -96,20 +99,82 @@ export class TasksService {
     return { count: await this.tasks.count(filter) };
   }
 
-  /** Cancels a pending task; its queued message is then dropped by the worker's claim. */
+  /**
+   * Cancels a pending or running task. It is `cancelled` in the database at once — the authority:
+   * its queued message is dropped at the claim, and a worker running it loses its claim at its
+   * next heartbeat. The broadcast to the workers only makes the abort immediate.
+   */
   async cancel(taskId: string): Promise<TaskResource> {
-    const cancelled = await this.tasks.cancelPending(taskId, new Date());
+    const from = await this.tasks.cancel(taskId, new Date());
     const task = await this.get(taskId);
-    if (!cancelled) {
+    if (from === null) {
       throw new ConflictException({
         statusCode: 409,
         error: 'Conflict',
-        message: `Task ${taskId} is ${task.status}; only pending tasks can be cancelled`,
+        message: `Task ${taskId} is ${task.status}; only pending or running tasks can be cancelled`,
         status: task.status,
       });
     }
+    if (from === TaskStatus.Running) {
+      await this.messages
+        .publishControl({ type: TaskControlType.Cancel, task_id: taskId })
+        .catch((error: unknown) =>
+          this.logger.warn({
+            message: 'could not broadcast the cancel; the worker learns it at its next heartbeat',
+            task_id: taskId,
+            error: (error as Error).message,
+          }),
+        );
+    }
     this.metrics.cancelled.inc({ task_type: task.task_type });
-    this.logger.log({ message: 'task cancelled', task_id: taskId, task_name: task.task_name });
+    this.logger.log({ message: 'task cancelled', task_id: taskId, task_name: task.task_name, was: from });
     return task;
+  }
+
+  /**
+   * Re-queues a failed or cancelled task as a new run (same task_id and retry_count; the run as
+   * it ended is kept in its history). 409 for any other status.
+   */
+  async retry(taskId: string): Promise<TaskResource> {
+    if (!this.broker.isConnected()) {
+      throw new ServiceUnavailableException('The message broker (RabbitMQ) is unavailable; the task was not re-queued.');
+    }
+    const command = await this.tasks.requeueFinished(taskId, new Date());
+    if (command === null) {
+      const task = await this.get(taskId);
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `Task ${taskId} is ${task.status}; only failed or cancelled tasks can be retried`,
+        status: task.status,
+      });
+    }
+    await this.dispatch(command);
+    const task = await this.get(taskId);
+    this.logger.log({ message: 'task re-queued', task_id: taskId, task_name: task.task_name, run: task.run });
+    return task;
+  }
+
+  /** The earlier runs of a task (archived by retry), oldest first. */
+  async runs(taskId: string): Promise<TaskRunResource[]> {
+    await this.get(taskId);
+    return this.tasks.listRuns(taskId);
+  }
+
+  /**
+   * Publishes a committed task's command and records the dispatch; if the broker does not take
+   * it, the task stays in the outbox and the relay publishes it later.
+   */
+  private async dispatch(command: TaskCommand): Promise<void> {
+    try {
+      await this.messages.publishCommand(command);
+      this.dispatches.record(command.task_id);
+    } catch (error) {
+      this.logger.warn({
+        message: 'publish failed after the commit; the outbox relay will publish the task',
+        task_id: command.task_id,
+        error: (error as Error).message,
+      });
+    }
   }
 }

@@ -2,7 +2,8 @@ import { TaskRetries, TaskPriority } from '../tasks/task-limits';
 import { TaskName } from '../tasks/task-name.enum';
 import { TaskType } from '../tasks/task-type.enum';
 import { taskDefinition } from '../tasks/task-catalogue';
-import { FieldError, Validated, validateDto } from '../validation/validate-dto';
+import { FieldError, Validated, isPlainObject, validateDto } from '../validation/validate-dto';
+import { inspectJsonValue } from '../validation/json-safety';
 import { validateTaskParams } from '../validation/validate-task-params';
 import { EnqueueTaskDto } from './dto/enqueue-task.dto';
 
@@ -13,6 +14,21 @@ export interface ValidEnqueueTask {
   params: Record<string, unknown>;
   priority: number;
   max_retries: number;
+  timeout_ms: number;
+}
+
+/** Largest `params` accepted, serialized as JSON (UTF-8 bytes): 64 KiB. */
+export const MAX_PARAMS_BYTES = 65_536;
+
+/** A 400 naming `params` when the object serializes to more than {@link MAX_PARAMS_BYTES}. */
+export function paramsSizeError(params: unknown): FieldError | undefined {
+  if (!isPlainObject(params)) {
+    return undefined;
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(params), 'utf8');
+  return bytes > MAX_PARAMS_BYTES
+    ? { field: 'params', message: `params must be at most ${MAX_PARAMS_BYTES} bytes as JSON (got ${bytes})` }
+    : undefined;
 }
 
 /**
@@ -20,9 +36,20 @@ export interface ValidEnqueueTask {
  * and the task's own params — and reports every bad field at once.
  */
 export function validateEnqueueTask(body: unknown): Validated<ValidEnqueueTask> {
+  // Hostile structure (prototype keys, unpaired surrogates, unsafe numbers, deep nesting) is
+  // refused before any of it is copied into a DTO.
+  const unsafe = inspectJsonValue(body);
+  if (unsafe.length > 0) {
+    return { ok: false, errors: unsafe };
+  }
   const shape = validateDto(EnqueueTaskDto, body);
   const errors: FieldError[] = shape.ok ? [] : [...shape.errors];
   const badFields = new Set(errors.map((error) => error.field));
+  const tooLarge = isPlainObject(body) && !badFields.has('params') ? paramsSizeError(body['params']) : undefined;
+  if (tooLarge) {
+    errors.push(tooLarge);
+    badFields.add('params');
+  }
   const dto = body as EnqueueTaskDto;
 
   let taskType: TaskType | undefined;
@@ -61,6 +88,7 @@ export function validateEnqueueTask(body: unknown): Validated<ValidEnqueueTask> 
       params: dto.params ?? {},
       priority: dto.priority ?? TaskPriority.Default,
       max_retries: dto.max_retries ?? TaskRetries.Default,
+      timeout_ms: dto.timeout_ms ?? taskDefinition(dto.task_name).defaultTimeoutMs,
     },
   };
 }

@@ -1,9 +1,10 @@
 import { isTaskName, taskDefinition } from '../tasks/task-catalogue';
-import { TaskRetries, TaskPriority } from '../tasks/task-limits';
+import { TaskRetries, TaskPriority, TaskTimeout } from '../tasks/task-limits';
 import { TASK_TYPES, TaskType } from '../tasks/task-type.enum';
 import { isPlainObject } from '../validation/validate-dto';
 import { validateTaskParams } from '../validation/validate-task-params';
 import { TaskCommand } from './task-command';
+import { TaskControlMessage, TaskControlType } from './task-control';
 import { TASK_EVENT_TYPES, TaskEvent, TaskEventType } from './task-event';
 import { isTaskId } from './task-id';
 
@@ -11,7 +12,7 @@ export type Decoded<T> =
   | { ok: true; value: T }
   | { ok: false; reason: string; /** The task id, when the message carried a readable one. */ taskId?: string };
 
-export function encodeMessage(message: TaskCommand | TaskEvent): Buffer {
+export function encodeMessage(message: TaskCommand | TaskEvent | TaskControlMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
 }
 
@@ -63,6 +64,11 @@ export function decodeTaskCommand(content: Buffer, queueType: TaskType): Decoded
   if (!isIntegerIn(priority, TaskPriority.Min, TaskPriority.Max)) {
     return fail(`priority must be an integer from ${TaskPriority.Min} to ${TaskPriority.Max}`);
   }
+  // Commands published before timeouts existed carry none: the catalogue's default applies.
+  const timeoutMs = body['timeout_ms'] ?? taskDefinition(name).defaultTimeoutMs;
+  if (!isIntegerIn(timeoutMs, TaskTimeout.MinMs, TaskTimeout.MaxMs)) {
+    return fail(`timeout_ms must be an integer from ${TaskTimeout.MinMs} to ${TaskTimeout.MaxMs}`);
+  }
   const params = validateTaskParams(name, body['params']);
   if (!params.ok) {
     return fail(`invalid params: ${params.errors.map((error) => error.message).join('; ')}`);
@@ -77,6 +83,7 @@ export function decodeTaskCommand(content: Buffer, queueType: TaskType): Decoded
       priority,
       max_retries: maxRetries,
       retry_count: retryCount,
+      timeout_ms: timeoutMs,
     },
   };
 }
@@ -133,4 +140,19 @@ export function decodeTaskEvent(content: Buffer): Decoded<TaskEvent> {
       break;
   }
   return { ok: true, value: body as unknown as TaskEvent };
+}
+
+/** Decodes a control message; anything else is ignored by the caller. */
+export function decodeTaskControl(content: Buffer): Decoded<TaskControlMessage> {
+  const body = parseJsonObject(content);
+  if (typeof body === 'string') {
+    return { ok: false, reason: body };
+  }
+  if (!Object.values(TaskControlType).includes(body['type'] as TaskControlType)) {
+    return { ok: false, reason: `unknown control type ${JSON.stringify(body['type'])}` };
+  }
+  if (!isTaskId(body['task_id'])) {
+    return { ok: false, reason: 'task_id must be a UUID' };
+  }
+  return { ok: true, value: { type: body['type'] as TaskControlType, task_id: body['task_id'] } };
 }

@@ -15,4 +15,6 @@ export interface TaskCommand<N extends TaskName = TaskName> {
   max_retries: number;
   /** The attempt this message is for: 0 for the first run, n for the n-th retry. */
   retry_count: number;
+  /** How long the attempt may run before it is aborted and fails. */
+  timeout_ms: number;
 }

@@ -10,6 +10,11 @@ export const Exchange = {
   Events: 'tasklane.events',
   /** Fanout exchange in front of the dead-letter queue. */
   DeadLetter: 'tasklane.dead-letter',
+  /**
+   * Fanout exchange of control messages (cancel a running task) to every worker, each through a
+   * queue of its own. Best effort: a worker that misses one learns it from its next heartbeat.
+   */
+  Control: 'tasklane.control',
 } as const;
 
 export const Queue = {

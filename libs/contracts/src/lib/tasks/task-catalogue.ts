@@ -33,6 +33,8 @@ export interface TaskDefinition<N extends TaskName = TaskName> {
   readonly defaultType?: TaskType;
   /** The DTO its params are validated against, at the gateway and again in the worker. */
   readonly paramsClass: new () => TaskParamsOf<N>;
+  /** How long one attempt may run before it is aborted and fails (a request may set `timeout_ms`). */
+  readonly defaultTimeoutMs: number;
 }
 
 type Catalogue = { readonly [N in TaskName]: TaskDefinition<N> };
@@ -44,6 +46,7 @@ export const TASK_CATALOGUE: Catalogue = {
     types: [TaskType.Email],
     defaultType: TaskType.Email,
     paramsClass: SendEmailParams,
+    defaultTimeoutMs: 60_000,
   },
   [TaskName.ReportTasksSummary]: {
     name: TaskName.ReportTasksSummary,
@@ -51,6 +54,7 @@ export const TASK_CATALOGUE: Catalogue = {
     types: [TaskType.Report],
     defaultType: TaskType.Report,
     paramsClass: TasksSummaryReportParams,
+    defaultTimeoutMs: 600_000,
   },
   [TaskName.AnalyticsTaskStats]: {
     name: TaskName.AnalyticsTaskStats,
@@ -58,6 +62,7 @@ export const TASK_CATALOGUE: Catalogue = {
     types: [TaskType.Analytics],
     defaultType: TaskType.Analytics,
     paramsClass: TaskStatsParams,
+    defaultTimeoutMs: 300_000,
   },
   [TaskName.CleanupPurgeTasks]: {
     name: TaskName.CleanupPurgeTasks,
@@ -65,18 +70,21 @@ export const TASK_CATALOGUE: Catalogue = {
     types: [TaskType.Cleanup],
     defaultType: TaskType.Cleanup,
     paramsClass: PurgeTasksParams,
+    defaultTimeoutMs: 1_800_000,
   },
   [TaskName.DiagnosticSleep]: {
     name: TaskName.DiagnosticSleep,
     description: 'Diagnostic: sleeps for params.ms milliseconds, then returns.',
     types: TASK_TYPES,
     paramsClass: SleepParams,
+    defaultTimeoutMs: 3_600_000,
   },
   [TaskName.DiagnosticFail]: {
     name: TaskName.DiagnosticFail,
     description: 'Diagnostic: always throws params.message.',
     types: TASK_TYPES,
     paramsClass: FailParams,
+    defaultTimeoutMs: 60_000,
   },
 };
 

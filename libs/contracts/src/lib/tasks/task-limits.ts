@@ -16,3 +16,9 @@ export const TaskListLimit = {
   Max: 500,
   Default: 50,
 } as const;
+
+/** Bounds of a task's timeout (`timeout_ms`): 100 ms to 24 hours. */
+export const TaskTimeout = {
+  MinMs: 100,
+  MaxMs: 86_400_000,
+} as const;

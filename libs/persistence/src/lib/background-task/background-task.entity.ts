@@ -37,6 +37,14 @@ export class BackgroundTask {
   @Column({ name: 'max_retries', type: 'tinyint', unsigned: true })
   maxRetries!: number;
 
+  /** How long one attempt may run (ms); NULL for rows older than timeouts: the catalogue default. */
+  @Column({ name: 'timeout_ms', type: 'int', unsigned: true, nullable: true })
+  timeoutMs!: number | null;
+
+  /** 1 for the first run, +1 per re-queue with POST /retry. */
+  @Column({ type: 'int', unsigned: true })
+  run!: number;
+
   /** Generation of the task's claim: bumped by every claim, release and reclaim (a fencing token). */
   @Column({ type: 'int', unsigned: true })
   attempt!: number;

@@ -1,4 +1,4 @@
-import { TaskResource } from '@tasklane/contracts';
+import { TaskResource, taskDefinition } from '@tasklane/contracts';
 import { BackgroundTask } from './background-task.entity';
 
 function iso(date: Date | null): string | null {
@@ -17,6 +17,8 @@ export function toTaskResource(row: BackgroundTask): TaskResource {
     error_message: row.errorMessage,
     retry_count: row.retryCount,
     max_retries: row.maxRetries,
+    timeout_ms: row.timeoutMs ?? taskDefinition(row.taskName).defaultTimeoutMs,
+    run: row.run,
     created_at: row.createdAt.toISOString(),
     started_at: iso(row.startedAt),
     completed_at: iso(row.completedAt),

@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import {
   TASK_STATUSES,
+  TaskRunResource,
+  taskDefinition,
   TaskCommand,
   TaskEvent,
   TaskEventType,
@@ -13,6 +15,7 @@ import {
   statusRank,
 } from '@tasklane/contracts';
 import { BackgroundTask } from './background-task.entity';
+import { BackgroundTaskRun } from './background-task-run.entity';
 import { toTaskResource } from './background-task.mapper';
 
 export interface NewTask {
@@ -22,6 +25,7 @@ export interface NewTask {
   priority: number;
   params: Record<string, unknown>;
   maxRetries: number;
+  timeoutMs: number;
   createdAt: Date;
 }
 
@@ -78,6 +82,7 @@ interface OutboxRow {
   priority: number;
   max_retries: number;
   retry_count: number;
+  timeout_ms: number | null;
 }
 
 function toJson(value: unknown): string {
@@ -107,9 +112,19 @@ export class BackgroundTaskRepository {
 
   async insertPending(task: NewTask): Promise<TaskResource> {
     await this.dataSource.query(
-      `INSERT INTO ${TABLE} (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, created_at)
-       VALUES (?, ?, ?, ?, '${TaskStatus.Pending}', ?, 0, ?, ?)`,
-      [task.taskId, task.taskName, task.taskType, task.priority, toJson(task.params), task.maxRetries, task.createdAt],
+      `INSERT INTO ${TABLE}
+         (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, timeout_ms, created_at)
+       VALUES (?, ?, ?, ?, '${TaskStatus.Pending}', ?, 0, ?, ?, ?)`,
+      [
+        task.taskId,
+        task.taskName,
+        task.taskType,
+        task.priority,
+        toJson(task.params),
+        task.maxRetries,
+        task.timeoutMs,
+        task.createdAt,
+      ],
     );
     return {
       task_id: task.taskId,
@@ -122,6 +137,8 @@ export class BackgroundTaskRepository {
       error_message: null,
       retry_count: 0,
       max_retries: task.maxRetries,
+      timeout_ms: task.timeoutMs,
+      run: 1,
       created_at: task.createdAt.toISOString(),
       started_at: null,
       completed_at: null,
@@ -166,7 +183,7 @@ export class BackgroundTaskRepository {
         return 0;
       }
       const rows = (await manager.query(
-        `SELECT id, task_id, task_name, task_type, params, priority, max_retries, retry_count
+        `SELECT id, task_id, task_name, task_type, params, priority, max_retries, retry_count, timeout_ms
            FROM ${TABLE} FORCE INDEX (PRIMARY)
           WHERE id IN (${placeholders(candidates.length)})
             AND dispatched_at IS NULL AND status = '${TaskStatus.Pending}'
@@ -185,6 +202,7 @@ export class BackgroundTaskRepository {
           priority: row.priority,
           max_retries: row.max_retries,
           retry_count: row.retry_count,
+          timeout_ms: row.timeout_ms ?? taskDefinition(row.task_name).defaultTimeoutMs,
         })),
       );
       // By primary key, whose locks this transaction holds: a worker claiming a relayed task
@@ -277,14 +295,83 @@ export class BackgroundTaskRepository {
     });
   }
 
-  /** `pending → cancelled`; false when the task is not pending (or unknown). */
-  async cancelPending(taskId: string, at: Date): Promise<boolean> {
-    const result = await this.update(
-      `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ?
-       WHERE task_id = ? AND status = '${TaskStatus.Pending}'`,
-      [at, taskId],
-    );
-    return result.affectedRows === 1;
+  /**
+   * Cancels a pending or running task: `cancelled` at once, in a new generation, so that the
+   * worker running it loses its claim (its heartbeat learns it; a broadcast only makes it faster)
+   * and none of its events can change the task any more. Returns the status it was cancelled
+   * from, or null when it was neither pending nor running (or unknown).
+   */
+  async cancel(taskId: string, at: Date): Promise<TaskStatus.Pending | TaskStatus.Running | null> {
+    for (const from of [TaskStatus.Pending, TaskStatus.Running] as const) {
+      const result = await this.update(
+        `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ?, lease_expires_at = NULL,
+           attempt = attempt + 1
+         WHERE task_id = ? AND status = '${from}'`,
+        [at, taskId],
+      );
+      if (result.affectedRows === 1) {
+        return from;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Re-queues a failed or cancelled task as a new run: the run as it ended is archived in
+   * `background_task_runs`, then the task is pending again (same task_id and retry_count, run + 1,
+   * a new generation) and back in the outbox. Returns its command, or null when the task is not
+   * failed or cancelled (or unknown).
+   */
+  async requeueFinished(taskId: string, at: Date): Promise<TaskCommand | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT task_id, task_name, task_type, params, priority, max_retries, retry_count, timeout_ms, run
+           FROM ${TABLE} WHERE task_id = ? AND status IN ('${TaskStatus.Failed}', '${TaskStatus.Cancelled}') FOR UPDATE`,
+        [taskId],
+      )) as Array<OutboxRow & { run: number }>;
+      if (rows.length === 0) {
+        return null;
+      }
+      const [row] = rows;
+      await manager.query(
+        `INSERT INTO background_task_runs
+           (task_id, run, status, retry_count, result, error_message, started_at, completed_at, archived_at)
+         SELECT task_id, run, status, retry_count, result, error_message, started_at, completed_at, ?
+           FROM ${TABLE} WHERE task_id = ?`,
+        [at, taskId],
+      );
+      await manager.query(
+        `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', run = run + 1, attempt = attempt + 1, result = NULL,
+           error_message = NULL, started_at = NULL, completed_at = NULL, lease_expires_at = NULL, dispatched_at = NULL
+         WHERE task_id = ?`,
+        [taskId],
+      );
+      return {
+        task_id: row.task_id,
+        task_name: row.task_name,
+        task_type: row.task_type,
+        params: parseJson(row.params) as never,
+        priority: row.priority,
+        max_retries: row.max_retries,
+        retry_count: row.retry_count,
+        timeout_ms: row.timeout_ms ?? taskDefinition(row.task_name).defaultTimeoutMs,
+      };
+    });
+  }
+
+  /** The earlier runs of a task, oldest first (empty when it never was re-queued). */
+  async listRuns(taskId: string): Promise<TaskRunResource[]> {
+    const runs = await this.dataSource.getRepository(BackgroundTaskRun).find({ where: { taskId }, order: { run: 'ASC' } });
+    return runs.map((run) => ({
+      run: run.run,
+      status: run.status,
+      retry_count: run.retryCount,
+      result: run.result ?? null,
+      error_message: run.errorMessage,
+      started_at: run.startedAt?.toISOString() ?? null,
+      completed_at: run.completedAt?.toISOString() ?? null,
+      archived_at: run.archivedAt.toISOString(),
+    }));
   }
 
   /**

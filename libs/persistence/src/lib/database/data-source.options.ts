@@ -2,6 +2,7 @@ import { DataSourceOptions } from 'typeorm';
 // TypeORM loads the driver at run time; importing it here makes bundles list it as a dependency.
 import 'mysql2';
 import { BackgroundTask } from '../background-task/background-task.entity';
+import { BackgroundTaskRun } from '../background-task/background-task-run.entity';
 import { MIGRATIONS } from '../migrations';
 
 export interface DatabaseSettings {
@@ -26,7 +27,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     url: settings.url,
     timezone: 'Z',
     charset: 'utf8mb4_unicode_ci',
-    entities: [BackgroundTask],
+    entities: [BackgroundTask, BackgroundTaskRun],
     migrations: MIGRATIONS,
     migrationsTableName: 'tasklane_migrations',
     migrationsTransactionMode: 'each',

@@ -17,6 +17,8 @@ import { WORKER_TASK_TYPE } from '../worker.constants';
 import { WorkerEnv } from '../worker.env';
 import { LeaseKeeper } from './lease-keeper';
 import { SlotPool } from './slot-pool';
+import { TaskControlSubscriber } from './task-control.subscriber';
+import { HandlerAbandonedError, TaskCancelledError, TaskTimeoutError, abandonAfterAbort } from './abort';
 import { TaskOutcome, errorMessageOf, outcomeOfFailure, unstorableResult } from './task-outcome';
 
 interface RunningTask {
@@ -55,6 +57,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly retryLevels: number[];
   private readonly running = new Map<string, RunningTask>();
   private readonly slots: SlotPool;
+  private readonly control: TaskControlSubscriber;
 
   constructor(
     @Inject(AmqpConnection) connection: AmqpConnection,
@@ -79,6 +82,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
     this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
     this.slots = new SlotPool(env.WORKER_CONCURRENCY);
+    this.control = new TaskControlSubscriber(connection, (taskId) => this.cancelRunning(taskId));
     this.consumer = new QueueConsumer(connection, {
       queue: this.queue,
       prefetch: env.WORKER_CONCURRENCY,
@@ -88,6 +92,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     this.leases.start();
+    await this.control.start();
     await this.consumer.start();
   }
 
@@ -96,6 +101,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     // queue when the consumer's channel closes.
     this.slots.close();
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS, () => this.handBackRunningTasks());
+    await this.control.stop();
     this.leases.stop();
   }
 
@@ -176,7 +182,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           // Not fatal: the claim already recorded the start; the outcome event follows.
           this.logger.warn({ message: 'could not publish the started event', ...fields, error: errorMessageOf(error) }),
         );
-      const outcome = await this.execute(command, task.abort.signal);
+      const outcome = await this.execute(task);
       await started;
       if (task.givenUp || !(await this.untilPublished(task, () => this.publishOutcome(task, outcome)))) {
         finish('given_up');
@@ -210,22 +216,51 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async execute(command: TaskCommand, signal: AbortSignal): Promise<TaskOutcome> {
+  /**
+   * Runs the handler under the attempt's timeout. Its AbortSignal fires on the timeout, on a
+   * cancel, on a lost claim or at the end of the shutdown grace; a handler that does not stop
+   * within ABORT_GRACE_MS is abandoned. A timeout fails the attempt (retries apply).
+   */
+  private async execute(task: RunningTask): Promise<TaskOutcome> {
+    const { command, abort } = task;
+    const timer = setTimeout(() => abort.abort(new TaskTimeoutError(command.timeout_ms)), command.timeout_ms);
     try {
-      const result = await this.handlers.get(command.task_name).run(command.params, {
+      const run = this.handlers.get(command.task_name).run(command.params, {
         taskId: command.task_id,
         taskName: command.task_name,
         retryCount: command.retry_count,
         maxRetries: command.max_retries,
         priority: command.priority,
-        signal,
+        signal: abort.signal,
       });
+      const result = await abandonAfterAbort(run, abort.signal, this.env.ABORT_GRACE_MS);
       const problem = unstorableResult(result);
-      return problem === null
-        ? { kind: 'succeeded', result: result ?? null }
-        : { kind: 'failed', errorMessage: problem };
+      return problem === null ? { kind: 'succeeded', result: result ?? null } : { kind: 'failed', errorMessage: problem };
     } catch (error) {
-      return outcomeOfFailure(command, error);
+      if (error instanceof HandlerAbandonedError) {
+        this.logger.warn({
+          message: 'handler ignored its abort signal; abandoned',
+          task_id: command.task_id,
+          task_name: command.task_name,
+          attempt: task.attempt,
+        });
+      }
+      // Whatever the handler threw once aborted, the reason is what happened.
+      const reason: unknown = abort.signal.aborted ? abort.signal.reason : error;
+      return outcomeOfFailure(command, reason);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A cancel broadcast reached this worker: abort the task if it runs here. */
+  cancelRunning(taskId: string): void {
+    const task = this.running.get(taskId);
+    if (task && !task.givenUp) {
+      task.givenUp = true;
+      this.leases.release(taskId);
+      task.abort.abort(new TaskCancelledError());
+      this.logger.log({ message: 'task cancelled while running: aborting its handler', task_id: taskId, attempt: task.attempt });
     }
   }
 

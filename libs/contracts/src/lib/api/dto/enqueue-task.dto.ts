@@ -1,5 +1,5 @@
 import { IsEnum, IsInt, IsObject, IsOptional, Max, Min } from 'class-validator';
-import { TaskRetries, TaskPriority } from '../../tasks/task-limits';
+import { TaskRetries, TaskPriority, TaskTimeout } from '../../tasks/task-limits';
 import { TaskName } from '../../tasks/task-name.enum';
 import { TaskType } from '../../tasks/task-type.enum';
 
@@ -29,4 +29,11 @@ export class EnqueueTaskDto {
   @Min(TaskRetries.Min)
   @Max(TaskRetries.Max)
   max_retries?: number;
+
+  /** How long one attempt may run; defaults to the task's catalogue timeout. */
+  @IsOptional()
+  @IsInt()
+  @Min(TaskTimeout.MinMs)
+  @Max(TaskTimeout.MaxMs)
+  timeout_ms?: number;
 }

@@ -14,6 +14,10 @@ export interface TaskResource {
   error_message: string | null;
   retry_count: number;
   max_retries: number;
+  /** How long one attempt may run, in milliseconds. */
+  timeout_ms: number;
+  /** 1 for the first run; +1 each time the task is re-queued with POST /retry (see /runs). */
+  run: number;
   created_at: string;
   started_at: string | null;
   completed_at: string | null;
@@ -28,4 +32,16 @@ export interface TaskPage {
 
 export interface TaskCount {
   count: number;
+}
+
+/** One earlier run of a task, archived when the task was re-queued with POST /retry. */
+export interface TaskRunResource {
+  run: number;
+  status: TaskStatus;
+  retry_count: number;
+  result: unknown;
+  error_message: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  archived_at: string;
 }
