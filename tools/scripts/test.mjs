@@ -8,6 +8,7 @@ import { checkServices } from './check-services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
+const STAGE_TIMEOUT_MS = 30 * 60 * 1000;
 const nx = (...args) => ['npx', ['nx', ...args, '--output-style=static']];
 
 const stages = [
@@ -29,7 +30,20 @@ for (const [title, command, args] of stages) {
   }
   process.stdout.write(`\n━━ ${title}\n`);
   const started = Date.now();
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env });
+  // A hung stage (a process that never exits) fails the run instead of stalling it.
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env,
+    timeout: STAGE_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  });
+  if (result.error) {
+    process.stderr.write(
+      `\nnpm test: ${title} did not finish within ${STAGE_TIMEOUT_MS / 60_000} minutes (${result.error.message}).\n`,
+    );
+    process.exit(1);
+  }
   if (result.status !== 0) {
     process.stderr.write(`\nnpm test: ${title} failed.\n`);
     process.exit(result.status ?? 1);

@@ -58,6 +58,8 @@ describe('REST API', () => {
         error_message: null,
         retry_count: 0,
         max_retries: 3,
+        timeout_ms: 60_000,
+        run: 1,
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         started_at: null,
         completed_at: null,
@@ -68,10 +70,17 @@ describe('REST API', () => {
       expect(fetched.body).toEqual(response.body);
     });
 
-    it('applies defaults: priority 5, max_retries 3, the catalogue type, empty params', async () => {
+    it('applies defaults: priority 5, max_retries 3, the catalogue type and timeout, empty params', async () => {
       const response = await system.post<TaskResource>('/api/tasks/enqueue', { task_name: 'analytics.task_stats' });
       expect(response.status).toBe(201);
-      expect(response.body).toMatchObject({ task_type: 'analytics', priority: 5, max_retries: 3, params: {} });
+      expect(response.body).toMatchObject({
+        task_type: 'analytics',
+        priority: 5,
+        max_retries: 3,
+        timeout_ms: 300_000,
+        run: 1,
+        params: {},
+      });
     });
 
     const invalid: Array<[string, unknown, string[]]> = [

@@ -223,21 +223,30 @@ describe('task lifecycle, end to end', () => {
     expect(files.some((file) => file.includes(task.task_id))).toBe(false);
   });
 
-  it('cancel answers 409 with the status for a running and for a completed task', async () => {
+  it('cancel answers 200 for a running task (ADR 0006) and 409 with the status for a completed task', async () => {
     const running = await system.enqueue({
       task_name: 'diagnostic.sleep',
       task_type: 'cleanup',
       params: { ms: 2_000 },
     });
     await system.waitForTask(running.task_id, (task) => task.status === 'running');
-    const conflict = await system.post<{ status: string }>(`/api/tasks/${running.task_id}/cancel`);
-    expect(conflict.status).toBe(409);
-    expect(conflict.body.status).toBe('running');
+    const cancelled = await system.post<TaskResource>(`/api/tasks/${running.task_id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ task_id: running.task_id, status: 'cancelled', result: null });
+    expect(cancelled.body.started_at).not.toBeNull();
+    expect(cancelled.body.completed_at).not.toBeNull();
 
-    const done = await system.waitForTask(running.task_id, finished);
-    expect(done).toMatchObject({ status: 'completed', result: { slept_ms: 2_000 } });
-    const late = await system.post<{ status: string }>(`/api/tasks/${running.task_id}/cancel`);
+    const completed = await system.enqueue({
+      task_name: 'diagnostic.sleep',
+      task_type: 'cleanup',
+      params: { ms: 50 },
+    });
+    const done = await system.waitForTask(completed.task_id, finished);
+    expect(done).toMatchObject({ status: 'completed', result: { slept_ms: 50 } });
+    const late = await system.post<{ status: string }>(`/api/tasks/${completed.task_id}/cancel`);
     expect(late.status).toBe(409);
     expect(late.body.status).toBe('completed');
+    // The running one, cancelled, never completed: its handler was aborted.
+    expect((await system.get<TaskResource>(`/api/tasks/${running.task_id}`)).body.status).toBe('cancelled');
   });
 });

@@ -350,6 +350,8 @@ describe('observability', () => {
         '/api/tasks/enqueue',
         '/api/tasks/{task_id}',
         '/api/tasks/{task_id}/cancel',
+        '/api/tasks/{task_id}/retry',
+        '/api/tasks/{task_id}/runs',
         '/health/live',
         '/health/ready',
         '/metrics',

@@ -1,4 +1,5 @@
 export * from './lib/load-config';
+export * from './lib/secret';
 export * from './lib/base.env';
 export * from './lib/config.module';
 export * from './lib/app-logger';

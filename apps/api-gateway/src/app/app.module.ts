@@ -3,6 +3,7 @@ import { ConfigModule } from '@tasklane/config';
 import { AmqpModule } from '@tasklane/messaging';
 import { ObservabilityModule } from '@tasklane/observability';
 import { DatabaseModule } from '@tasklane/persistence';
+import { AuthModule } from './auth/auth.module';
 import { GatewayEnv } from './gateway.env';
 import { OpsModule } from './ops/ops.module';
 import { TasksModule } from './tasks/tasks.module';
@@ -13,6 +14,7 @@ import { TasksModule } from './tasks/tasks.module';
     AmqpModule,
     DatabaseModule.forRoot(),
     ObservabilityModule.forRoot({ appName: 'api-gateway', opsServer: false }),
+    AuthModule,
     TasksModule,
     OpsModule,
   ],

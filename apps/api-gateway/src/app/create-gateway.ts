@@ -8,15 +8,23 @@ import { AppModule } from './app.module';
 import { GatewayEnv } from './gateway.env';
 import { ErrorsFilter } from './http/errors.filter';
 import { validationExceptionFactory } from './http/api-errors';
+import { frameworkErrorHandler } from './http/client-errors';
+import { registerJsonBodyParser } from './http/json-body';
+import { RequestSanityInterceptor } from './http/request-sanity.interceptor';
 import { setupOpenApi } from './openapi/openapi';
 
 const REQUEST_ID = /^[A-Za-z0-9._:/=+-]{1,128}$/;
 
-/** Builds the HTTP app (Fastify) with the gateway's validation and error handling. */
-export async function createGateway(env: GatewayEnv, logger: LoggerService | false): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({
+/** The Fastify adapter of the gateway: body limit, request ids, and its own errors as JSON. */
+export function createGatewayAdapter(env: Pick<GatewayEnv, 'BODY_LIMIT_BYTES'>): FastifyAdapter {
+  return new FastifyAdapter({
     bodyLimit: env.BODY_LIMIT_BYTES,
+    // secure-json-parse refuses `__proto__` and `constructor.prototype` in bodies (the defaults, made explicit).
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true },
+    // Bad percent-encoding in the path, over-long path parameters: the same JSON error shape.
+    frameworkErrors: frameworkErrorHandler(env.BODY_LIMIT_BYTES),
     // A caller's X-Request-Id is kept (and echoed) when it is a sane token; otherwise one is made up.
     requestIdHeader: false,
     genReqId: (request: IncomingMessage) => {
@@ -24,7 +32,13 @@ export async function createGateway(env: GatewayEnv, logger: LoggerService | fal
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { logger, abortOnError: false });
+}
+
+/**
+ * Request ids, metrics, the strict JSON parser, error handling, validation and the API docs.
+ * Authentication is AuthModule's global guard.
+ */
+export function configureGateway(app: NestFastifyApplication, env: Pick<GatewayEnv, 'BODY_LIMIT_BYTES'>): void {
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(TaskMetrics);
   fastify.addHook('onRequest', async (request, reply) => {
@@ -36,9 +50,11 @@ export async function createGateway(env: GatewayEnv, logger: LoggerService | fal
       reply.elapsedTime / 1000,
     );
   });
-  // JSON only: any other content type is answered 415 by Fastify.
+  // JSON only, valid UTF-8: any other content type is answered 415 by Fastify.
   fastify.removeContentTypeParser(['text/plain']);
-  app.useGlobalFilters(new ErrorsFilter());
+  registerJsonBodyParser(fastify, env.BODY_LIMIT_BYTES);
+  app.useGlobalFilters(new ErrorsFilter(env.BODY_LIMIT_BYTES));
+  app.useGlobalInterceptors(new RequestSanityInterceptor());
   app.useGlobalPipes(
     new ValidationPipe({
       transform: true,
@@ -49,5 +65,22 @@ export async function createGateway(env: GatewayEnv, logger: LoggerService | fal
     }),
   );
   setupOpenApi(app);
+}
+
+/** Options of NestFactory.create / createNestApplication for the gateway. */
+export const GATEWAY_APP_OPTIONS = {
+  abortOnError: false,
+  // Nest would register a lenient JSON parser and a form (urlencoded) one; the gateway takes
+  // strict JSON only (registerJsonBodyParser).
+  bodyParser: false,
+} as const;
+
+/** Builds the HTTP app (Fastify) with the gateway's authentication, validation and error handling. */
+export async function createGateway(env: GatewayEnv, logger: LoggerService | false): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createGatewayAdapter(env), {
+    logger,
+    ...GATEWAY_APP_OPTIONS,
+  });
+  configureGateway(app, env);
   return app;
 }

@@ -41,6 +41,7 @@ describe('fault: duplicated commands and duplicated, late and stale events', () 
         priority: task.priority,
         max_retries: task.max_retries,
         retry_count: 0,
+        timeout_ms: task.timeout_ms,
       };
       await system.publish(Exchange.Tasks, taskRoutingKey(task.task_type), Buffer.from(JSON.stringify(command)), {
         priority: task.priority,

@@ -3,6 +3,7 @@ import { Expose } from 'class-transformer';
 import { IsIn, IsInt, IsString, Max, Min, MinLength } from 'class-validator';
 import { BaseEnv } from './base.env';
 import { ConfigValidationError, loadConfig } from './load-config';
+import { Secret } from './secret';
 
 class TestEnv {
   @Expose()
@@ -133,5 +134,35 @@ describe('BaseEnv', () => {
     const problems = problemsOf(() => loadConfig(BaseEnv, { [name]: value }));
     expect(problems).toEqual([expect.stringContaining(name)]);
     expect(problems[0]).toContain(JSON.stringify(value));
+  });
+});
+
+class SecretEnv {
+  @Expose()
+  @IsString()
+  @MinLength(16)
+  @Secret()
+  readonly TOKEN: string = 'a-default-token-of-16';
+
+  @Expose()
+  @IsString()
+  @MinLength(16)
+  readonly PUBLIC_NAME: string = 'a-default-name-of-16';
+}
+
+class ExtendedSecretEnv extends SecretEnv {}
+
+describe('loadConfig with @Secret()', () => {
+  it('names a bad secret variable without showing its value', () => {
+    const problems = problemsOf(() => loadConfig(SecretEnv, { TOKEN: 'hunter2', PUBLIC_NAME: 'short' }));
+    const token = problems.find((problem) => problem.startsWith('TOKEN'));
+    expect(token).toBe('TOKEN must be longer than or equal to 16 characters (value not shown: it is secret)');
+    expect(problems.join('\n')).not.toContain('hunter2');
+    expect(problems.some((problem) => problem.includes('"short"'))).toBe(true);
+  });
+
+  it('keeps the mark in subclasses', () => {
+    const problems = problemsOf(() => loadConfig(ExtendedSecretEnv, { TOKEN: 'hunter2' }));
+    expect(problems.join('\n')).not.toContain('hunter2');
   });
 });

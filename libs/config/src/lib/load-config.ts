@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
+import { isSecretProperty } from './secret';
 
 /** The environment failed validation; `problems` names each variable and what is wrong with it. */
 export class ConfigValidationError extends Error {
@@ -9,11 +10,16 @@ export class ConfigValidationError extends Error {
   }
 }
 
-function describe(errors: ValidationError[], env: Record<string, string>): string[] {
+function describe(errors: ValidationError[], env: Record<string, string>, schema: new () => object): string[] {
   return errors.flatMap((error) =>
     Object.values(error.constraints ?? {}).map((message) => {
       const raw = env[error.property];
-      return raw === undefined ? message : `${message} (got ${JSON.stringify(raw)})`;
+      if (raw === undefined) {
+        return message;
+      }
+      return isSecretProperty(schema, error.property)
+        ? `${message} (value not shown: it is secret)`
+        : `${message} (got ${JSON.stringify(raw)})`;
     }),
   );
 }
@@ -21,7 +27,8 @@ function describe(errors: ValidationError[], env: Record<string, string>): strin
 /**
  * Reads the environment once into a typed, validated config object. Every property of the
  * schema must carry `@Expose()`; property initialisers are the defaults; empty variables count
- * as unset. Throws {@link ConfigValidationError} listing every problem.
+ * as unset. Throws {@link ConfigValidationError} listing every problem (with the value given,
+ * except for properties marked {@link Secret}).
  */
 export function loadConfig<T extends object>(schema: new () => T, env: NodeJS.ProcessEnv = process.env): T {
   const defined: Record<string, string> = {};
@@ -37,7 +44,7 @@ export function loadConfig<T extends object>(schema: new () => T, env: NodeJS.Pr
   });
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
-    throw new ConfigValidationError(describe(errors, defined));
+    throw new ConfigValidationError(describe(errors, defined, schema));
   }
   return Object.freeze(config);
 }

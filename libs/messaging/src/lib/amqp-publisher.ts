@@ -10,6 +10,8 @@ export interface PublishOptions {
   /** AMQP `type` property: the task name or event type, for tooling. */
   type?: string;
   headers?: Record<string, string | number>;
+  /** Whether an unroutable message is an error (default true); false for broadcasts nobody may hear. */
+  mandatory?: boolean;
 }
 
 export const PUBLISH_CONFIRM_TIMEOUT_MS = 5_000;
@@ -50,7 +52,7 @@ export class AmqpPublisher {
           content,
           {
             persistent: true,
-            mandatory: true,
+            mandatory: options.mandatory ?? true,
             contentType: 'application/json',
             messageId: options.messageId,
             priority: options.priority,

@@ -48,8 +48,10 @@ export class TaskMessagePublisher {
   /** Broadcasts a control message (e.g. cancel a running task) to every worker. */
   publishControl(message: TaskControlMessage): Promise<void> {
     return this.publisher.publish(Exchange.Control, '', encodeMessage(message), {
-      messageId: `${message.task_id}.${message.type}`,
+      messageId: `${message.task_id}.${message.type}.${message.attempt}`,
       type: message.type,
+      // No worker running means nobody to tell: not an error.
+      mandatory: false,
     });
   }
 

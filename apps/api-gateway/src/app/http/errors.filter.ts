@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerUnavailableError, MessageRejectedError } from '@tasklane/messaging';
 import { isDatabaseUnavailable } from '@tasklane/persistence';
+import { fastifyClientMessage } from './client-errors';
 
 interface ErrorBody {
   statusCode: number;
@@ -12,13 +13,17 @@ interface ErrorBody {
 }
 
 /**
- * Turns every error into a JSON response: HTTP exceptions as they are, an unreachable broker
- * or database into 503 with a clear message, and anything else into a 500 that leaks nothing
- * (the details go to the log).
+ * Turns every error into a JSON response: HTTP exceptions as they are, Fastify's own client
+ * errors (FST_*: body too large, unsupported media type…) with a fixed readable message, an
+ * unreachable broker or database into 503 with a clear message, and anything else into a 500
+ * that leaks nothing (the details go to the log).
  */
 @Catch()
 export class ErrorsFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorsFilter.name);
+
+  /** @param bodyLimit BODY_LIMIT_BYTES, named in the 413's message. */
+  constructor(private readonly bodyLimit = 1_048_576) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -32,9 +37,16 @@ export class ErrorsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const response = exception.getResponse();
       const status = exception.getStatus();
-      return typeof response === 'object'
-        ? ({ statusCode: status, ...(response as object) } as ErrorBody)
-        : { statusCode: status, error: STATUS_CODES[status] ?? exception.name, message: response };
+      if (typeof response === 'object') {
+        return { statusCode: status, ...(response as object) } as ErrorBody;
+      }
+      // A string body comes from Nest's mapping of errors raised outside the handlers (Fastify's
+      // FST_* errors become `new HttpException(error.message, error.statusCode)`).
+      return {
+        statusCode: status,
+        error: STATUS_CODES[status] ?? 'Error',
+        message: fastifyClientMessage(status, response, this.bodyLimit) ?? response,
+      };
     }
     if (exception instanceof BrokerUnavailableError || exception instanceof MessageRejectedError) {
       this.logger.warn({
@@ -60,7 +72,10 @@ export class ErrorsFilter implements ExceptionFilter {
       return {
         statusCode: fastifyStatus,
         error: STATUS_CODES[fastifyStatus] ?? 'Bad Request',
-        message: (exception as Error).message,
+        message:
+          fastifyClientMessage(fastifyStatus, String((exception as Error).message), this.bodyLimit) ??
+          STATUS_CODES[fastifyStatus] ??
+          'Bad Request',
       };
     }
     this.logger.error({

@@ -112,11 +112,13 @@ describe('OpenAPI document', () => {
       'GET /api/tasks',
       'GET /api/tasks/count/all',
       'GET /api/tasks/{task_id}',
+      'GET /api/tasks/{task_id}/runs',
       'GET /health/live',
       'GET /health/ready',
       'GET /metrics',
       'POST /api/tasks/enqueue',
       'POST /api/tasks/{task_id}/cancel',
+      'POST /api/tasks/{task_id}/retry',
     ]);
   });
 
@@ -220,18 +222,63 @@ describe('OpenAPI document', () => {
     ['get', '/api/tasks', [400, 503]],
     ['get', '/api/tasks/{task_id}', [400, 404, 503]],
     ['post', '/api/tasks/{task_id}/cancel', [400, 404, 409, 503]],
+    ['get', '/api/tasks/{task_id}/runs', [400, 404, 503]],
+    ['post', '/api/tasks/{task_id}/retry', [400, 404, 409, 503]],
   ];
 
   it.each(declaredErrors)('%s %s documents its errors %j with the error schema', (method, path, statuses) => {
     const responses = operation(method, path).responses;
+    // 401 and 403 (API keys) are added to every operation; checked below.
     const errors = Object.keys(responses)
       .map(Number)
-      .filter((status) => status >= 400);
+      .filter((status) => status >= 400 && status !== 401 && status !== 403);
     expect(errors.sort()).toEqual([...statuses].sort());
     for (const status of statuses) {
       const schema = responses[String(status)].content?.['application/json']?.schema;
       expect({ status, schema }).toEqual({ status, schema: ERROR_SCHEMA });
     }
+  });
+
+  describe('security (API keys)', () => {
+    const operations = (): Array<{ method: string; path: string; operation: Operation & Record<string, unknown> }> =>
+      Object.entries(document.paths).flatMap(([path, item]) =>
+        Object.entries(item as Record<string, Operation & Record<string, unknown>>)
+          .filter(([method]) => ['get', 'put', 'post', 'delete', 'patch'].includes(method))
+          .map(([method, operation]) => ({ method, path, operation })),
+      );
+
+    it('declares a bearer scheme and an X-API-Key header scheme', () => {
+      expect(document.components?.securitySchemes).toEqual({
+        bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+        api_key: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }),
+      });
+    });
+
+    it('requires either scheme on every task endpoint, documenting 401 (and 403 on writes)', () => {
+      const tasks = operations().filter(({ path }) => path.startsWith('/api/tasks'));
+      expect(tasks.length).toBeGreaterThanOrEqual(5);
+      for (const { method, path, operation } of tasks) {
+        expect({ method, path, security: operation['security'] }).toEqual({
+          method,
+          path,
+          security: [{ bearer: [] }, { api_key: [] }],
+        });
+        const statuses = Object.keys(operation.responses);
+        expect({ method, path, has401: statuses.includes('401') }).toEqual({ method, path, has401: true });
+        expect({ method, path, has403: statuses.includes('403') }).toEqual({ method, path, has403: method !== 'get' });
+        expect(operation.responses['401'].content?.['application/json']?.schema).toEqual(ERROR_SCHEMA);
+      }
+    });
+
+    it('keeps health and metrics open (security: []), without the marker extension', () => {
+      const ops = operations().filter(({ path }) => !path.startsWith('/api/'));
+      expect(ops.map(({ path }) => path).sort()).toEqual(['/health/live', '/health/ready', '/metrics']);
+      for (const { operation } of ops) {
+        expect(operation['security']).toEqual([]);
+        expect(Object.keys(operation).filter((key) => key.startsWith('x-'))).toEqual([]);
+        expect(Object.keys(operation.responses)).not.toContain('401');
+      }
+    });
   });
 
   it('the error schema names the fields every error body has', () => {

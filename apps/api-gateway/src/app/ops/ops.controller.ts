@@ -3,9 +3,11 @@ import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger
 import type { FastifyReply } from 'fastify';
 import { Registry } from 'prom-client';
 import { HealthService, ReadinessReport } from '@tasklane/observability';
+import { Public } from '../auth/public.decorator';
 
 /** Probes and metrics of the gateway, on its API port (open, no authentication). */
 @ApiTags('operations')
+@Public()
 @Controller()
 export class OpsController implements BeforeApplicationShutdown {
   constructor(

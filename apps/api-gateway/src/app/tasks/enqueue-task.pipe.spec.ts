@@ -24,6 +24,7 @@ describe('EnqueueTaskPipe', () => {
       params: {},
       priority: 5,
       max_retries: 3,
+      timeout_ms: 300_000,
     });
   });
 

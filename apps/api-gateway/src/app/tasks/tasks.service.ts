@@ -105,9 +105,9 @@ export class TasksService {
    * next heartbeat. The broadcast to the workers only makes the abort immediate.
    */
   async cancel(taskId: string): Promise<TaskResource> {
-    const from = await this.tasks.cancel(taskId, new Date());
+    const cancelled = await this.tasks.cancel(taskId, new Date());
     const task = await this.get(taskId);
-    if (from === null) {
+    if (cancelled === null) {
       throw new ConflictException({
         statusCode: 409,
         error: 'Conflict',
@@ -115,19 +115,18 @@ export class TasksService {
         status: task.status,
       });
     }
-    if (from === TaskStatus.Running) {
-      await this.messages
-        .publishControl({ type: TaskControlType.Cancel, task_id: taskId })
-        .catch((error: unknown) =>
-          this.logger.warn({
-            message: 'could not broadcast the cancel; the worker learns it at its next heartbeat',
-            task_id: taskId,
-            error: (error as Error).message,
-          }),
-        );
+    if (cancelled.from === TaskStatus.Running) {
+      const message = { type: TaskControlType.Cancel, task_id: taskId, attempt: cancelled.attempt };
+      await this.messages.publishControl(message).catch((error: unknown) =>
+        this.logger.warn({
+          message: 'could not broadcast the cancel; the worker learns it at its next heartbeat',
+          task_id: taskId,
+          error: (error as Error).message,
+        }),
+      );
     }
     this.metrics.cancelled.inc({ task_type: task.task_type });
-    this.logger.log({ message: 'task cancelled', task_id: taskId, task_name: task.task_name, was: from });
+    this.logger.log({ message: 'task cancelled', task_id: taskId, task_name: task.task_name, was: cancelled.from });
     return task;
   }
 
@@ -137,7 +136,9 @@ export class TasksService {
    */
   async retry(taskId: string): Promise<TaskResource> {
     if (!this.broker.isConnected()) {
-      throw new ServiceUnavailableException('The message broker (RabbitMQ) is unavailable; the task was not re-queued.');
+      throw new ServiceUnavailableException(
+        'The message broker (RabbitMQ) is unavailable; the task was not re-queued.',
+      );
     }
     const command = await this.tasks.requeueFinished(taskId, new Date());
     if (command === null) {
@@ -149,8 +150,10 @@ export class TasksService {
         status: task.status,
       });
     }
-    await this.dispatch(command);
+    // Read before the dispatch: once published, a worker may claim it at once, and the answer is
+    // the task as re-queued (pending), like enqueue's.
     const task = await this.get(taskId);
+    await this.dispatch(command);
     this.logger.log({ message: 'task re-queued', task_id: taskId, task_name: task.task_name, run: task.run });
     return task;
   }

@@ -30,6 +30,8 @@ const ENV = {
   OUTBOX_RELAY_MIN_AGE_MS: '200',
   RECONCILE_INTERVAL_MS: '100',
   LEASE_EXPIRY_GRACE_MS: '100',
+  // Any free port: never collide with another process's health server.
+  HEALTH_PORT: '0',
 };
 const ENV_KEYS = ['AMQP_URL', 'DATABASE_URL', ...Object.keys(ENV)];
 const QUEUE = taskQueueName(TaskType.Analytics);
@@ -54,6 +56,7 @@ function newTask(overrides: Partial<NewTask> = {}): NewTask {
     priority: 5,
     params: { ms: 5 },
     maxRetries: 3,
+    timeoutMs: 45_000,
     createdAt: new Date(),
     ...overrides,
   };
@@ -180,6 +183,7 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
       priority: expired.priority,
       max_retries: expired.maxRetries,
       retry_count: 2,
+      timeout_ms: 45_000,
     });
     const handedBack = await waitFor('the relay to record the dispatch', async () => {
       const current = await delivery(expired.taskId);

@@ -18,6 +18,8 @@ const ENV = {
   OUTBOX_RELAY_MIN_AGE_MS: '200',
   RECONCILE_INTERVAL_MS: '100',
   LEASE_EXPIRY_GRACE_MS: '100',
+  // Any free port: never collide with another process's health server.
+  HEALTH_PORT: '0',
 };
 const ENV_KEYS = ['AMQP_URL', 'DATABASE_URL', ...Object.keys(ENV)];
 const REPORT_QUEUE = taskQueueName(TaskType.Report);
@@ -31,6 +33,7 @@ function newTask(overrides: Partial<NewTask> = {}): NewTask {
     priority: 6,
     params: { ms: 5 },
     maxRetries: 2,
+    timeoutMs: 30_000,
     createdAt: new Date(),
     ...overrides,
   };
@@ -45,6 +48,7 @@ function commandOf(task: NewTask, retryCount = 0): TaskCommand {
     priority: task.priority,
     max_retries: task.maxRetries,
     retry_count: retryCount,
+    timeout_ms: task.timeoutMs,
   };
 }
 
@@ -165,7 +169,7 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
     await tasks.markDispatched([dispatched.taskId], new Date());
     const cancelled = newTask();
     await tasks.insertPending(cancelled);
-    await tasks.cancelPending(cancelled.taskId, new Date());
+    await tasks.cancel(cancelled.taskId, new Date());
     const running = newTask();
     await tasks.insertPending(running);
     expect(await tasks.claim(running.taskId, 0, new Date(), LEASE_MS)).toBe(1);

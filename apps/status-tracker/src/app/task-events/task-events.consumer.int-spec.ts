@@ -30,6 +30,7 @@ const ENV_KEYS = [
   'TRACKER_FLUSH_INTERVAL_MS',
   'OUTBOX_RELAY_INTERVAL_MS',
   'RECONCILE_INTERVAL_MS',
+  'HEALTH_PORT',
 ] as const;
 
 /** Claims here never expire while the file runs (the reconciler is kept out of the way anyway). */
@@ -43,6 +44,7 @@ function newTask(): NewTask {
     priority: 4,
     params: { ms: 5 },
     maxRetries: 2,
+    timeoutMs: 60_000,
     createdAt: new Date('2025-06-01T10:00:00.000Z'),
   };
 }
@@ -156,6 +158,8 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
       // The outbox relay and the lease reconciler have their own spec (maintenance/).
       OUTBOX_RELAY_INTERVAL_MS: '600000',
       RECONCILE_INTERVAL_MS: '600000',
+      // Any free port: never collide with another process's health server.
+      HEALTH_PORT: '0',
     };
     for (const key of ENV_KEYS) {
       savedEnv[key] = process.env[key];

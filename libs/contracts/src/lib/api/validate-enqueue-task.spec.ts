@@ -14,7 +14,7 @@ function errorFields(body: unknown): string[] {
 }
 
 describe('validateEnqueueTask', () => {
-  it('applies the defaults for priority, max_retries, params and task_type', () => {
+  it('applies the defaults for priority, max_retries, params, task_type and timeout_ms', () => {
     expect(validateEnqueueTask({ task_name: 'cleanup.purge_tasks' })).toEqual({
       ok: true,
       value: {
@@ -23,6 +23,7 @@ describe('validateEnqueueTask', () => {
         params: {},
         priority: 5,
         max_retries: 3,
+        timeout_ms: 1_800_000,
       },
     });
   });
@@ -34,10 +35,18 @@ describe('validateEnqueueTask', () => {
       params: email,
       priority: 10,
       max_retries: 0,
+      timeout_ms: 5_000,
     });
     expect(result).toEqual({
       ok: true,
-      value: { task_name: 'email.send', task_type: 'email', params: email, priority: 10, max_retries: 0 },
+      value: {
+        task_name: 'email.send',
+        task_type: 'email',
+        params: email,
+        priority: 10,
+        max_retries: 0,
+        timeout_ms: 5_000,
+      },
     });
   });
 

@@ -1,7 +1,8 @@
 import { TaskName } from '../tasks/task-name.enum';
 import { TaskType } from '../tasks/task-type.enum';
-import { decodeTaskCommand, decodeTaskEvent, encodeMessage } from './message-codec';
+import { decodeTaskCommand, decodeTaskControl, decodeTaskEvent, encodeMessage } from './message-codec';
 import { TaskCommand } from './task-command';
+import { TaskControlMessage, TaskControlType } from './task-control';
 import { TaskEventType } from './task-event';
 import { newTaskId } from './task-id';
 
@@ -15,6 +16,7 @@ const command: TaskCommand<TaskName.EmailSend> = {
   priority: 5,
   max_retries: 3,
   retry_count: 0,
+  timeout_ms: 60_000,
 };
 
 function raw(body: unknown): Buffer {
@@ -144,5 +146,46 @@ describe('decodeTaskEvent', () => {
 
   it('rejects a body that is not JSON', () => {
     expect(decodeTaskEvent(Buffer.from('nope'))).toEqual({ ok: false, reason: 'message body is not valid JSON' });
+  });
+});
+
+describe('decodeTaskControl', () => {
+  const cancel: TaskControlMessage = { type: TaskControlType.Cancel, task_id: taskId, attempt: 3 };
+
+  it('decodes a cancel encoded by encodeMessage', () => {
+    expect(decodeTaskControl(encodeMessage(cancel))).toEqual({ ok: true, value: cancel });
+  });
+
+  it('keeps only the type, the task id and the attempt', () => {
+    const decoded = decodeTaskControl(raw({ ...cancel, extra: 'ignored' }));
+    expect(decoded).toEqual({ ok: true, value: cancel });
+    expect(decoded.ok && Object.keys(decoded.value).sort()).toEqual(['attempt', 'task_id', 'type']);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['zero', 0],
+    ['fractional', 1.5],
+    ['a string', '2'],
+  ])('rejects an attempt that is %s', (_case, attempt) => {
+    expect(decodeTaskControl(raw({ ...cancel, attempt }))).toEqual({
+      ok: false,
+      reason: 'attempt must be a positive integer',
+    });
+  });
+
+  it.each([
+    ['not JSON', Buffer.from('{"type":'), 'message body is not valid JSON'],
+    ['an array', raw([cancel]), 'message body is not a JSON object'],
+    ['null', raw(null), 'message body is not a JSON object'],
+    ['without a type', raw({ task_id: taskId }), 'unknown control type undefined'],
+    ['of an unknown type', raw({ ...cancel, type: 'pause' }), 'unknown control type "pause"'],
+    ['of an upper-case type', raw({ ...cancel, type: 'CANCEL' }), 'unknown control type "CANCEL"'],
+    ['with a numeric type', raw({ ...cancel, type: 1 }), 'unknown control type 1'],
+    ['without a task_id', raw({ type: TaskControlType.Cancel }), 'task_id must be a UUID'],
+    ['with a task_id that is not a UUID', raw({ ...cancel, task_id: 'task-1' }), 'task_id must be a UUID'],
+    ['with an upper-case task_id', raw({ ...cancel, task_id: taskId.toUpperCase() }), 'task_id must be a UUID'],
+  ])('rejects a message %s', (_, content, reason) => {
+    expect(decodeTaskControl(content)).toEqual({ ok: false, reason });
   });
 });

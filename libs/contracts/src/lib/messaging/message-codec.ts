@@ -154,5 +154,11 @@ export function decodeTaskControl(content: Buffer): Decoded<TaskControlMessage> 
   if (!isTaskId(body['task_id'])) {
     return { ok: false, reason: 'task_id must be a UUID' };
   }
-  return { ok: true, value: { type: body['type'] as TaskControlType, task_id: body['task_id'] } };
+  if (!isIntegerIn(body['attempt'], 1, Number.MAX_SAFE_INTEGER)) {
+    return { ok: false, reason: 'attempt must be a positive integer' };
+  }
+  return {
+    ok: true,
+    value: { type: body['type'] as TaskControlType, task_id: body['task_id'], attempt: body['attempt'] },
+  };
 }

@@ -8,4 +8,6 @@ export enum TaskControlType {
 export interface TaskControlMessage {
   type: TaskControlType;
   task_id: string;
+  /** The task's generation after the change: only claims older than it are affected. */
+  attempt: number;
 }

@@ -15,6 +15,8 @@ function row(overrides: Partial<BackgroundTask> = {}): BackgroundTask {
     errorMessage: null,
     retryCount: 1,
     maxRetries: 3,
+    timeoutMs: 45_000,
+    run: 2,
     createdAt: new Date('2026-01-02T03:04:05.678Z'),
     startedAt: new Date('2026-01-02T03:04:06.001Z'),
     completedAt: new Date('2026-01-02T03:04:07.999Z'),
@@ -35,6 +37,8 @@ describe('toTaskResource', () => {
       error_message: null,
       retry_count: 1,
       max_retries: 3,
+      timeout_ms: 45_000,
+      run: 2,
       created_at: '2026-01-02T03:04:05.678Z',
       started_at: '2026-01-02T03:04:06.001Z',
       completed_at: '2026-01-02T03:04:07.999Z',
@@ -46,5 +50,10 @@ describe('toTaskResource', () => {
       row({ status: TaskStatus.Pending, startedAt: null, completedAt: null, result: null, params: null }),
     );
     expect(resource).toMatchObject({ started_at: null, completed_at: null, result: null, params: {} });
+  });
+
+  it("gives a row stored before timeouts existed (timeout_ms NULL) the catalogue's default timeout", () => {
+    expect(toTaskResource(row({ timeoutMs: null })).timeout_ms).toBe(60_000);
+    expect(toTaskResource(row({ timeoutMs: null, taskName: TaskName.CleanupPurgeTasks })).timeout_ms).toBe(1_800_000);
   });
 });

@@ -38,6 +38,7 @@ function newTask(overrides: Partial<NewTask> = {}): NewTask {
     priority: 7,
     params: { ms: 10, nested: { list: [1, 'two', null], flag: true }, unicode: 'héllo ✓' },
     maxRetries: 3,
+    timeoutMs: 30_000,
     createdAt: at(0),
     ...overrides,
   };
@@ -170,6 +171,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       priority: task.priority,
       max_retries: task.maxRetries,
       retry_count: retryCount,
+      timeout_ms: task.timeoutMs,
     };
   }
 
@@ -189,6 +191,8 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         error_message: null,
         retry_count: 0,
         max_retries: 3,
+        timeout_ms: 30_000,
+        run: 1,
         created_at: '2025-12-31T23:59:59.999Z',
         started_at: null,
         completed_at: null,
@@ -245,7 +249,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
     });
   });
 
-  describe('claim / releaseClaim / cancelPending / failUnprocessable', () => {
+  describe('claim / releaseClaim / cancel / failUnprocessable', () => {
     it('claims a retry once, returning its generation; a second claim of the same retry fails', async () => {
       const task = await inserted();
 
@@ -296,7 +300,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
 
     it('does not claim a cancelled task', async () => {
       const task = await inserted();
-      expect(await tasks.cancelPending(task.taskId, at(10))).toBe(true);
+      expect((await tasks.cancel(task.taskId, at(10)))?.from).toBe(TaskStatus.Pending);
 
       expect(await tasks.claim(task.taskId, 0, at(20), LEASE_MS)).toBeNull();
       expect(await row(task.taskId)).toMatchObject({
@@ -304,27 +308,32 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         started_at: null,
         completed_at: at(10).toISOString(),
       });
-      expect(await delivery(task.taskId)).toMatchObject({ attempt: UNCLAIMED, lease_expires_at: null });
+      // The cancel is a new generation of its own (ADR 0006); the task was never claimed.
+      expect(await delivery(task.taskId)).toMatchObject({ attempt: UNCLAIMED + 1, lease_expires_at: null });
     });
 
-    it('cancels only a pending task', async () => {
+    it('cancels a pending or a running task, once, and never a finished one', async () => {
       const pending = await inserted();
-      expect(await tasks.cancelPending(pending.taskId, at(10))).toBe(true);
-      expect(await tasks.cancelPending(pending.taskId, at(20))).toBe(false);
+      expect((await tasks.cancel(pending.taskId, at(10)))?.from).toBe(TaskStatus.Pending);
+      expect(await tasks.cancel(pending.taskId, at(20))).toBeNull();
       expect((await row(pending.taskId)).completed_at).toBe(at(10).toISOString());
 
       const running = await inserted();
       await claimed(running, 0, at(5));
-      expect(await tasks.cancelPending(running.taskId, at(10))).toBe(false);
-      expect((await row(running.taskId)).status).toBe(TaskStatus.Running);
+      expect((await tasks.cancel(running.taskId, at(10)))?.from).toBe(TaskStatus.Running);
+      expect(await tasks.cancel(running.taskId, at(20))).toBeNull();
+      expect(await row(running.taskId)).toMatchObject({
+        status: TaskStatus.Cancelled,
+        completed_at: at(10).toISOString(),
+      });
 
       const completed = await inserted();
       const attempt = await claimed(completed);
       await tasks.applyEvents([succeeded(completed, { ok: true }, { attempt })]);
-      expect(await tasks.cancelPending(completed.taskId, at(10))).toBe(false);
+      expect(await tasks.cancel(completed.taskId, at(10))).toBeNull();
       expect((await row(completed.taskId)).status).toBe(TaskStatus.Completed);
 
-      expect(await tasks.cancelPending(newTaskId(), at(10))).toBe(false);
+      expect(await tasks.cancel(newTaskId(), at(10))).toBeNull();
     });
 
     it('releaseClaim hands a running claim back: pending, a new generation, back in the outbox', async () => {
@@ -405,6 +414,8 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         error_message: null,
         retry_count: 0,
         max_retries: 3,
+        timeout_ms: 30_000,
+        run: 1,
         created_at: at(0).toISOString(),
         started_at: at(1_001).toISOString(),
         completed_at: at(2_002).toISOString(),
@@ -644,7 +655,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
 
     it('ignores events for a cancelled task, of any generation', async () => {
       const task = await inserted();
-      await tasks.cancelPending(task.taskId, at(10));
+      await tasks.cancel(task.taskId, at(10));
       const before = await row(task.taskId);
 
       const events = (attempt: number) => [
@@ -931,7 +942,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       const dispatched = await inserted({ createdAt: old() });
       await tasks.markDispatched([dispatched.taskId], at(1));
       const cancelledTask = await inserted({ createdAt: old() });
-      await tasks.cancelPending(cancelledTask.taskId, at(2));
+      await tasks.cancel(cancelledTask.taskId, at(2));
       const running = await inserted({ createdAt: old() });
       await claimed(running);
       // Released by a worker that shut down: back in the outbox, same retry.
@@ -1115,7 +1126,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         succeeded(created[0], null, { attempt: attempts[0] }),
         failed(created[2], 'e', { attempt: attempts[2] }),
       ]);
-      await tasks.cancelPending(created[5].taskId, at(99));
+      await tasks.cancel(created[5].taskId, at(99));
     });
 
     const ids = (items: TaskResource[]) => items.map((item) => item.task_id);
@@ -1169,6 +1180,358 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect(await tasks.count({ taskType: TaskType.Report })).toBe(2);
       expect(await tasks.count({ taskType: TaskType.Report, status: TaskStatus.Cancelled })).toBe(1);
       expect(await tasks.count({ taskType: TaskType.Analytics })).toBe(0);
+    });
+  });
+
+  describe('task control (ADR 0006): cancel, requeueFinished, listRuns, timeout_ms', () => {
+    /** The archived rows of a task, straight from background_task_runs. */
+    async function archived(taskId: string): Promise<Array<Record<string, unknown>>> {
+      return (await dataSource.query(
+        `SELECT task_id, run, status, retry_count, result, error_message, started_at, completed_at, archived_at
+           FROM background_task_runs WHERE task_id = ? ORDER BY id`,
+        [taskId],
+      )) as Array<Record<string, unknown>>;
+    }
+
+    async function runOf(taskId: string): Promise<number> {
+      const [found] = (await dataSource.query('SELECT run FROM background_tasks WHERE task_id = ?', [
+        taskId,
+      ])) as Array<{
+        run: number;
+      }>;
+      return Number(found.run);
+    }
+
+    /** A task that ran retry 0 and then retry 1 (max_retries 1), which failed with `error`. */
+    async function failedTask(error: string, overrides: Partial<NewTask> = {}): Promise<NewTask> {
+      const task = await inserted({ maxRetries: 1, ...overrides });
+      const first = await claimed(task, 0, at(100));
+      await tasks.applyEvents([retrying(task, 'first try', { retry_count: 0, occurred_at: at(150), attempt: first })]);
+      const second = await claimed(task, 1, at(200));
+      await tasks.applyEvents([failed(task, error, { retry_count: 1, occurred_at: at(300), attempt: second })]);
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Failed, retry_count: 1, error_message: error });
+      return task;
+    }
+
+    it('stores timeout_ms with the task; a row from before timeouts (NULL) reads as the catalogue default', async () => {
+      const task = await inserted({ timeoutMs: 500 });
+      expect((await row(task.taskId)).timeout_ms).toBe(500);
+      const [stored] = (await dataSource.query('SELECT timeout_ms, run FROM background_tasks WHERE task_id = ?', [
+        task.taskId,
+      ])) as Array<{ timeout_ms: number; run: number }>;
+      expect(stored).toEqual({ timeout_ms: 500, run: 1 });
+
+      const older = await inserted({ taskName: TaskName.EmailSend, params: {} });
+      await dataSource.query('UPDATE background_tasks SET timeout_ms = NULL WHERE task_id = ?', [older.taskId]);
+      expect((await row(older.taskId)).timeout_ms).toBe(60_000);
+    });
+
+    describe('cancel', () => {
+      it('cancels a pending task: cancelled at once, a new generation, no lease', async () => {
+        const task = await inserted();
+        await tasks.markDispatched([task.taskId], at(5));
+
+        expect((await tasks.cancel(task.taskId, at(10)))?.from).toBe(TaskStatus.Pending);
+        expect(await row(task.taskId)).toMatchObject({
+          status: TaskStatus.Cancelled,
+          retry_count: 0,
+          started_at: null,
+          completed_at: at(10).toISOString(),
+          result: null,
+          error_message: null,
+          run: 1,
+        });
+        expect(await delivery(task.taskId)).toEqual({
+          attempt: UNCLAIMED + 1,
+          lease_expires_at: null,
+          dispatched_at: at(5),
+          lease_left_ms: null,
+        });
+        // Its queued message is dropped at the claim.
+        expect(await tasks.claim(task.taskId, 0, at(20), LEASE_MS)).toBeNull();
+      });
+
+      it('cancels a running task: a new generation, the lease cleared, the worker’s claim and events are stale', async () => {
+        const task = await inserted();
+        const attempt = await claimed(task, 0, at(100));
+        expect((await delivery(task.taskId)).lease_expires_at).not.toBeNull();
+
+        expect((await tasks.cancel(task.taskId, at(400)))?.from).toBe(TaskStatus.Running);
+        const cancelledRow = await row(task.taskId);
+        expect(cancelledRow).toMatchObject({
+          status: TaskStatus.Cancelled,
+          retry_count: 0,
+          started_at: at(100).toISOString(),
+          completed_at: at(400).toISOString(),
+          result: null,
+        });
+        expect(await delivery(task.taskId)).toMatchObject({ attempt: attempt + 1, lease_expires_at: null });
+
+        // The worker that runs it: its heartbeat finds the claim gone, it can no longer release it...
+        expect(await tasks.heartbeat([{ taskId: task.taskId, attempt }], LEASE_MS)).toEqual([
+          { taskId: task.taskId, attempt },
+        ]);
+        expect(await tasks.releaseClaim(task.taskId, attempt)).toBe(false);
+        // ...and a late `succeeded` (or any outcome) of its attempt changes nothing.
+        expect(
+          await tasks.applyEvents([
+            succeeded(task, 'too late', { occurred_at: at(500), attempt }),
+            failed(task, 'too late', { occurred_at: at(500), attempt }),
+            retrying(task, 'too late', { occurred_at: at(500), attempt }),
+          ]),
+        ).toEqual({ applied: 0, stale: 3 });
+        // Nor does one carrying the cancel's own generation: the task is terminal.
+        expect(await tasks.applyEvents([succeeded(task, 'x', { attempt: attempt + 1 })])).toEqual({
+          applied: 0,
+          stale: 1,
+        });
+        expect(await row(task.taskId)).toEqual(cancelledRow);
+        // The reconciler leaves it alone (no lease to expire).
+        expect(await tasks.reclaimExpired(0, 1_000)).not.toContain(task.taskId);
+        expect((await row(task.taskId)).status).toBe(TaskStatus.Cancelled);
+      });
+
+      it('cancels a running retry, keeping its retry_count and its last error', async () => {
+        const task = await inserted({ maxRetries: 2 });
+        const first = await claimed(task, 0);
+        await tasks.applyEvents([retrying(task, 'flaky', { retry_count: 0, attempt: first })]);
+        const second = await claimed(task, 1, at(200));
+
+        expect((await tasks.cancel(task.taskId, at(250)))?.from).toBe(TaskStatus.Running);
+        expect(await row(task.taskId)).toMatchObject({
+          status: TaskStatus.Cancelled,
+          retry_count: 1,
+          error_message: 'flaky',
+          completed_at: at(250).toISOString(),
+        });
+        expect((await delivery(task.taskId)).attempt).toBe(second + 1);
+      });
+
+      it('answers null for a completed, failed, cancelled or unknown task, and changes nothing', async () => {
+        const completed = await inserted();
+        const attempt = await claimed(completed);
+        await tasks.applyEvents([succeeded(completed, { ok: 1 }, { occurred_at: at(300), attempt })]);
+        const failedOne = await failedTask('gave up');
+        const cancelledOne = await inserted();
+        expect((await tasks.cancel(cancelledOne.taskId, at(50)))?.from).toBe(TaskStatus.Pending);
+
+        for (const task of [completed, failedOne, cancelledOne]) {
+          const before = await row(task.taskId);
+          const generation = (await delivery(task.taskId)).attempt;
+          expect(await tasks.cancel(task.taskId, at(9_000))).toBeNull();
+          expect(await row(task.taskId)).toEqual(before);
+          expect((await delivery(task.taskId)).attempt).toBe(generation);
+        }
+        expect(await tasks.cancel(newTaskId(), at(9_000))).toBeNull();
+      });
+    });
+
+    describe('requeueFinished', () => {
+      it('archives a failed run exactly as it ended and resets the task for a new run', async () => {
+        const task = await failedTask('boom', { priority: 9, timeoutMs: 1_234 });
+        // A result is copied as it is, whatever it holds (a failed run normally has none).
+        await dataSource.query('UPDATE background_tasks SET result = ? WHERE task_id = ?', [
+          JSON.stringify({ partial: [1, 'two'], unicode: 'héllo ✓' }),
+          task.taskId,
+        ]);
+        await tasks.markDispatched([task.taskId], at(50));
+        const ended = await row(task.taskId);
+        const generation = (await delivery(task.taskId)).attempt;
+
+        const command = await tasks.requeueFinished(task.taskId, at(1_000));
+
+        expect(command).toEqual({
+          task_id: task.taskId,
+          task_name: task.taskName,
+          task_type: task.taskType,
+          params: task.params,
+          priority: 9,
+          max_retries: 1,
+          retry_count: 1,
+          timeout_ms: 1_234,
+        });
+        expect(ended).toMatchObject({
+          result: { partial: [1, 'two'], unicode: 'héllo ✓' },
+          error_message: 'boom',
+          started_at: at(200).toISOString(),
+          completed_at: at(300).toISOString(),
+        });
+        expect(await tasks.listRuns(task.taskId)).toEqual([
+          {
+            run: 1,
+            status: TaskStatus.Failed,
+            retry_count: 1,
+            result: { partial: [1, 'two'], unicode: 'héllo ✓' },
+            error_message: 'boom',
+            started_at: at(200).toISOString(),
+            completed_at: at(300).toISOString(),
+            archived_at: at(1_000).toISOString(),
+          },
+        ]);
+        expect(await archived(task.taskId)).toHaveLength(1);
+
+        // The task itself: pending again, the next run, the same retry_count, nothing of the old run left.
+        expect(await row(task.taskId)).toEqual({
+          ...ended,
+          status: TaskStatus.Pending,
+          run: 2,
+          retry_count: 1,
+          result: null,
+          error_message: null,
+          started_at: null,
+          completed_at: null,
+        });
+        // A new generation, back in the outbox.
+        expect(await delivery(task.taskId)).toEqual({
+          attempt: generation + 1,
+          lease_expires_at: null,
+          dispatched_at: null,
+          lease_left_ms: null,
+        });
+      });
+
+      it('makes the new run claimable at its retry_count, and the old run’s events stale', async () => {
+        const task = await failedTask('boom');
+        const old = (await delivery(task.taskId)).attempt;
+        await tasks.requeueFinished(task.taskId, at(1_000));
+
+        // A late event of the failed run changes nothing in the new one.
+        expect(await tasks.applyEvents([failed(task, 'late', { retry_count: 1, attempt: old })])).toEqual({
+          applied: 0,
+          stale: 1,
+        });
+        expect((await row(task.taskId)).status).toBe(TaskStatus.Pending);
+
+        const attempt = await claimed(task, 1, at(2_000));
+        expect(attempt).toBe(old + 2);
+        expect(
+          await tasks.applyEvents([succeeded(task, 'second run', { retry_count: 1, occurred_at: at(2_500), attempt })]),
+        ).toEqual({ applied: 1, stale: 0 });
+        expect(await row(task.taskId)).toMatchObject({
+          status: TaskStatus.Completed,
+          run: 2,
+          result: 'second run',
+          started_at: at(2_000).toISOString(),
+          completed_at: at(2_500).toISOString(),
+        });
+        // The first run is still there, as it ended.
+        expect(await tasks.listRuns(task.taskId)).toEqual([
+          expect.objectContaining({ run: 1, status: TaskStatus.Failed, error_message: 'boom' }),
+        ]);
+      });
+
+      it('re-queues a task cancelled while running, archiving the cancelled run', async () => {
+        const task = await inserted();
+        await claimed(task, 0, at(100));
+        await tasks.cancel(task.taskId, at(150));
+
+        expect(await tasks.requeueFinished(task.taskId, at(200))).toEqual(commandOf(task, 0));
+        expect(await tasks.listRuns(task.taskId)).toEqual([
+          {
+            run: 1,
+            status: TaskStatus.Cancelled,
+            retry_count: 0,
+            result: null,
+            error_message: null,
+            started_at: at(100).toISOString(),
+            completed_at: at(150).toISOString(),
+            archived_at: at(200).toISOString(),
+          },
+        ]);
+        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, run: 2, started_at: null });
+      });
+
+      it('answers null for a pending, running, completed or unknown task, and archives nothing', async () => {
+        const pending = await inserted();
+        const running = await inserted();
+        await claimed(running);
+        const completed = await inserted();
+        await tasks.applyEvents([succeeded(completed, 'done', { attempt: await claimed(completed) })]);
+
+        for (const task of [pending, running, completed]) {
+          const before = await row(task.taskId);
+          const deliveryBefore = await delivery(task.taskId);
+          expect(await tasks.requeueFinished(task.taskId, at(1_000))).toBeNull();
+          expect(await row(task.taskId)).toEqual(before);
+          expect((await delivery(task.taskId)).attempt).toBe(deliveryBefore.attempt);
+          expect(await archived(task.taskId)).toEqual([]);
+        }
+        expect(await tasks.requeueFinished(newTaskId(), at(1_000))).toBeNull();
+      });
+
+      it('re-queued twice, archives runs 1 and 2 in order', async () => {
+        const task = await failedTask('first run failed');
+        expect(await tasks.requeueFinished(task.taskId, at(1_000))).not.toBeNull();
+        // Once pending, a second retry has nothing to do.
+        expect(await tasks.requeueFinished(task.taskId, at(1_001))).toBeNull();
+
+        const attempt = await claimed(task, 1, at(2_000));
+        await tasks.applyEvents([
+          failed(task, 'second run failed', { retry_count: 1, occurred_at: at(2_100), attempt }),
+        ]);
+        expect(await tasks.requeueFinished(task.taskId, at(3_000))).toEqual(commandOf(task, 1));
+
+        expect(await tasks.listRuns(task.taskId)).toEqual([
+          {
+            run: 1,
+            status: TaskStatus.Failed,
+            retry_count: 1,
+            result: null,
+            error_message: 'first run failed',
+            started_at: at(200).toISOString(),
+            completed_at: at(300).toISOString(),
+            archived_at: at(1_000).toISOString(),
+          },
+          {
+            run: 2,
+            status: TaskStatus.Failed,
+            retry_count: 1,
+            result: null,
+            error_message: 'second run failed',
+            started_at: at(2_000).toISOString(),
+            completed_at: at(2_100).toISOString(),
+            archived_at: at(3_000).toISOString(),
+          },
+        ]);
+        expect((await archived(task.taskId)).map((archivedRun) => archivedRun['run'])).toEqual([1, 2]);
+        expect(await runOf(task.taskId)).toBe(3);
+        expect((await row(task.taskId)).run).toBe(3);
+      });
+
+      it('puts the re-queued task back in the outbox: the relay publishes its command', async () => {
+        const task = await failedTask('boom', { createdAt: new Date(Date.now() - 10 * 60_000) });
+        await tasks.requeueFinished(task.taskId, at(1_000));
+
+        const published: TaskCommand[] = [];
+        await tasks.relayOutbox(0, 1_000, async (commands) => {
+          published.push(...commands);
+        });
+        expect(published.filter((command) => command.task_id === task.taskId)).toEqual([commandOf(task, 1)]);
+        expect((await delivery(task.taskId)).dispatched_at).not.toBeNull();
+      });
+
+      it("gives a task stored without timeout_ms the catalogue's default in its command", async () => {
+        const task = await failedTask('boom', { taskName: TaskName.EmailSend, params: {} });
+        await dataSource.query('UPDATE background_tasks SET timeout_ms = NULL WHERE task_id = ?', [task.taskId]);
+        expect(await tasks.requeueFinished(task.taskId, at(1_000))).toMatchObject({ timeout_ms: 60_000 });
+      });
+    });
+
+    describe('listRuns', () => {
+      it('is empty for a task never re-queued and for an unknown task', async () => {
+        const task = await failedTask('boom');
+        expect(await tasks.listRuns(task.taskId)).toEqual([]);
+        expect(await tasks.listRuns(newTaskId())).toEqual([]);
+      });
+
+      it('lists only the runs of the task asked for', async () => {
+        const a = await failedTask('a');
+        const b = await failedTask('b');
+        await tasks.requeueFinished(a.taskId, at(1_000));
+        await tasks.requeueFinished(b.taskId, at(1_000));
+        expect((await tasks.listRuns(a.taskId)).map((run) => run.error_message)).toEqual(['a']);
+        expect((await tasks.listRuns(b.taskId)).map((run) => run.error_message)).toEqual(['b']);
+      });
     });
   });
 });

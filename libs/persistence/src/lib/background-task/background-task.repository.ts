@@ -67,6 +67,12 @@ const LEASE_UNTIL = 'DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)';
 const HAND_BACK = `status = '${TaskStatus.Pending}', started_at = NULL, lease_expires_at = NULL,
   dispatched_at = NULL, attempt = attempt + 1`;
 
+/** What a cancel did: the status the task left and the generation it now has. */
+export interface CancelResult {
+  from: TaskStatus.Pending | TaskStatus.Running;
+  attempt: number;
+}
+
 /** A claim held by a worker: the task and the generation it claimed. */
 export interface Claim {
   taskId: string;
@@ -301,16 +307,16 @@ export class BackgroundTaskRepository {
    * and none of its events can change the task any more. Returns the status it was cancelled
    * from, or null when it was neither pending nor running (or unknown).
    */
-  async cancel(taskId: string, at: Date): Promise<TaskStatus.Pending | TaskStatus.Running | null> {
+  async cancel(taskId: string, at: Date): Promise<CancelResult | null> {
     for (const from of [TaskStatus.Pending, TaskStatus.Running] as const) {
       const result = await this.update(
         `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ?, lease_expires_at = NULL,
-           attempt = attempt + 1
+           attempt = LAST_INSERT_ID(attempt + 1)
          WHERE task_id = ? AND status = '${from}'`,
         [at, taskId],
       );
       if (result.affectedRows === 1) {
-        return from;
+        return { from, attempt: Number(result.insertId) };
       }
     }
     return null;
@@ -361,7 +367,9 @@ export class BackgroundTaskRepository {
 
   /** The earlier runs of a task, oldest first (empty when it never was re-queued). */
   async listRuns(taskId: string): Promise<TaskRunResource[]> {
-    const runs = await this.dataSource.getRepository(BackgroundTaskRun).find({ where: { taskId }, order: { run: 'ASC' } });
+    const runs = await this.dataSource
+      .getRepository(BackgroundTaskRun)
+      .find({ where: { taskId }, order: { run: 'ASC' } });
     return runs.map((run) => ({
       run: run.run,
       status: run.status,

@@ -7,8 +7,10 @@ jest.setTimeout(30_000);
 
 const TABLE_MIGRATION = 'AddBackgroundTasksTable0000000000002';
 const DELIVERY_MIGRATION = 'AddTaskDeliveryColumns0000000000003';
-const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION];
+const CONTROL_MIGRATION = 'AddTaskControlColumns0000000000004';
+const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION];
 const DELIVERY_COLUMNS = ['attempt', 'lease_expires_at', 'dispatched_at'];
+const CONTROL_COLUMNS = ['timeout_ms', 'run'];
 const DELIVERY_INDEXES = ['idx_background_tasks_dispatched_at', 'idx_background_tasks_status_lease'];
 const TASK_ID = '0190a0b0-0000-7000-8000-000000000001';
 const OTHER_TASK_ID = '0190a0b0-0000-7000-8000-000000000002';
@@ -50,12 +52,12 @@ async function tableExists(db: TestDatabase, table: string): Promise<boolean> {
   return found.length === 1;
 }
 
-async function columnNames(db: TestDatabase): Promise<string[]> {
+async function columnNames(db: TestDatabase, table = 'background_tasks'): Promise<string[]> {
   const found = await rows<{ name: string }>(
     db.url,
     `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'background_tasks' ORDER BY ORDINAL_POSITION`,
-    [db.name],
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [db.name, table],
   );
   return found.map((column) => column.name);
 }
@@ -133,7 +135,9 @@ describe('migrator (MariaDB)', () => {
       'error_message',
       'retry_count',
       'max_retries',
+      'timeout_ms',
       'attempt',
+      'run',
       'created_at',
       'started_at',
       'completed_at',
@@ -171,6 +175,89 @@ describe('migrator (MariaDB)', () => {
       expect(byName.get(name)).toMatchObject({ dataType: 'datetime', precision: 3, nullable: 'YES' });
       expect([null, 'NULL']).toContain(byName.get(name)?.columnDefault);
     }
+    // 004: the timeout of one attempt (NULL: the catalogue default) and the run (1, +1 per POST /retry).
+    expect(byName.get('timeout_ms')).toMatchObject({ columnType: 'int(10) unsigned', nullable: 'YES' });
+    expect([null, 'NULL']).toContain(byName.get('timeout_ms')?.columnDefault);
+    expect(byName.get('run')).toMatchObject({ columnType: 'int(10) unsigned', nullable: 'NO', columnDefault: '1' });
+  });
+
+  it('creates background_task_runs (004) with the expected columns and the unique (task_id, run)', async () => {
+    expect(await tableExists(db, 'background_task_runs')).toBe(true);
+    const columns = await rows<{ name: string; columnType: string; nullable: string; precision: number | null }>(
+      db.url,
+      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS columnType, IS_NULLABLE AS nullable, DATETIME_PRECISION AS \`precision\`
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'background_task_runs'
+        ORDER BY ORDINAL_POSITION`,
+      [db.name],
+    );
+    const byName = new Map(columns.map((column) => [column.name, column]));
+    expect(columns.map((column) => column.name)).toEqual([
+      'id',
+      'task_id',
+      'run',
+      'status',
+      'retry_count',
+      'result',
+      'error_message',
+      'started_at',
+      'completed_at',
+      'archived_at',
+    ]);
+    expect(byName.get('id')).toMatchObject({ columnType: 'bigint(20) unsigned', nullable: 'NO' });
+    expect(byName.get('task_id')).toMatchObject({ columnType: 'char(36)', nullable: 'NO' });
+    expect(byName.get('run')).toMatchObject({ columnType: 'int(10) unsigned', nullable: 'NO' });
+    expect(byName.get('status')).toMatchObject({ columnType: 'varchar(16)', nullable: 'NO' });
+    expect(byName.get('retry_count')).toMatchObject({ columnType: 'tinyint(3) unsigned', nullable: 'NO' });
+    expect(byName.get('result')?.nullable).toBe('YES');
+    expect(byName.get('error_message')).toMatchObject({ columnType: 'text', nullable: 'YES' });
+    for (const name of ['started_at', 'completed_at']) {
+      expect(byName.get(name)).toMatchObject({ precision: 3, nullable: 'YES' });
+    }
+    expect(byName.get('archived_at')).toMatchObject({ precision: 3, nullable: 'NO' });
+
+    const entries = await rows<{ name: string; nonUnique: number; column: string }>(
+      db.url,
+      `SELECT INDEX_NAME AS name, NON_UNIQUE AS nonUnique, COLUMN_NAME AS \`column\`
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'background_task_runs'
+        ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+      [db.name],
+    );
+    const indexes: Record<string, { unique: boolean; columns: string[] }> = {};
+    for (const entry of entries) {
+      indexes[entry.name] ??= { unique: Number(entry.nonUnique) === 0, columns: [] };
+      indexes[entry.name].columns.push(entry.column);
+    }
+    expect(indexes).toEqual({
+      PRIMARY: { unique: true, columns: ['id'] },
+      uq_background_task_runs_task_run: { unique: true, columns: ['task_id', 'run'] },
+    });
+  });
+
+  it('enforces the unique (task_id, run) and the status check of background_task_runs', async () => {
+    await withConnection(db.url, async (connection) => {
+      const archive = (taskId: string, run: number, status = 'failed') =>
+        connection.query(
+          `INSERT INTO background_task_runs (task_id, run, status, retry_count, archived_at)
+           VALUES (?, ?, ?, 0, UTC_TIMESTAMP(3))`,
+          [taskId, run, status],
+        );
+      await archive(TASK_ID, 1);
+      await archive(TASK_ID, 2, 'cancelled');
+      await archive(OTHER_TASK_ID, 1);
+      await expect(archive(TASK_ID, 1, 'cancelled')).rejects.toEqual(expect.objectContaining({ code: 'ER_DUP_ENTRY' }));
+      await expect(archive(NEW_TASK_ID, 1, 'bogus')).rejects.toEqual(
+        expect.objectContaining({ message: expect.stringMatching(/CONSTRAINT .*chk_background_task_runs_status/) }),
+      );
+      const [stored] = await connection.query<RowDataPacket[]>(
+        'SELECT task_id, run, status FROM background_task_runs ORDER BY id',
+      );
+      expect(stored.map((entry) => [entry['task_id'], entry['run'], entry['status']])).toEqual([
+        [TASK_ID, 1, 'failed'],
+        [TASK_ID, 2, 'cancelled'],
+        [OTHER_TASK_ID, 1, 'failed'],
+      ]);
+      await connection.query('DELETE FROM background_task_runs');
+    });
   });
 
   it('creates the unique task_id key and the named indexes', async () => {
@@ -241,7 +328,37 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
-  it('migrateDown reverts 003 only: the delivery columns and indexes go, the table stays', async () => {
+  it('migrateDown reverts 004 only: timeout_ms, run and background_task_runs go, the rows stay', async () => {
+    await withConnection(db.url, async (connection) => {
+      await connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, timeout_ms, run, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', 500, 2, UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      );
+      await connection.query(
+        `INSERT INTO background_task_runs (task_id, run, status, retry_count, archived_at)
+         VALUES (?, 1, 'failed', 0, UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      );
+    });
+
+    await expect(migrateDown(db.url)).resolves.toBe(CONTROL_MIGRATION);
+
+    expect(await tableExists(db, 'background_task_runs')).toBe(false);
+    const columns = await columnNames(db);
+    for (const column of CONTROL_COLUMNS) {
+      expect(columns).not.toContain(column);
+    }
+    // 003's columns and the rows are untouched.
+    expect(columns).toEqual(expect.arrayContaining(DELIVERY_COLUMNS));
+    expect(await rows(db.url, 'SELECT task_id, status FROM background_tasks')).toEqual([
+      { task_id: TASK_ID, status: 'pending' },
+    ]);
+    expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION, DELIVERY_MIGRATION]);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
+  it('migrateDown then reverts 003 only: the delivery columns and indexes go, the table stays', async () => {
     await expect(migrateDown(db.url)).resolves.toBe(DELIVERY_MIGRATION);
 
     expect(await tableExists(db, 'background_tasks')).toBe(true);
@@ -268,7 +385,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([DELIVERY_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([DELIVERY_MIGRATION, CONTROL_MIGRATION]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
       db.url,
@@ -299,7 +416,28 @@ describe('migrator (MariaDB)', () => {
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
-  it('migrateDown reverts 003 then 002, dropping the table, and returns each migration name', async () => {
+  it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(CONTROL_MIGRATION);
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'failed', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      ),
+    );
+
+    await expect(migrateUp(db.url)).resolves.toEqual([CONTROL_MIGRATION]);
+
+    expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
+    expect(await rows(db.url, 'SELECT * FROM background_task_runs')).toEqual([]);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
+  it('migrateDown reverts 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(CONTROL_MIGRATION);
+    expect(await tableExists(db, 'background_task_runs')).toBe(false);
+    expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION, DELIVERY_MIGRATION]);
+
     await expect(migrateDown(db.url)).resolves.toBe(DELIVERY_MIGRATION);
     expect(await tableExists(db, 'background_tasks')).toBe(true);
     expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION]);
@@ -326,7 +464,8 @@ describe('migrator (MariaDB)', () => {
   it('migrates up again after a migrateDown', async () => {
     await expect(migrateUp(db.url)).resolves.toEqual(MIGRATIONS);
     expect(await tableExists(db, 'background_tasks')).toBe(true);
-    expect(await columnNames(db)).toEqual(expect.arrayContaining(DELIVERY_COLUMNS));
+    expect(await columnNames(db)).toEqual(expect.arrayContaining([...DELIVERY_COLUMNS, ...CONTROL_COLUMNS]));
+    expect(await columnNames(db, 'background_task_runs')).toContain('archived_at');
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 });

@@ -17,7 +17,9 @@ export class TaskCancelledError extends Error {
 /** A handler that went on after its AbortSignal fired was abandoned past the grace period. */
 export class HandlerAbandonedError extends Error {
   constructor(reason: unknown, graceMs: number) {
-    super(`${reason instanceof Error ? reason.message : String(reason)} (the handler ignored the abort for ${graceMs} ms)`);
+    super(
+      `${reason instanceof Error ? reason.message : String(reason)} (the handler ignored the abort for ${graceMs} ms)`,
+    );
     this.name = 'HandlerAbandonedError';
   }
 }

@@ -15,7 +15,7 @@ export class TaskControlSubscriber {
 
   constructor(
     private readonly connection: AmqpConnection,
-    private readonly onCancel: (taskId: string) => void,
+    private readonly onCancel: (taskId: string, attempt: number) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -39,7 +39,7 @@ export class TaskControlSubscriber {
           }
           switch (decoded.value.type) {
             case TaskControlType.Cancel:
-              this.onCancel(decoded.value.task_id);
+              this.onCancel(decoded.value.task_id, decoded.value.attempt);
               return;
           }
         },

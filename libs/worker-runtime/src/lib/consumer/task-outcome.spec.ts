@@ -1,5 +1,6 @@
 import { TaskCommand, TaskName, TaskType } from '@tasklane/contracts';
 import { PermanentTaskError } from '../handlers/task-handler';
+import { TaskTimeoutError } from './abort';
 import {
   MAX_ERROR_MESSAGE_LENGTH,
   MAX_RESULT_BYTES,
@@ -91,6 +92,7 @@ describe('outcomeOfFailure', () => {
       priority: 5,
       max_retries: maxRetries,
       retry_count: retryCount,
+      timeout_ms: 60_000,
     };
   }
 
@@ -123,6 +125,18 @@ describe('outcomeOfFailure', () => {
     expect(outcomeOfFailure(command(0, 3), new PermanentTaskError('bad recipient'))).toEqual({
       kind: 'failed',
       errorMessage: 'bad recipient',
+    });
+  });
+
+  it('treats a timeout like any error: retried while retries remain, then failed', () => {
+    expect(outcomeOfFailure(command(0, 1), new TaskTimeoutError(300))).toEqual({
+      kind: 'retry',
+      errorMessage: 'the task timed out after 300 ms',
+      nextRetryCount: 1,
+    });
+    expect(outcomeOfFailure(command(1, 1), new TaskTimeoutError(300))).toEqual({
+      kind: 'failed',
+      errorMessage: 'the task timed out after 300 ms',
     });
   });
 

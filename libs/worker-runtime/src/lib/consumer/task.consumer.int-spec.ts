@@ -15,6 +15,7 @@ import {
   SendEmailParams,
   SendEmailResult,
   TaskCommand,
+  TaskControlType,
   TaskEvent,
   TaskEventType,
   TaskName,
@@ -39,6 +40,7 @@ import { HandlesTask, PermanentTaskError, TaskContext, TaskHandler } from '../ha
 import { HandlerRegistrationError } from '../handlers/task-handler.registry';
 import { WorkerRuntimeModule } from '../worker-runtime.module';
 import { WorkerEnv } from '../worker.env';
+import { TaskCancelledError, TaskTimeoutError } from './abort';
 import { TaskConsumer } from './task.consumer';
 
 // Real services (rabbitmqctl, vhost and database set-up, retries through TTL queues) need time.
@@ -64,13 +66,16 @@ interface HandlerCall {
 /**
  * The worker's email.send handler, driven by the subject: `throw` fails (a retryable error),
  * `permanent` fails permanently, `slow <ms>` takes that long (honouring the abort signal),
- * anything else succeeds at once. Every call is recorded.
+ * `stubborn <ms>` takes that long ignoring the abort signal, anything else succeeds at once.
+ * Every call is recorded.
  */
 @HandlesTask(TaskName.EmailSend)
 class RecordingEmailHandler implements TaskHandler<TaskName.EmailSend> {
   readonly calls: HandlerCall[] = [];
   /** Caps `slow <ms>`: a successor worker set to 0 finishes a handed-back slow task at once. */
   maxSlowMs = Number.POSITIVE_INFINITY;
+  /** Task ids of the `stubborn <ms>` calls that ran to their end. */
+  readonly stubbornFinished: string[] = [];
 
   async run(params: SendEmailParams, context: TaskContext): Promise<SendEmailResult> {
     this.calls.push({ params, context });
@@ -83,6 +88,11 @@ class RecordingEmailHandler implements TaskHandler<TaskName.EmailSend> {
     const slow = /^slow (\d+)$/.exec(params.subject);
     if (slow) {
       await abortableSleep(Math.min(Number(slow[1]), this.maxSlowMs), context.signal);
+    }
+    const stubborn = /^stubborn (\d+)$/.exec(params.subject);
+    if (stubborn) {
+      await sleep(Number(stubborn[1])); // deaf to context.signal
+      this.stubbornFinished.push(context.taskId);
     }
     return {
       message_id: `<${context.taskId}.${context.retryCount}@test>`,
@@ -129,6 +139,7 @@ function newTask(overrides: Partial<NewTask> & { params?: Partial<SendEmailParam
     taskType: TaskType.Email,
     priority: 5,
     maxRetries: 3,
+    timeoutMs: 60_000,
     createdAt: new Date(),
     ...rest,
     params: { to: 'someone@example.com', subject: 'Hello', body: 'Hi there', ...params },
@@ -144,6 +155,7 @@ function commandOf(task: NewTask): TaskCommand<TaskName.EmailSend> {
     priority: task.priority,
     max_retries: task.maxRetries,
     retry_count: 0,
+    timeout_ms: task.timeoutMs,
   };
 }
 
@@ -180,6 +192,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       RETRY_MAX_DELAY_MS: String(RETRY_MAX_DELAY_MS),
       SHUTDOWN_GRACE_MS: '2000',
       WORKER_CONCURRENCY: '2',
+      // Any free port: never collide with another process's health server.
+      HEALTH_PORT: '0',
       ...overrides,
     };
   }
@@ -432,7 +446,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     it('drops the command of a task cancelled before delivery, without running it', async () => {
       const task = newTask();
       await tasks.insertPending(task);
-      expect(await tasks.cancelPending(task.taskId, new Date())).toBe(true);
+      expect((await tasks.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
 
       await messages.publishCommand(commandOf(task));
       await taskQueueDrained();
@@ -707,7 +721,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(await delivery(task.taskId)).toMatchObject({ attempt: 2, lease_expires_at: null, dispatched_at: null });
       await taskQueueDrained();
       // Out of the outbox, so that no later relay in this file publishes it.
-      expect(await tasks.cancelPending(task.taskId, new Date())).toBe(true);
+      expect((await tasks.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
 
       // The worker carries on with other tasks.
       const next = newTask();
@@ -800,7 +814,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       );
       expect(eventsOf(aborted.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
       // Out of the outbox, so that no later relay in this file publishes it.
-      expect(await tasks.cancelPending(aborted.taskId, new Date())).toBe(true);
+      expect((await tasks.cancel(aborted.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
 
       // A retry of a task is an execution of its own, with its retry count.
       const retried = sleepTask(5);
@@ -998,6 +1012,252 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect((error as Error).message).toContain('email.send (type email) has no handler');
       expect((error as Error).message).not.toContain('diagnostic.');
       expect((await channel.checkQueue(EMAIL_QUEUE)).consumerCount).toBe(0);
+    });
+  });
+
+  describe('task control (ADR 0006): timeouts and cancels of running tasks', () => {
+    const ABORT_GRACE_MS = 300;
+
+    /** Publishes a task's command and waits until its handler runs under its claim; returns the call. */
+    async function runningCall(worker: TestingModule, task: NewTask): Promise<HandlerCall> {
+      const handler = worker.get(RecordingEmailHandler);
+      await tasks.insertPending(task);
+      await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
+      await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
+      await waitForEvent(task.taskId, TaskEventType.Started);
+      return handler.callsFor(task.taskId)[0];
+    }
+
+    function eventNames(taskId: string): Array<[TaskEventType, number]> {
+      return eventsOf(taskId).map((event) => [event.event, event.retry_count]);
+    }
+
+    /** Any outcome or retry would have been published by now. */
+    async function expectNoOutcome(taskId: string): Promise<void> {
+      await sleep(RETRY_MAX_DELAY_MS + 300);
+      expect(eventNames(taskId)).toEqual([[TaskEventType.Started, 0]]);
+      expect(retries.filter((retry) => retry.body.task_id === taskId)).toEqual([]);
+    }
+
+    describe('timeouts (one slot)', () => {
+      let worker: TestingModule;
+      let handler: RecordingEmailHandler;
+      let messages: TaskMessagePublisher;
+
+      beforeAll(async () => {
+        worker = await startWorker({ ABORT_GRACE_MS: String(ABORT_GRACE_MS), WORKER_CONCURRENCY: '1' });
+        handler = worker.get(RecordingEmailHandler);
+        messages = worker.get(TaskMessagePublisher);
+      });
+
+      afterAll(async () => {
+        await worker?.close();
+      });
+
+      it('aborts a handler at its timeout_ms and fails the attempt with the timeout; retries apply', async () => {
+        const task = newTask({ timeoutMs: 300, maxRetries: 1, params: { subject: 'slow 5000' } });
+        await tasks.insertPending(task);
+        const publishedAt = Date.now();
+        await messages.publishCommand(commandOf(task));
+        const failed = await waitForEvent(task.taskId, TaskEventType.Failed, 1);
+        const tookMs = Date.now() - publishedAt;
+        await taskQueueDrained();
+
+        // Two attempts, each aborted at 300 ms with the timeout as the reason.
+        const calls = handler.callsFor(task.taskId);
+        expect(calls.map((call) => call.context.retryCount)).toEqual([0, 1]);
+        for (const call of calls) {
+          expect(call.context.signal.aborted).toBe(true);
+          expect(call.context.signal.reason).toBeInstanceOf(TaskTimeoutError);
+        }
+        expect(eventNames(task.taskId)).toEqual([
+          [TaskEventType.Started, 0],
+          [TaskEventType.Retrying, 0],
+          [TaskEventType.Started, 1],
+          [TaskEventType.Failed, 1],
+        ]);
+        const retrying = eventsOf(task.taskId).find((event) => event.event === TaskEventType.Retrying);
+        expect(retrying).toMatchObject({ error_message: 'the task timed out after 300 ms' });
+        expect(failed).toMatchObject({ error_message: 'the task timed out after 300 ms' });
+        // Two attempts of 300 ms (and a short retry delay), not the 5 s the handler would take.
+        expect(tookMs).toBeGreaterThanOrEqual(600);
+        expect(tookMs).toBeLessThan(4_000);
+        // The retry's command carries the same timeout.
+        expect(retries.filter((retry) => retry.body.task_id === task.taskId).map((retry) => retry.body)).toEqual([
+          { ...commandOf(task), retry_count: 1, timeout_ms: 300 },
+        ]);
+      });
+
+      it('abandons a timed-out handler that ignores its signal after ABORT_GRACE_MS, freeing its slot for the next task', async () => {
+        const deaf = newTask({ timeoutMs: 200, maxRetries: 0, params: { subject: 'stubborn 3000' } });
+        const next = newTask();
+        await tasks.insertPending(deaf);
+        await tasks.insertPending(next);
+        const publishedAt = Date.now();
+        await messages.publishCommand(commandOf(deaf));
+        await waitFor('the stubborn handler to start', () => handler.callsFor(deaf.taskId).length === 1);
+        await messages.publishCommand(commandOf(next));
+
+        const failed = await waitForEvent(deaf.taskId, TaskEventType.Failed);
+        const failedAfterMs = Date.now() - publishedAt;
+        await waitForEvent(next.taskId, TaskEventType.Succeeded);
+        const nextDoneAfterMs = Date.now() - publishedAt;
+
+        // The timeout (200 ms) plus the grace (300 ms), not the 3 s the handler takes.
+        expect(failedAfterMs).toBeGreaterThanOrEqual(200 + ABORT_GRACE_MS);
+        expect(failed).toMatchObject({ retry_count: 0, error_message: 'the task timed out after 200 ms' });
+        expect(handler.callsFor(deaf.taskId)[0].context.signal.aborted).toBe(true);
+        // The one slot served the next task while the abandoned handler still ran, unobserved.
+        expect(nextDoneAfterMs).toBeLessThan(2_500);
+        expect(handler.stubbornFinished).not.toContain(deaf.taskId);
+
+        // When it finally ends, nothing of it is published.
+        await waitFor('the stubborn handler to end', () => handler.stubbornFinished.includes(deaf.taskId), {
+          timeoutMs: 5_000,
+        });
+        await sleep(300);
+        expect(eventNames(deaf.taskId)).toEqual([
+          [TaskEventType.Started, 0],
+          [TaskEventType.Failed, 0],
+        ]);
+        await taskQueueDrained();
+      });
+    });
+
+    describe('cancel by broadcast (heartbeats only every 12 s)', () => {
+      let worker: TestingModule;
+      let handler: RecordingEmailHandler;
+      let messages: TaskMessagePublisher;
+
+      beforeAll(async () => {
+        worker = await startWorker({
+          TASK_LEASE_MS: '60000',
+          ABORT_GRACE_MS: String(ABORT_GRACE_MS),
+          WORKER_CONCURRENCY: '1',
+        });
+        handler = worker.get(RecordingEmailHandler);
+        messages = worker.get(TaskMessagePublisher);
+      });
+
+      afterAll(async () => {
+        await worker?.close();
+      });
+
+      it('aborts the running handler within a second and publishes no outcome', async () => {
+        const task = newTask({ params: { subject: 'slow 10000' } });
+        const call = await runningCall(worker, task);
+        const { attempt } = await delivery(task.taskId);
+
+        // What the gateway does: the database first, then the broadcast.
+        const cancelled = await tasks.cancel(task.taskId, new Date());
+        expect(cancelled).toEqual({ from: TaskStatus.Running, attempt: attempt + 1 });
+        const cancelledAt = Date.now();
+        await messages.publishControl({ type: TaskControlType.Cancel, task_id: task.taskId, attempt: attempt + 1 });
+        await waitFor('the handler to be aborted', () => call.context.signal.aborted, {
+          timeoutMs: 5_000,
+          intervalMs: 20,
+        });
+        expect(Date.now() - cancelledAt).toBeLessThan(1_000);
+        expect(call.context.signal.reason).toBeInstanceOf(TaskCancelledError);
+
+        await expectNoOutcome(task.taskId);
+        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Cancelled });
+        expect((await delivery(task.taskId)).attempt).toBe(attempt + 1);
+
+        // The worker carries on with other tasks.
+        const next = newTask();
+        await tasks.insertPending(next);
+        await messages.publishCommand(commandOf(next));
+        await waitForEvent(next.taskId, TaskEventType.Succeeded);
+        await taskQueueDrained();
+      });
+
+      it('abandons a cancelled handler that ignores its signal after the grace, and frees its slot', async () => {
+        const deaf = newTask({ params: { subject: 'stubborn 3000' } });
+        const call = await runningCall(worker, deaf);
+        const next = newTask();
+        await tasks.insertPending(next);
+        await messages.publishCommand(commandOf(next));
+
+        const cancelled = await tasks.cancel(deaf.taskId, new Date());
+        expect(cancelled?.from).toBe(TaskStatus.Running);
+        const cancelledAt = Date.now();
+        await messages.publishControl({
+          type: TaskControlType.Cancel,
+          task_id: deaf.taskId,
+          attempt: cancelled?.attempt ?? 0,
+        });
+        await waitForEvent(next.taskId, TaskEventType.Succeeded);
+        const nextDoneAfterMs = Date.now() - cancelledAt;
+
+        expect(call.context.signal.reason).toBeInstanceOf(TaskCancelledError);
+        expect(nextDoneAfterMs).toBeGreaterThanOrEqual(ABORT_GRACE_MS - 50);
+        expect(nextDoneAfterMs).toBeLessThan(2_000);
+        expect(handler.stubbornFinished).not.toContain(deaf.taskId);
+
+        await waitFor('the stubborn handler to end', () => handler.stubbornFinished.includes(deaf.taskId), {
+          timeoutMs: 5_000,
+        });
+        await expectNoOutcome(deaf.taskId);
+        expect((await row(deaf.taskId)).status).toBe(TaskStatus.Cancelled);
+        await taskQueueDrained();
+      });
+
+      it('ignores a cancel of a task it does not run or of an older generation, and unreadable control messages', async () => {
+        const task = newTask({ params: { subject: 'slow 600' } });
+        const call = await runningCall(worker, task);
+
+        await messages.publishControl({ type: TaskControlType.Cancel, task_id: newTaskId(), attempt: 1 });
+        channel.publish(Exchange.Control, '', Buffer.from('{"type": "cancel", "task_id":'));
+        channel.publish(Exchange.Control, '', Buffer.from(JSON.stringify({ type: 'pause', task_id: task.taskId })));
+        // A cancel from an older generation (e.g. of a previous run) does not touch this claim.
+        const { attempt } = await delivery(task.taskId);
+        await messages.publishControl({ type: TaskControlType.Cancel, task_id: task.taskId, attempt });
+        await channel.waitForConfirms();
+
+        await waitForEvent(task.taskId, TaskEventType.Succeeded);
+        expect(call.context.signal.aborted).toBe(false);
+        expect(worker.get(TaskConsumer).isConsuming()).toBe(true);
+        await taskQueueDrained();
+      });
+    });
+
+    describe('cancel without a broadcast: the heartbeat (TASK_LEASE_MS 1000, every 200 ms)', () => {
+      let worker: TestingModule;
+      let messages: TaskMessagePublisher;
+
+      beforeAll(async () => {
+        worker = await startWorker({ TASK_LEASE_MS: '1000', ABORT_GRACE_MS: String(ABORT_GRACE_MS) });
+        messages = worker.get(TaskMessagePublisher);
+      });
+
+      afterAll(async () => {
+        await worker?.close();
+      });
+
+      it('aborts the handler at the next heartbeat, within half a second, and publishes no outcome', async () => {
+        const task = newTask({ params: { subject: 'slow 10000' } });
+        const call = await runningCall(worker, task);
+
+        // The broadcast is lost (broker away, worker reconnecting): only the database knows.
+        expect((await tasks.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Running);
+        const cancelledAt = Date.now();
+        await waitFor('the handler to be aborted', () => call.context.signal.aborted, {
+          timeoutMs: 5_000,
+          intervalMs: 20,
+        });
+        expect(Date.now() - cancelledAt).toBeLessThan(700);
+        expect(String(call.context.signal.reason)).toMatch(/task given up: the claim was released or reclaimed/);
+
+        await expectNoOutcome(task.taskId);
+        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Cancelled });
+
+        const next = newTask();
+        await tasks.insertPending(next);
+        await messages.publishCommand(commandOf(next));
+        await waitForEvent(next.taskId, TaskEventType.Succeeded);
+        await taskQueueDrained();
+      });
     });
   });
 });

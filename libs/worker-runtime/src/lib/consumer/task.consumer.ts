@@ -82,7 +82,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
     this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
     this.slots = new SlotPool(env.WORKER_CONCURRENCY);
-    this.control = new TaskControlSubscriber(connection, (taskId) => this.cancelRunning(taskId));
+    this.control = new TaskControlSubscriber(connection, (taskId, attempt) => this.cancelRunning(taskId, attempt));
     this.consumer = new QueueConsumer(connection, {
       queue: this.queue,
       prefetch: env.WORKER_CONCURRENCY,
@@ -234,8 +234,14 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         signal: abort.signal,
       });
       const result = await abandonAfterAbort(run, abort.signal, this.env.ABORT_GRACE_MS);
+      if (abort.signal.aborted) {
+        // Finished, but only after its timeout (or a cancel): the abort decides, not the late result.
+        return outcomeOfFailure(command, abort.signal.reason);
+      }
       const problem = unstorableResult(result);
-      return problem === null ? { kind: 'succeeded', result: result ?? null } : { kind: 'failed', errorMessage: problem };
+      return problem === null
+        ? { kind: 'succeeded', result: result ?? null }
+        : { kind: 'failed', errorMessage: problem };
     } catch (error) {
       if (error instanceof HandlerAbandonedError) {
         this.logger.warn({
@@ -253,14 +259,21 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  /** A cancel broadcast reached this worker: abort the task if it runs here. */
-  cancelRunning(taskId: string): void {
+  /**
+   * A cancel broadcast reached this worker: abort the task if it runs here under a generation
+   * older than the cancel's (a later run of the same task is not affected).
+   */
+  cancelRunning(taskId: string, cancelledAttempt: number): void {
     const task = this.running.get(taskId);
-    if (task && !task.givenUp) {
+    if (task && !task.givenUp && task.attempt < cancelledAttempt) {
       task.givenUp = true;
       this.leases.release(taskId);
       task.abort.abort(new TaskCancelledError());
-      this.logger.log({ message: 'task cancelled while running: aborting its handler', task_id: taskId, attempt: task.attempt });
+      this.logger.log({
+        message: 'task cancelled while running: aborting its handler',
+        task_id: taskId,
+        attempt: task.attempt,
+      });
     }
   }
 
