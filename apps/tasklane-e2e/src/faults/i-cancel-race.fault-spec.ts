@@ -10,6 +10,8 @@ interface CancelOutcome {
   status: number;
   /** The task's status as the cancel answer reported it. */
   reported: string | undefined;
+  /** Whether the task was running when the cancel hit it (a pending task has no `started_at`). */
+  wasRunning: boolean;
 }
 
 describe('fault: cancel racing with the start of a task', () => {
@@ -28,8 +30,11 @@ describe('fault: cancel racing with the start of a task', () => {
       await sleep(delayMs);
       for (;;) {
         try {
-          const response = await system.post<{ status?: string }>(`/api/tasks/${task.task_id}/cancel`);
-          return { taskId: task.task_id, status: response.status, reported: response.body.status };
+          const response = await system.post<{ status?: string; started_at?: string | null }>(
+            `/api/tasks/${task.task_id}/cancel`,
+          );
+          const { status, started_at: startedAt } = response.body;
+          return { taskId: task.task_id, status: response.status, reported: status, wasRunning: Boolean(startedAt) };
         } catch {
           await sleep(100);
         }
@@ -72,20 +77,31 @@ describe('fault: cancel racing with the start of a task', () => {
     const figures = await scenario.check(system, {
       accepted: [...first.accepted, ...backlog.accepted],
       cancelAllowed: true,
+      cancelledWhileRunning: new Set(
+        outcomes.filter((outcome) => outcome.status === 200 && outcome.wasRunning).map((outcome) => outcome.taskId),
+      ),
     });
     const wrong: string[] = [];
     const tally = (list: CancelOutcome[]) => {
-      const counts = { won: 0, lostRunning: 0, lostCompleted: 0 };
+      const counts = { pending: 0, runningAborted: 0, runningFinished: 0, lost: 0 };
       for (const outcome of list) {
         const row = figures.rows.get(outcome.taskId);
         const runs = figures.executions.get(outcome.taskId)?.length ?? 0;
-        if (outcome.status === 200 && outcome.reported === 'cancelled') {
-          counts.won += 1;
+        if (outcome.status === 200 && outcome.reported === 'cancelled' && !outcome.wasRunning) {
+          // Cancelled while pending: it must never start.
+          counts.pending += 1;
           if (row?.status !== 'cancelled' || runs !== 0) {
-            wrong.push(`${outcome.taskId}: cancel answered 200 but the task is ${row?.status}, executed ${runs}×`);
+            wrong.push(`${outcome.taskId}: cancelled while pending but the task is ${row?.status}, executed ${runs}×`);
+          }
+        } else if (outcome.status === 200 && outcome.reported === 'cancelled') {
+          // Cancelled while running: the handler is aborted — or had finished just before the
+          // abort reached it; either way the task stays cancelled, and ran once at most.
+          counts[runs === 0 ? 'runningAborted' : 'runningFinished'] += 1;
+          if (row?.status !== 'cancelled' || runs > 1) {
+            wrong.push(`${outcome.taskId}: cancelled while running but the task is ${row?.status}, executed ${runs}×`);
           }
         } else if (outcome.status === 409) {
-          counts[outcome.reported === 'running' ? 'lostRunning' : 'lostCompleted'] += 1;
+          counts.lost += 1;
           if (row?.status !== 'completed' || runs !== 1) {
             wrong.push(`${outcome.taskId}: cancel answered 409 but the task is ${row?.status}, executed ${runs}×`);
           }
@@ -98,13 +114,16 @@ describe('fault: cancel racing with the start of a task', () => {
     const a = tally(outcomes.slice(0, outcomes.length - racing.length));
     const b = tally(racing);
     const describe = (c: typeof a) =>
-      `${c.won} won (cancelled, never executed), ${c.lostRunning + c.lostCompleted} got 409 ` +
-      `(${c.lostRunning} running, ${c.lostCompleted} completed; each executed once)`;
+      `${c.pending} cancelled while pending (never executed), ` +
+      `${c.runningAborted + c.runningFinished} while running (${c.runningAborted} aborted, ` +
+      `${c.runningFinished} had just finished; all stayed cancelled), ${c.lost} got 409 (completed, executed once)`;
     scenario.note(`cancel right after enqueue: ${describe(a)}`);
     scenario.note(`cancel of a backlog while the worker drains it: ${describe(b)}`);
     expect(wrong).toEqual([]);
     // Both sides of the race happened: it was a race.
-    expect(a.won + b.won).toBeGreaterThan(0);
-    expect(a.lostRunning + a.lostCompleted + b.lostRunning + b.lostCompleted).toBeGreaterThan(0);
+    expect(a.pending + b.pending).toBeGreaterThan(0);
+    expect(
+      a.runningAborted + a.runningFinished + a.lost + b.runningAborted + b.runningFinished + b.lost,
+    ).toBeGreaterThan(0);
   });
 });

@@ -15,6 +15,11 @@ export interface DeliveryCheckOptions {
   exclude?: readonly string[];
   /** A task may end `cancelled` — without any execution (the cancel scenario). */
   cancelAllowed?: boolean;
+  /**
+   * Tasks whose cancel hit them while they were running: their handler may have finished before
+   * the abort reached it (once at most), and they must still end `cancelled`, never `completed`.
+   */
+  cancelledWhileRunning?: ReadonlySet<string>;
   /** How long to wait for every task to reach a final status (default 90 s). */
   timeoutMs?: number;
   /** Wait after the last task finished, so that a late second execution is still counted (default 1.5 s). */
@@ -45,7 +50,7 @@ export interface DeliveryFigures {
   executedTwice: number;
   /** Tasks not in a final status when the check gave up waiting. */
   stuck: number;
-  /** Tasks handed back at least once (lease expired or claim released) before they finished. */
+  /** Tasks handed back at least once (lease expired or claim released) before they finished (cancelled ones not counted). */
   handedBack: number;
   /** Each problem found, with the task ids concerned. */
   violations: string[];
@@ -144,7 +149,8 @@ export async function checkDelivery(system: TasklaneSystem, options: DeliveryChe
       lost.push(id);
       continue;
     }
-    if (row.attempt > 1) {
+    // A cancel starts a new generation too, so a cancelled row's attempt says nothing here.
+    if (row.attempt > 1 && row.status !== TaskStatus.Cancelled) {
       handedBack += 1;
     }
     if (!isTerminalStatus(row.status)) {
@@ -159,7 +165,7 @@ export async function checkDelivery(system: TasklaneSystem, options: DeliveryChe
         break;
       case TaskStatus.Cancelled:
         cancelled += 1;
-        if (runs > 0) {
+        if (runs > 0 && !options.cancelledWhileRunning?.has(id)) {
           cancelledRun.push(id);
         } else if (!options.cancelAllowed) {
           cancelledUnexpectedly.push(id);

@@ -106,6 +106,8 @@ export class TasksService {
    */
   async cancel(taskId: string): Promise<TaskResource> {
     const cancelled = await this.tasks.cancel(taskId, new Date());
+    // The worker running it is told at once: every millisecond counts against the handler's end.
+    const broadcast = cancelled?.from === TaskStatus.Running ? this.broadcastCancel(taskId, cancelled.attempt) : null;
     const task = await this.get(taskId);
     if (cancelled === null) {
       throw new ConflictException({
@@ -115,19 +117,21 @@ export class TasksService {
         status: task.status,
       });
     }
-    if (cancelled.from === TaskStatus.Running) {
-      const message = { type: TaskControlType.Cancel, task_id: taskId, attempt: cancelled.attempt };
-      await this.messages.publishControl(message).catch((error: unknown) =>
-        this.logger.warn({
-          message: 'could not broadcast the cancel; the worker learns it at its next heartbeat',
-          task_id: taskId,
-          error: (error as Error).message,
-        }),
-      );
-    }
+    await broadcast;
     this.metrics.cancelled.inc({ task_type: task.task_type });
     this.logger.log({ message: 'task cancelled', task_id: taskId, task_name: task.task_name, was: cancelled.from });
     return task;
+  }
+
+  private async broadcastCancel(taskId: string, attempt: number): Promise<void> {
+    const message = { type: TaskControlType.Cancel, task_id: taskId, attempt };
+    await this.messages.publishControl(message).catch((error: unknown) =>
+      this.logger.warn({
+        message: 'could not broadcast the cancel; the worker learns it at its next heartbeat',
+        task_id: taskId,
+        error: (error as Error).message,
+      }),
+    );
   }
 
   /**

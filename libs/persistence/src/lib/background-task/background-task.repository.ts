@@ -6,6 +6,8 @@ import {
   taskDefinition,
   TaskCommand,
   TaskEvent,
+  TaskFailedEvent,
+  TaskSucceededEvent,
   TaskEventType,
   TaskName,
   TaskPage,
@@ -407,6 +409,17 @@ export class BackgroundTaskRepository {
       }
       return { applied, stale: events.length - applied };
     });
+  }
+
+  /**
+   * A worker records the end of its own claim — succeeded, or failed for good — before it
+   * publishes the event, under the same guard as the tracker (so the tracker's later write of that
+   * event is a no-op). From then on a cancel finds the task finished (409) instead of overwriting
+   * an outcome still on its way to the tracker. False when the claim is no longer held: the task
+   * was cancelled or handed back meanwhile, and this outcome must be discarded.
+   */
+  async recordOutcome(event: TaskSucceededEvent | TaskFailedEvent): Promise<boolean> {
+    return (await this.applyEvent(this.dataSource.manager, event)) === 1;
   }
 
   /** Per task type, the age (ms, on the database clock) of the oldest task still pending. */

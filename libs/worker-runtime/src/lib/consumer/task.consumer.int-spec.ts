@@ -409,20 +409,25 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         contentType: 'application/json',
       });
 
-      // The claim moved the row to running; the status tracker (not running here) would apply the events.
+      // The claim moved the row to running, and the worker recorded the outcome under its claim
+      // before publishing it — without the status tracker (not running here).
       expect(await row(task.taskId)).toMatchObject({
-        status: TaskStatus.Running,
+        status: TaskStatus.Completed,
         retry_count: 0,
         started_at: started.occurred_at,
-        completed_at: null,
-        result: null,
+        completed_at: succeeded.occurred_at,
+        result,
       });
-      // The claim also took the task out of the outbox and gave it a lease.
+      // The claim took the task out of the outbox; the recorded outcome ended its lease.
       expect(await delivery(task.taskId)).toMatchObject({
         attempt: 1,
-        lease_expires_at: expect.any(Date),
+        lease_expires_at: null,
         dispatched_at: expect.any(Date),
       });
+      // A cancel that comes once the handler has finished finds the task finished (the API's
+      // 409), even before any tracker has seen the `succeeded` event.
+      expect(await tasks.cancel(task.taskId, new Date())).toBeNull();
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Completed);
     });
 
     it('runs a command delivered twice only once, and acks and drops the second copy', async () => {
@@ -440,7 +445,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         TaskEventType.Started,
         TaskEventType.Succeeded,
       ]);
-      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Completed);
     });
 
     it('drops the command of a task cancelled before delivery, without running it', async () => {
@@ -523,7 +528,12 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         });
       });
 
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 2 });
+      // The tracker (not running here) applies `retrying`; the final failure the worker records itself.
+      expect(await row(task.taskId)).toMatchObject({
+        status: TaskStatus.Failed,
+        retry_count: 2,
+        error_message: 'boom on attempt 2',
+      });
       expect((await delivery(task.taskId)).attempt).toBe(3);
       for (const delay of RETRY_LEVELS) {
         expect((await channel.checkQueue(retryDelayName(delay))).messageCount).toBe(0);
@@ -626,7 +636,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(parked.map((message) => message.properties.messageId)).toEqual(['poison-copy']);
 
       await waitForEvent(task.taskId, TaskEventType.Succeeded);
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, error_message: null });
       expect(handler.callsFor(task.taskId)).toHaveLength(1);
       expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([
         TaskEventType.Started,
@@ -690,7 +700,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         TaskEventType.Started,
         TaskEventType.Succeeded,
       ]);
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 0 });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, retry_count: 0 });
       await taskQueueDrained();
     });
 
@@ -849,7 +859,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       });
       expect(await channel.checkQueue(EMAIL_QUEUE)).toMatchObject({ messageCount: 0, consumerCount: 0 });
       expect(await vhost.queueCounts(EMAIL_QUEUE)).toEqual({ ready: 0, unacked: 0 });
-      expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
+      expect((await row(task.taskId)).status).toBe(TaskStatus.Completed);
     });
 
     it('hands a task still running after the grace period back: claim released into the outbox, nothing requeued', async () => {
@@ -914,7 +924,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
           [TaskEventType.Started, 0, attempt + 2],
           [TaskEventType.Succeeded, 0, attempt + 2],
         ]);
-        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, started_at: expect.any(String) });
+        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, started_at: expect.any(String) });
         expect((await delivery(task.taskId)).attempt).toBe(attempt + 2);
       } finally {
         await successor.close();

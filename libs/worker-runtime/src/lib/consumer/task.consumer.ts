@@ -1,5 +1,13 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { TaskCommand, TaskEventType, TaskType, decodeTaskCommand, taskQueueName } from '@tasklane/contracts';
+import {
+  TaskCommand,
+  TaskEventType,
+  TaskFailedEvent,
+  TaskSucceededEvent,
+  TaskType,
+  decodeTaskCommand,
+  taskQueueName,
+} from '@tasklane/contracts';
 import {
   AmqpConnection,
   BrokerUnavailableError,
@@ -44,8 +52,9 @@ const OUTCOME_PUBLISH_MAX_DELAY_MS = 5_000;
  * 3. ack: from here the database owns the task, so no broker timeout can kill a long task, and a
  *    crash is recovered by the lease expiring (the reconciler hands the task back);
  * 4. run the handler while heartbeats keep the lease alive;
- * 5. publish the outcome with confirms — `succeeded`, a delayed retry then `retrying`, or
- *    `failed` — retrying through broker outages for as long as the claim holds.
+ * 5. record a final outcome in the row under the claim (a cancel arriving later gets 409), then
+ *    publish it with confirms — `succeeded`, a delayed retry then `retrying`, or `failed` —
+ *    retrying through broker outages for as long as the claim holds.
  * Handlers never see any of this.
  */
 @Injectable()
@@ -183,8 +192,12 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           this.logger.warn({ message: 'could not publish the started event', ...fields, error: errorMessageOf(error) }),
         );
       const outcome = await this.execute(task);
+      const event = this.outcomeEvent(task, outcome);
       await started;
-      if (task.givenUp || !(await this.untilPublished(task, () => this.publishOutcome(task, outcome)))) {
+      if (event !== null && !task.givenUp && !(await this.recordOutcome(task, event))) {
+        task.givenUp = true;
+      }
+      if (task.givenUp || !(await this.untilPublished(task, () => this.publishOutcome(task, outcome, event)))) {
         finish('given_up');
         this.logger.warn({
           message: 'task given up (claim lost or handed back); its outcome is discarded',
@@ -277,28 +290,64 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     }
   }
 
-  private async publishOutcome(task: RunningTask, outcome: TaskOutcome): Promise<void> {
+  /** The final event of an outcome (`succeeded`, or `failed` for good); null for a retry. */
+  private outcomeEvent(task: RunningTask, outcome: TaskOutcome): TaskSucceededEvent | TaskFailedEvent | null {
+    return outcome.kind === 'retry' ? null : this.finalEvent(task, outcome);
+  }
+
+  private finalEvent(
+    task: RunningTask,
+    outcome: Exclude<TaskOutcome, { kind: 'retry' }>,
+  ): TaskSucceededEvent | TaskFailedEvent {
     const base = { ...this.eventBase(task), occurred_at: new Date().toISOString() };
     switch (outcome.kind) {
       case 'succeeded':
-        await this.messages.publishEvent({ event: TaskEventType.Succeeded, ...base, result: outcome.result });
-        return;
-      case 'retry': {
-        const delayMs = retryDelayFor(outcome.nextRetryCount, this.retryLevels);
-        // The retry message first: if this process dies now, the task still runs again.
-        await this.messages.publishRetry({ ...task.command, retry_count: outcome.nextRetryCount }, delayMs);
-        await this.messages.publishEvent({
-          event: TaskEventType.Retrying,
-          ...base,
-          error_message: outcome.errorMessage,
-          delay_ms: delayMs,
-        });
-        return;
-      }
+        return { event: TaskEventType.Succeeded, ...base, result: outcome.result };
       case 'failed':
-        await this.messages.publishEvent({ event: TaskEventType.Failed, ...base, error_message: outcome.errorMessage });
-        return;
+        return { event: TaskEventType.Failed, ...base, error_message: outcome.errorMessage };
     }
+  }
+
+  /**
+   * Writes a final outcome to the task's row under this worker's claim before the event goes out
+   * (ADR 0006): a cancel that comes after it finds the task finished. False when the claim is gone
+   * (cancelled or handed back meanwhile): the outcome is discarded. With the database away the
+   * event alone carries the outcome, as before — the tracker writes it once it can.
+   */
+  private async recordOutcome(task: RunningTask, event: TaskSucceededEvent | TaskFailedEvent): Promise<boolean> {
+    try {
+      return await this.tasks.recordOutcome(event);
+    } catch (error) {
+      this.logger.warn({
+        message: 'could not record the outcome in the database; the status tracker will from its event',
+        task_id: event.task_id,
+        attempt: event.attempt,
+        error: errorMessageOf(error),
+      });
+      return true;
+    }
+  }
+
+  /** Publishes the outcome: its final event, or the delayed retry message then `retrying`. */
+  private async publishOutcome(
+    task: RunningTask,
+    outcome: TaskOutcome,
+    final: TaskSucceededEvent | TaskFailedEvent | null,
+  ): Promise<void> {
+    if (outcome.kind !== 'retry') {
+      await this.messages.publishEvent(final ?? this.finalEvent(task, outcome));
+      return;
+    }
+    const delayMs = retryDelayFor(outcome.nextRetryCount, this.retryLevels);
+    // The retry message first: if this process dies now, the task still runs again.
+    await this.messages.publishRetry({ ...task.command, retry_count: outcome.nextRetryCount }, delayMs);
+    await this.messages.publishEvent({
+      event: TaskEventType.Retrying,
+      ...this.eventBase(task),
+      occurred_at: new Date().toISOString(),
+      error_message: outcome.errorMessage,
+      delay_ms: delayMs,
+    });
   }
 
   /**
