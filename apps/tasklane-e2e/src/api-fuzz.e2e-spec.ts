@@ -259,6 +259,11 @@ const plausibleEnqueueText: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(...TASK_NAMES).map((task_name) => JSON.stringify({ task_name })),
 );
 
+/** Batch enqueue bodies: `{"tasks": [...]}` holding enqueue-shaped items, valid or not. */
+const batchText: fc.Arbitrary<string> = fc
+  .array(fc.oneof(plausibleEnqueueText, enqueueText, jsonText), { maxLength: 4 })
+  .map((items) => `{"tasks":[${items.join(',')}]}`);
+
 const INVALID_UTF8 = [
   [0xff],
   [0xfe, 0xff],
@@ -276,13 +281,14 @@ const body: fc.Arbitrary<Buffer | undefined> = fc.oneof(
   { weight: 1, arbitrary: fc.constant(Buffer.alloc(0)) },
   { weight: 4, arbitrary: plausibleEnqueueText.map(utf8) },
   { weight: 3, arbitrary: enqueueText.map(utf8) },
+  { weight: 2, arbitrary: batchText.map(utf8) },
   { weight: 2, arbitrary: jsonText.map(utf8) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)) },
   // Invalid UTF-8 somewhere inside an otherwise plausible body.
   {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.oneof(plausibleEnqueueText, enqueueText), fc.constantFrom(...INVALID_UTF8), fc.nat())
+      .tuple(fc.oneof(plausibleEnqueueText, enqueueText, batchText), fc.constantFrom(...INVALID_UTF8), fc.nat())
       .map(([text, bytes, at]) => {
         const encoded = utf8(text);
         const cut = at % (encoded.length + 1);
@@ -379,6 +385,7 @@ const queryPiece: fc.Arbitrary<string> = fc.oneof(
     'task_type',
     'limit',
     'offset',
+    'cursor',
     '__proto__',
     'constructor',
     'prototype',
@@ -397,6 +404,11 @@ const queryPiece: fc.Arbitrary<string> = fc.oneof(
     '99999999999999999999',
     '2.5',
     'abc',
+    // cursors: a valid one (id 123), non-canonical, zero, padded
+    'MTIz',
+    'MTJ',
+    'MA',
+    'MTIz%3D',
   ),
   fc.constantFrom(
     '%zz',
@@ -458,6 +470,7 @@ interface Endpoint {
 
 const ENDPOINTS: Endpoint[] = [
   { name: 'POST /api/tasks/enqueue', method: 'POST', path: () => '/api/tasks/enqueue' },
+  { name: 'POST /api/tasks/enqueue/batch', method: 'POST', path: () => '/api/tasks/enqueue/batch' },
   { name: 'GET /api/tasks/', method: 'GET', path: () => '/api/tasks/' },
   { name: 'GET /api/tasks/count/all', method: 'GET', path: () => '/api/tasks/count/all' },
   { name: 'GET /api/tasks/{id}', method: 'GET', path: (id) => `/api/tasks/${id}` },

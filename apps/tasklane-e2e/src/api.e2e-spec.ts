@@ -1,6 +1,6 @@
 import { TASK_TYPES, TaskPage, TaskResource, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
 import { waitFor } from '@tasklane/testing';
-import { TasklaneSystem } from './support/tasklane-system';
+import { HttpResponse, TasklaneSystem } from './support/tasklane-system';
 
 interface ErrorBody {
   statusCode: number;
@@ -149,6 +149,61 @@ describe('REST API', () => {
     });
   });
 
+  describe('POST /api/tasks/enqueue/batch', () => {
+    it('answers 201 with every task, pending and in order, and queues each command at its priority', async () => {
+      const queuedBefore = await system.queueState(taskQueueName(TaskType.Email));
+      const rowsBefore = await rowCount();
+      const tasks = Array.from({ length: 300 }, (_, index) => ({
+        task_name: 'email.send',
+        params: { ...email, subject: `Hello ${index}` },
+        priority: (index % 10) + 1,
+      }));
+      const response = await system.post<{ tasks: TaskResource[] }>('/api/tasks/enqueue/batch', { tasks });
+      expect(response.status).toBe(201);
+      expect(response.body.tasks).toHaveLength(300);
+      response.body.tasks.forEach((task, index) => {
+        expect(task).toMatchObject({
+          task_name: 'email.send',
+          task_type: 'email',
+          status: 'pending',
+          priority: tasks[index].priority,
+          params: tasks[index].params,
+          max_retries: 3,
+        });
+      });
+      expect(new Set(response.body.tasks.map((task) => task.task_id)).size).toBe(300);
+      expect(await rowCount()).toBe(rowsBefore + 300);
+      await waitFor('the 300 commands in the email queue', async () => {
+        const queued = await system.queueState(taskQueueName(TaskType.Email));
+        return queued.messageCount === queuedBefore.messageCount + 300;
+      });
+      const last = response.body.tasks[299];
+      expect((await system.get<TaskResource>(`/api/tasks/${last.task_id}`)).body).toEqual(last);
+    });
+
+    it('answers 400 naming tasks[i] for one bad item among good ones, and writes and publishes nothing', async () => {
+      const rowsBefore = await rowCount();
+      const queuedBefore = await queuedMessages();
+      const good = { task_name: 'email.send', params: email };
+      const response = await system.post<ErrorBody>('/api/tasks/enqueue/batch', {
+        tasks: [good, good, { ...good, priority: 11 }, good, { task_name: 'email.nope' }],
+      });
+      expect(response.status).toBe(400);
+      expect(response.body.errors?.map((error) => error.field)).toEqual(['tasks[2].priority', 'tasks[4].task_name']);
+      expect(await rowCount()).toBe(rowsBefore);
+      expect(await queuedMessages()).toBe(queuedBefore);
+    });
+
+    it('answers 400 to an empty batch and to one over 1,000 tasks', async () => {
+      for (const length of [0, 1_001]) {
+        const tasks = Array.from({ length }, () => ({ task_name: 'email.send', params: email }));
+        const response = await system.post<ErrorBody>('/api/tasks/enqueue/batch', { tasks });
+        expect(response.status).toBe(400);
+        expect(response.body.errors?.[0]?.field).toBe('tasks');
+      }
+    });
+  });
+
   describe('GET /api/tasks/{task_id}', () => {
     it('answers 404 for an unknown id and 400 for a malformed one', async () => {
       const unknown = await system.get<ErrorBody>('/api/tasks/01890a5d-ac96-774b-bcce-b302099a8057');
@@ -223,7 +278,59 @@ describe('REST API', () => {
       expect((await system.get('/api/tasks/count/all?status=failed')).body).toEqual({ count: 0 });
     });
 
+    it('walks every page with next_cursor, newest first, each task once, with or without filters', async () => {
+      const newestFirst = [...created].reverse();
+      const cases: Array<[string, TaskResource[]]> = [
+        ['', newestFirst],
+        ['&task_type=email', newestFirst.filter((task) => task.task_type === TaskType.Email)],
+        [
+          '&status=pending&task_type=report',
+          // created[3] is a cancelled report
+          newestFirst.filter((task) => task.task_type === TaskType.Report && task !== created[3]),
+        ],
+      ];
+      for (const [filter, want] of cases) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const path = `/api/tasks?limit=2${filter}${cursor === null ? '' : `&cursor=${cursor}`}`;
+          const page: HttpResponse<TaskPage> = await system.get<TaskPage>(path);
+          expect(page.status).toBe(200);
+          // The first page counts exactly (as the original API); cursor pages do not count.
+          expect(page.body).toMatchObject({ total: cursor === null ? want.length : null, limit: 2, offset: 0 });
+          seen.push(...page.body.items.map((task) => task.task_id));
+          cursor = page.body.next_cursor;
+          pages += 1;
+        } while (cursor !== null && pages <= 10);
+        expect({ filter, seen }).toEqual({ filter, seen: want.map((task) => task.task_id) });
+        expect(pages).toBe(Math.ceil(want.length / 2));
+      }
+    });
+
+    it('starts the next page right after the cursor, even when a task was enqueued meanwhile', async () => {
+      const newestFirst = [...created].reverse().map((task) => task.task_id);
+      const first = await system.get<TaskPage>('/api/tasks?limit=3');
+      expect(first.body.items.map((task) => task.task_id)).toEqual(newestFirst.slice(0, 3));
+      expect(first.body.next_cursor).toEqual(expect.any(String));
+      const newer = await system.enqueue({ task_name: 'report.tasks_summary', params: {} });
+      try {
+        const second = await system.get<TaskPage>(`/api/tasks?limit=3&cursor=${first.body.next_cursor ?? ''}`);
+        expect(second.body.items.map((task) => task.task_id)).toEqual(newestFirst.slice(3, 6));
+        expect(second.body.total).toBeNull();
+        expect((await system.get<TaskPage>('/api/tasks?limit=3')).body.total).toBe(8);
+        // By offset, the same page would repeat the first page's last task.
+        const byOffset = await system.get<TaskPage>('/api/tasks?limit=3&offset=3');
+        expect(byOffset.body.items.map((task) => task.task_id)).toEqual(newestFirst.slice(2, 5));
+      } finally {
+        await system.query('DELETE FROM background_tasks WHERE task_id = ?', [newer.task_id]);
+      }
+    });
+
     it.each([
+      ['/api/tasks?cursor=abc', 'cursor'],
+      ['/api/tasks?cursor=', 'cursor'],
+      ['/api/tasks?cursor=MTIz&offset=3', 'cursor'],
       ['/api/tasks?status=done', 'status'],
       ['/api/tasks?task_type=sms', 'task_type'],
       ['/api/tasks?limit=0', 'limit'],

@@ -5,3 +5,4 @@ export * from './lib/wait-for';
 export * from './lib/app-process';
 export * from './lib/tcp-proxy';
 export * from './lib/prometheus-text';
+export * from './lib/free-port';

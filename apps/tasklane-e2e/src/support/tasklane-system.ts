@@ -2,7 +2,6 @@ import { connect, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { createConnection } from 'mysql2/promise';
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { TaskResource, TaskType } from '@tasklane/contracts';
@@ -13,6 +12,7 @@ import {
   TestVhost,
   createTestDatabase,
   createTestVhost,
+  freePort,
   waitFor,
 } from '@tasklane/testing';
 
@@ -40,14 +40,6 @@ const START_TIMEOUT_MS = 30_000;
 export interface HttpResponse<T = unknown> {
   status: number;
   body: T;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 export interface SystemOptions {

@@ -84,13 +84,18 @@ export class PrettyLogger extends ConsoleLogger {
 export function createAppLogger(appName: string, level: LogLevelName, format: LogFormat): LoggerService {
   if (format === 'json') {
     return new PinoLogger(
-      pino({
-        level: PINO_LEVELS[level],
-        base: { app: appName, pid: process.pid },
-        messageKey: 'message',
-        timestamp: pino.stdTimeFunctions.isoTime,
-        formatters: { level: (label) => ({ level: label }) },
-      }),
+      pino(
+        {
+          level: PINO_LEVELS[level],
+          base: { app: appName, pid: process.pid },
+          messageKey: 'message',
+          timestamp: pino.stdTimeFunctions.isoTime,
+          formatters: { level: (label) => ({ level: label }) },
+        },
+        // Asynchronous stdout: lines written while a write is in flight go out together, instead of
+        // one blocking write per line; pino flushes what is left when the process exits.
+        pino.destination({ dest: 1, sync: false }),
+      ),
     );
   }
   const threshold = LOG_LEVELS.indexOf(level);

@@ -19,10 +19,12 @@ export class AppProcess {
     readonly name: string,
     env: Record<string, string>,
     readonly label: string = name,
+    /** Options for node itself (e.g. `--cpu-prof`), before the app's main. */
+    nodeOptions: readonly string[] = [],
   ) {
     mkdirSync(E2E_LOG_DIR, { recursive: true });
     this.log = createWriteStream(join(E2E_LOG_DIR, `${label}.log`), { flags: 'a' });
-    this.child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'dist', 'apps', name, 'main.js')], {
+    this.child = spawn(process.execPath, [...nodeOptions, join(WORKSPACE_ROOT, 'dist', 'apps', name, 'main.js')], {
       cwd: WORKSPACE_ROOT,
       env: { ...process.env, LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

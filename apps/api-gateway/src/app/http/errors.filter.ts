@@ -23,7 +23,7 @@ export class ErrorsFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorsFilter.name);
 
   /** @param bodyLimit BODY_LIMIT_BYTES, named in the 413's message. */
-  constructor(private readonly bodyLimit = 1_048_576) {}
+  constructor(private readonly bodyLimit = 4_194_304) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();

@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Registry } from 'prom-client';
 import { ConfigModule, loadConfig } from '@tasklane/config';
-import { MAX_PARAMS_BYTES } from '@tasklane/contracts';
+import { MAX_PARAMS_BYTES, encodeTaskCursor } from '@tasklane/contracts';
 import { HealthService, TaskMetrics } from '@tasklane/observability';
 import { AuthModule } from '../auth/auth.module';
 import { GATEWAY_APP_OPTIONS, configureGateway, createGatewayAdapter } from '../create-gateway';
@@ -42,9 +42,10 @@ function fakeTasks(): Record<string, jest.Mock> {
   const task = { task_id: TASK_ID, status: 'pending' };
   return {
     enqueue: jest.fn(async () => task),
+    enqueueBatch: jest.fn(async () => [task]),
     get: jest.fn(async () => task),
     runs: jest.fn(async () => []),
-    list: jest.fn(async () => ({ items: [], total: 0, limit: 50, offset: 0 })),
+    list: jest.fn(async () => ({ items: [], total: 0, limit: 50, offset: 0, next_cursor: null })),
     count: jest.fn(async () => ({ count: 0 })),
     cancel: jest.fn(async () => task),
     retry: jest.fn(async () => task),
@@ -95,6 +96,7 @@ function json<T = ErrorBody>(response: LightMyRequestResponse): T {
 
 const ENDPOINTS: Array<{ method: 'GET' | 'POST'; url: string; body?: unknown }> = [
   { method: 'POST', url: '/api/tasks/enqueue', body: { task_name: 'email.send', params: email } },
+  { method: 'POST', url: '/api/tasks/enqueue/batch', body: { tasks: [{ task_name: 'email.send', params: email }] } },
   { method: 'GET', url: '/api/tasks/' },
   { method: 'GET', url: '/api/tasks' },
   { method: 'GET', url: '/api/tasks/count/all' },
@@ -140,7 +142,7 @@ describe('gateway HTTP pipeline with API keys', () => {
     it.each(credentials)('with %s', async (_case, headers, who) => {
       const response = await inject({ method, url, headers, payload: body as object | undefined });
       const expected = who === 'none' || who === 'bad' ? 401 : who === 'ro' && method === 'POST' ? 403 : 200;
-      const successStatus = url.endsWith('enqueue') ? 201 : 200;
+      const successStatus = url.includes('/enqueue') ? 201 : 200;
       expect(response.statusCode).toBe(expected === 200 ? successStatus : expected);
       if (expected === 200) {
         expect(called(tasks)).toBe(1);
@@ -450,6 +452,35 @@ describe('gateway HTTP pipeline without API keys (open)', () => {
     { method: 'GET', url: '/api/tasks?offset=99999999999999999999', status: 400, message: /offset/, field: 'offset' },
     { method: 'GET', url: '/api/tasks?offset=1&offset=2', status: 400, message: /offset/, field: 'offset' },
     { method: 'GET', url: "/api/tasks?status=pending'%20OR%201=1--", status: 400, message: /status/, field: 'status' },
+    { method: 'GET', url: '/api/tasks?cursor=', status: 400, message: /cursor/, field: 'cursor' },
+    { method: 'GET', url: '/api/tasks?cursor=%3D%3D', status: 400, message: /cursor/, field: 'cursor' },
+    { method: 'GET', url: '/api/tasks?cursor=MTIz%3D', status: 400, message: /cursor/, field: 'cursor' },
+    {
+      method: 'GET',
+      url: '/api/tasks?cursor=MTJ',
+      status: 400,
+      message: /next_cursor given by this API/,
+      field: 'cursor',
+    },
+    { method: 'GET', url: '/api/tasks?cursor=MA', status: 400, message: /cursor/, field: 'cursor' },
+    { method: 'GET', url: '/api/tasks?cursor=123', status: 400, message: /cursor/, field: 'cursor' },
+    { method: 'GET', url: `/api/tasks?cursor=${'A'.repeat(90)}`, status: 400, message: /cursor/, field: 'cursor' },
+    { method: 'GET', url: "/api/tasks?cursor=MTIz'%20OR%201=1--", status: 400, message: /cursor/, field: 'cursor' },
+    { method: 'GET', url: '/api/tasks?cursor=MTIz&cursor=MTIz', status: 400, message: /cursor/, field: 'cursor' },
+    {
+      method: 'GET',
+      url: '/api/tasks?cursor=MTIz&offset=5',
+      status: 400,
+      message: /cursor cannot be combined with a non-zero offset/,
+      field: 'cursor',
+    },
+    {
+      method: 'GET',
+      url: '/api/tasks/count/all?cursor=MTIz',
+      status: 400,
+      message: /not allowed|should not exist/,
+      field: 'cursor',
+    },
     { method: 'GET', url: '/api/tasks?status=%F0%9F%98%80', status: 400, message: /status/, field: 'status' },
     {
       method: 'POST',
@@ -487,9 +518,94 @@ describe('gateway HTTP pipeline without API keys (open)', () => {
     expect(response.headers['x-request-id']).toBeDefined();
   });
 
+  it('passes a valid cursor, with filters, a limit and offset 0, to the service as given', async () => {
+    const cursor = encodeTaskCursor('123456');
+    const response = await inject({
+      method: 'GET',
+      url: `/api/tasks/?status=failed&limit=20&offset=0&cursor=${cursor}`,
+    });
+    expect(response.statusCode).toBe(200);
+    expect(json(response)).toEqual({ items: [], total: 0, limit: 50, offset: 0, next_cursor: null });
+    expect(tasks['list'].mock.calls).toEqual([
+      [
+        { status: 'failed', taskType: undefined },
+        { limit: 20, offset: 0, cursor },
+      ],
+    ]);
+    tasks['list'].mockClear();
+  });
+
   it('does not pollute Object.prototype whatever was sent', async () => {
     await enqueue('{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}}}');
     await inject({ method: 'GET', url: '/api/tasks?__proto__[polluted]=1&constructor[prototype][polluted]=1' });
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
+});
+
+describe('gateway HTTP pipeline: batch enqueue with the default body limit', () => {
+  let app: NestFastifyApplication;
+  let tasks: Record<string, jest.Mock>;
+
+  const batch = (payload: unknown): Promise<LightMyRequestResponse> =>
+    app
+      .getHttpAdapter()
+      .getInstance()
+      .inject({
+        method: 'POST',
+        url: '/api/tasks/enqueue/batch',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(payload),
+      });
+
+  beforeAll(async () => {
+    ({ app, tasks } = await startGateway({}));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  beforeEach(() => {
+    for (const mock of Object.values(tasks)) {
+      mock.mockClear();
+    }
+  });
+
+  it('takes 1,000 emails of ~2 KB each (a body over 1 MiB, under the default 4 MiB) → 201 {tasks}', async () => {
+    const item = { task_name: 'email.send', params: { ...email, body: 'x'.repeat(2_000) } };
+    const payload = { tasks: Array.from({ length: 1_000 }, () => item) };
+    expect(JSON.stringify(payload).length).toBeGreaterThan(1_048_576);
+    const response = await batch(payload);
+    expect(response.statusCode).toBe(201);
+    expect(json<{ tasks: unknown[] }>(response)).toEqual({ tasks: [{ task_id: TASK_ID, status: 'pending' }] });
+    expect(tasks['enqueueBatch']).toHaveBeenCalledTimes(1);
+    expect((tasks['enqueueBatch'].mock.calls[0] as unknown[][])[0]).toHaveLength(1_000);
+  });
+
+  it('answers 413 over the default 4 MiB, naming the limit', async () => {
+    const item = { task_name: 'email.send', params: { ...email, body: 'x'.repeat(4_500) } };
+    const response = await batch({ tasks: Array.from({ length: 1_000 }, () => item) });
+    expect(response.statusCode).toBe(413);
+    expect(json(response).message).toMatch(/4194304 bytes/);
+    expect(called(tasks)).toBe(0);
+  });
+
+  it('answers 400 naming tasks[i]… for one bad item, and never reaches the service', async () => {
+    const good = { task_name: 'diagnostic.sleep', task_type: 'email', params: { ms: 0 } };
+    const response = await batch({ tasks: [good, good, { ...good, params: { ms: -1 } }] });
+    expect(response.statusCode).toBe(400);
+    const error = json(response);
+    expect(error.errors?.map((problem) => problem.field)).toEqual(['tasks[2].params.ms']);
+    expect(called(tasks)).toBe(0);
+  });
+
+  it.each([{ tasks: [] }, { tasks: Array.from({ length: 1_001 }, () => ({ task_name: 'x' })) }, { task_name: 'x' }])(
+    'answers 400 for a batch of the wrong shape (%#)',
+    async (payload) => {
+      const response = await batch(payload);
+      expect(response.statusCode).toBe(400);
+      expect(json(response).errors?.[0]?.field).toMatch(/^tasks$|^task_name$/);
+      expect(called(tasks)).toBe(0);
+    },
+  );
 });

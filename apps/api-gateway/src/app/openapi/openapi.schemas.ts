@@ -2,9 +2,11 @@ import type { SchemaObject } from '@nestjs/swagger';
 import { targetConstructorToSchema } from 'class-validator-jsonschema';
 import {
   CountTasksQuery,
+  EnqueueBatchSize,
   EnqueueTaskDto,
   ListTasksQuery,
   TASK_CATALOGUE,
+  TASK_CURSOR_PATTERN,
   TASK_NAMES,
   TASK_STATUSES,
   TASK_TYPES,
@@ -79,6 +81,33 @@ export const TASK_RESOURCE_SCHEMA: SchemaObject = {
   },
 };
 
+/** The body of POST /api/tasks/enqueue/batch: `{tasks: [...]}`, each item an enqueue body. */
+export function enqueueBatchBodySchema(): SchemaObject {
+  return {
+    type: 'object',
+    required: ['tasks'],
+    additionalProperties: false,
+    properties: {
+      tasks: {
+        type: 'array',
+        minItems: EnqueueBatchSize.Min,
+        maxItems: EnqueueBatchSize.Max,
+        description: 'Enqueue requests, each validated like a single enqueue; one bad item rejects the batch.',
+        items: enqueueBodySchema(),
+      },
+    },
+  };
+}
+
+/** The answer of POST /api/tasks/enqueue/batch: the tasks created, in the order of the request. */
+export function enqueueBatchResponseSchema(): SchemaObject {
+  return {
+    type: 'object',
+    required: ['tasks'],
+    properties: { tasks: { type: 'array', items: TASK_RESOURCE_SCHEMA } },
+  };
+}
+
 export const TASK_RUNS_SCHEMA: SchemaObject = {
   type: 'array',
   items: {
@@ -99,12 +128,25 @@ export const TASK_RUNS_SCHEMA: SchemaObject = {
 
 export const TASK_PAGE_SCHEMA: SchemaObject = {
   type: 'object',
-  required: ['items', 'total', 'limit', 'offset'],
+  required: ['items', 'total', 'limit', 'offset', 'next_cursor'],
   properties: {
-    items: { type: 'array', items: TASK_RESOURCE_SCHEMA },
-    total: { type: 'integer', minimum: 0 },
+    items: { type: 'array', items: TASK_RESOURCE_SCHEMA, description: 'Newest first.' },
+    total: {
+      type: 'integer',
+      minimum: 0,
+      nullable: true,
+      description:
+        'How many tasks match the filters (all pages), exact, on offset pages; null on cursor pages, which ' +
+        'never count so that their cost does not grow with the matches (GET /api/tasks/count/all counts).',
+    },
     limit: { type: 'integer', minimum: TaskListLimit.Min, maximum: TaskListLimit.Max },
     offset: { type: 'integer', minimum: 0 },
+    next_cursor: {
+      type: 'string',
+      nullable: true,
+      pattern: TASK_CURSOR_PATTERN.source,
+      description: 'Pass as `cursor` for the next page (opaque); null when this page is the last.',
+    },
   },
 };
 
@@ -134,5 +176,27 @@ export const ERROR_SCHEMA: SchemaObject = {
   },
 };
 
-export const LIST_QUERY_SCHEMA = dtoSchema(ListTasksQuery);
+const LIST_QUERY_DESCRIPTIONS: Record<string, string> = {
+  offset: 'Skip that many matching tasks (newest first). Not with `cursor`.',
+  cursor:
+    'The `next_cursor` of the previous page (opaque): the page starts right after its last task. ' +
+    'Keyset pagination: as fast on every page, and tasks added meanwhile do not shift pages. Not with a non-zero `offset`.',
+};
+
+/** The list query: the DTO's schema, with what each paging parameter means. */
+function listQuerySchema(): SchemaObject {
+  const schema = dtoSchema(ListTasksQuery);
+  const properties = (schema.properties ?? {}) as Record<string, SchemaObject>;
+  return {
+    ...schema,
+    properties: Object.fromEntries(
+      Object.entries(properties).map(([name, property]) => [
+        name,
+        name in LIST_QUERY_DESCRIPTIONS ? { ...property, description: LIST_QUERY_DESCRIPTIONS[name] } : property,
+      ]),
+    ),
+  };
+}
+
+export const LIST_QUERY_SCHEMA = listQuerySchema();
 export const COUNT_QUERY_SCHEMA = dtoSchema(CountTasksQuery);

@@ -5,7 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
-import { TASK_NAMES, TASK_STATUSES, TASK_TYPES, TaskListLimit } from '@tasklane/contracts';
+import { TASK_NAMES, TASK_STATUSES, TASK_TYPES, TaskListLimit, encodeTaskCursor } from '@tasklane/contracts';
 import { HealthService } from '@tasklane/observability';
 import { OpsController } from '../ops/ops.controller';
 import { TasksController } from '../tasks/tasks.controller';
@@ -117,6 +117,7 @@ describe('OpenAPI document', () => {
       'GET /health/ready',
       'GET /metrics',
       'POST /api/tasks/enqueue',
+      'POST /api/tasks/enqueue/batch',
       'POST /api/tasks/{task_id}/cancel',
       'POST /api/tasks/{task_id}/retry',
     ]);
@@ -168,6 +169,21 @@ describe('OpenAPI document', () => {
     expect(email.required).toEqual(expect.arrayContaining(['to', 'subject', 'body']));
   });
 
+  it('describes the batch body: 1 to 1,000 enqueue bodies under tasks, and answers the tasks in order', () => {
+    const batch = operation('post', '/api/tasks/enqueue/batch');
+    const schema = batch.requestBody?.content['application/json'].schema as SchemaLike;
+    expect(schema).toMatchObject({ type: 'object', required: ['tasks'], additionalProperties: false });
+    const tasks = schema.properties?.['tasks'] as SchemaLike & { items: SchemaLike };
+    expect(tasks).toMatchObject({ type: 'array', minItems: 1, maxItems: 1_000 });
+    const single = operation('post', '/api/tasks/enqueue').requestBody?.content['application/json'].schema;
+    expect(tasks.items).toEqual(single);
+    const answer = batch.responses['201'].content?.['application/json'].schema as SchemaLike;
+    expect(answer.required).toEqual(['tasks']);
+    expect((answer.properties?.['tasks'] as SchemaLike & { items: SchemaLike }).items).toEqual(
+      operation('post', '/api/tasks/enqueue').responses['201'].content?.['application/json'].schema,
+    );
+  });
+
   it('describes the bounds of priority and max_retries', () => {
     const schema = operation('post', '/api/tasks/enqueue').requestBody?.content['application/json']
       .schema as SchemaLike;
@@ -180,7 +196,7 @@ describe('OpenAPI document', () => {
     const query = Object.fromEntries(
       parameters.filter((parameter) => parameter.in === 'query').map((parameter) => [parameter.name, parameter]),
     );
-    expect(Object.keys(query).sort()).toEqual(['limit', 'offset', 'status', 'task_type']);
+    expect(Object.keys(query).sort()).toEqual(['cursor', 'limit', 'offset', 'status', 'task_type']);
     for (const parameter of Object.values(query)) {
       expect(parameter.required).toBe(false);
     }
@@ -189,6 +205,35 @@ describe('OpenAPI document', () => {
     expect(query['offset'].schema).toMatchObject({ type: 'integer', minimum: 0 });
     expect(query['status'].schema['enum']).toEqual([...TASK_STATUSES]);
     expect(query['task_type'].schema['enum']).toEqual([...TASK_TYPES]);
+    expect(query['cursor'].schema).toMatchObject({
+      type: 'string',
+      description: expect.stringMatching(/next_cursor.*Not with a non-zero `offset`/s),
+    });
+    const cursorPattern = new RegExp(String(query['cursor'].schema['pattern']));
+    expect(['1', '42', '18446744073709551615'].map((id) => cursorPattern.test(encodeTaskCursor(id)))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(cursorPattern.test('MTIz=')).toBe(false);
+    expect(query['offset'].schema['description']).toMatch(/Not with `cursor`/);
+  });
+
+  it('describes the page of GET /api/tasks: next_cursor, and total exact or null beyond its bound', () => {
+    const list = operation('get', '/api/tasks');
+    const page = list.responses['200'].content?.['application/json'].schema as SchemaLike;
+    expect(page.required).toEqual(['items', 'total', 'limit', 'offset', 'next_cursor']);
+    expect(page.properties?.['next_cursor']).toMatchObject({
+      type: 'string',
+      nullable: true,
+      description: expect.stringMatching(/`cursor`.*null when this page is the last/),
+    });
+    expect(page.properties?.['total']).toMatchObject({
+      type: 'integer',
+      nullable: true,
+      description: expect.stringMatching(/exact, on offset pages; null on cursor pages.*count\/all/s),
+    });
+    expect(list['description' as keyof Operation]).toMatch(/cursor/);
   });
 
   it('lists the query parameters of GET /api/tasks/count/all', () => {
@@ -218,6 +263,7 @@ describe('OpenAPI document', () => {
 
   const declaredErrors: Array<[string, string, number[]]> = [
     ['post', '/api/tasks/enqueue', [400, 415, 503]],
+    ['post', '/api/tasks/enqueue/batch', [400, 413, 415, 503]],
     ['get', '/api/tasks/count/all', [400, 503]],
     ['get', '/api/tasks', [400, 503]],
     ['get', '/api/tasks/{task_id}', [400, 404, 503]],

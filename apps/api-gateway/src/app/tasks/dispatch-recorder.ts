@@ -1,8 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 
 const FLUSH_INTERVAL_MS = 25;
 const MAX_BATCH = 500;
+/** A batch that meets a deadlock (with a worker's claim of the same rows) is tried this often. */
+const MAX_ATTEMPTS = 3;
 
 /**
  * Takes confirmed tasks out of the outbox in batches (one UPDATE for many enqueues). Losing a
@@ -37,14 +39,22 @@ export class DispatchRecorder implements BeforeApplicationShutdown {
     }
     const batch = this.pending;
     this.pending = [];
-    try {
-      await this.tasks.markDispatched(batch, new Date());
-    } catch (error) {
-      this.logger.warn({
-        message: 'could not record dispatched tasks; the outbox relay will publish them again',
-        tasks: batch.length,
-        error: (error as Error).message,
-      });
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.tasks.markDispatched(batch, new Date());
+        return;
+      } catch (error) {
+        if (attempt < MAX_ATTEMPTS && isDatabaseUnavailable(error)) {
+          await new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS * attempt));
+          continue;
+        }
+        this.logger.warn({
+          message: 'could not record dispatched tasks; the outbox relay will publish them again',
+          tasks: batch.length,
+          error: (error as Error).message,
+        });
+        return;
+      }
     }
   }
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@ne
 import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   CountTasksQuery,
+  EnqueueBatchResult,
   ListTasksQuery,
   TaskCount,
   TaskListLimit,
@@ -18,8 +19,11 @@ import {
   TASK_PAGE_SCHEMA,
   TASK_RESOURCE_SCHEMA,
   TASK_RUNS_SCHEMA,
+  enqueueBatchBodySchema,
+  enqueueBatchResponseSchema,
   enqueueBodySchema,
 } from '../openapi/openapi.schemas';
+import { EnqueueBatchPipe } from './enqueue-batch.pipe';
 import { EnqueueTaskPipe } from './enqueue-task.pipe';
 import { TaskIdPipe } from './task-id.pipe';
 import { TasksService } from './tasks.service';
@@ -41,6 +45,22 @@ export class TasksController {
     return this.tasks.enqueue(task);
   }
 
+  @Post('enqueue/batch')
+  @HttpCode(201)
+  @ApiOperation({
+    summary: 'Enqueue up to 1,000 tasks at once, all or nothing',
+    description:
+      'Each item is validated like a single enqueue; one bad item rejects the whole batch with a 400 naming each ' +
+      'bad field with its index (`tasks[3].params.to`), and nothing is written or published. A 201 means every ' +
+      'task is committed (one transaction) and will run; the tasks come back in the order given.',
+  })
+  @ApiBody({ schema: enqueueBatchBodySchema() })
+  @ApiResponse({ status: 201, description: 'The tasks, pending, in order.', schema: enqueueBatchResponseSchema() })
+  @ApiErrors(400, 413, 415, 503)
+  async enqueueBatch(@Body(EnqueueBatchPipe) tasks: ValidEnqueueTask[]): Promise<EnqueueBatchResult> {
+    return { tasks: await this.tasks.enqueueBatch(tasks) };
+  }
+
   @Get('count/all')
   @ApiOperation({ summary: 'Count tasks, optionally by status and task type' })
   @ApiQueryFrom(COUNT_QUERY_SCHEMA)
@@ -51,15 +71,21 @@ export class TasksController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List tasks, newest first' })
+  @ApiOperation({
+    summary: 'List tasks, newest first',
+    description:
+      'Page with `offset` (skips that many tasks), or with `cursor`: the `next_cursor` of the previous page, ' +
+      'which starts right after its last task however many tasks arrived meanwhile, and costs the same on ' +
+      'every page. `next_cursor` is null on the last page. `total` is exact on offset pages and null on ' +
+      'cursor pages, which never count (GET /api/tasks/count/all does).',
+  })
   @ApiQueryFrom(LIST_QUERY_SCHEMA)
   @ApiResponse({ status: 200, schema: TASK_PAGE_SCHEMA })
   @ApiErrors(400, 503)
   list(@Query() query: ListTasksQuery): Promise<TaskPage> {
     return this.tasks.list(
       { status: query.status, taskType: query.task_type },
-      query.limit ?? TaskListLimit.Default,
-      query.offset ?? 0,
+      { limit: query.limit ?? TaskListLimit.Default, offset: query.offset ?? 0, cursor: query.cursor },
     );
   }
 

@@ -3,16 +3,20 @@ import {
   TaskCommand,
   TaskEvent,
   TaskEventType,
+  TaskFailedEvent,
+  TaskSucceededEvent,
   TaskName,
+  TaskPage,
   TaskResource,
   TaskStatus,
   TaskType,
+  encodeTaskCursor,
   newTaskId,
 } from '@tasklane/contracts';
 import { TestDatabase, createTestDatabase } from '@tasklane/testing';
 import { dataSourceOptions } from '../database/data-source.options';
 import { migrateUp } from '../database/migrator';
-import { BackgroundTaskRepository, Claim, NewTask } from './background-task.repository';
+import { BackgroundTaskRepository, Claim, NewTask, TaskFilter } from './background-task.repository';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(30_000);
@@ -246,6 +250,110 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
 
       await expect(tasks.markDispatched([], at(999))).resolves.toBeUndefined();
       expect(await row(a.taskId)).toMatchObject({ status: TaskStatus.Pending, started_at: null });
+    });
+  });
+
+  describe('insertPendingBatch', () => {
+    async function countOf(taskIds: string[]): Promise<number> {
+      const [found] = (await dataSource.query(
+        `SELECT COUNT(*) AS n FROM background_tasks WHERE task_id IN (${taskIds.map(() => '?').join(', ')})`,
+        taskIds,
+      )) as Array<{ n: string | number }>;
+      return Number(found.n);
+    }
+
+    it('inserts every task in the order given, each pending and in the outbox, and returns them in order', async () => {
+      const batch = [1, 10, 5].map((priority, index) => newTask({ priority, createdAt: at(index) }));
+      const returned = await tasks.insertPendingBatch(batch);
+
+      expect(returned.map((task) => [task.task_id, task.priority, task.status])).toEqual(
+        batch.map((task) => [task.taskId, task.priority, TaskStatus.Pending]),
+      );
+      for (const [index, task] of batch.entries()) {
+        expect(await row(task.taskId)).toEqual(returned[index]);
+        expect(await delivery(task.taskId)).toMatchObject({ attempt: UNCLAIMED, dispatched_at: null });
+      }
+      const ids = (await dataSource.query(
+        `SELECT task_id FROM background_tasks WHERE task_id IN (?, ?, ?) ORDER BY id`,
+        batch.map((task) => task.taskId),
+      )) as Array<{ task_id: string }>;
+      expect(ids.map((found) => found.task_id)).toEqual(batch.map((task) => task.taskId));
+    });
+
+    it('inserts nothing when one row is refused (all or nothing)', async () => {
+      const existing = await inserted();
+      const batch = [newTask(), newTask(), { ...newTask(), taskId: existing.taskId }];
+      await expect(tasks.insertPendingBatch(batch)).rejects.toThrow(/Duplicate entry/);
+      expect(await countOf(batch.slice(0, 2).map((task) => task.taskId))).toBe(0);
+    });
+
+    it('splits a batch of huge params into several statements, still in one transaction', async () => {
+      // 80 × ~60 KB of params is over MAX_INSERT_STATEMENT_BYTES: at least two INSERTs.
+      const params = { ms: 1, padding: 'x'.repeat(60_000) };
+      const batch = Array.from({ length: 80 }, () => newTask({ params }));
+      const existing = await inserted();
+      const refused = [...batch.slice(0, 79), { ...batch[79], taskId: existing.taskId }];
+      await expect(tasks.insertPendingBatch(refused)).rejects.toThrow(/Duplicate entry/);
+      expect(await countOf(batch.map((task) => task.taskId))).toBe(0);
+
+      await tasks.insertPendingBatch(batch);
+      expect(await countOf(batch.map((task) => task.taskId))).toBe(80);
+      expect((await row(batch[79].taskId)).params).toEqual(params);
+    });
+
+    it('does nothing for no tasks', async () => {
+      await expect(tasks.insertPendingBatch([])).resolves.toEqual([]);
+    });
+  });
+
+  describe('recordOutcome / recordOutcomes (a worker finishing its own claims)', () => {
+    async function claimed(overrides: Partial<NewTask> = {}): Promise<NewTask> {
+      const task = await inserted(overrides);
+      expect(await tasks.claim(task.taskId, 0, at(500), LEASE_MS)).toBe(FIRST_CLAIM);
+      return task;
+    }
+
+    it('records many outcomes in one statement, each under its claim, and says which were recorded', async () => {
+      const [a, b, c, d] = [await claimed(), await claimed(), await claimed(), await claimed()];
+      await tasks.applyEvents([succeeded(c, { early: true })]); // c: already completed by an earlier write
+      expect((await tasks.cancel(d.taskId, at(1_500)))?.from).toBe(TaskStatus.Running); // d: cancelled meanwhile
+
+      const recorded = await tasks.recordOutcomes([
+        succeeded(a, { n: 1 }, { occurred_at: at(2_000) }) as TaskSucceededEvent,
+        failed(b, 'boom', { occurred_at: at(2_001) }) as TaskFailedEvent,
+        succeeded(c, { late: true }) as TaskSucceededEvent,
+        succeeded(d, { n: 4 }) as TaskSucceededEvent,
+      ]);
+
+      expect(recorded).toEqual([true, true, true, false]);
+      expect(await row(a.taskId)).toMatchObject({
+        status: TaskStatus.Completed,
+        result: { n: 1 },
+        error_message: null,
+        completed_at: at(2_000).toISOString(),
+      });
+      expect(await row(b.taskId)).toMatchObject({
+        status: TaskStatus.Failed,
+        result: null,
+        error_message: 'boom',
+        completed_at: at(2_001).toISOString(),
+      });
+      // c was final already: nothing overwritten (it counts as recorded: the claim's own outcome is there).
+      expect(await row(c.taskId)).toMatchObject({ status: TaskStatus.Completed, result: { early: true } });
+      expect(await row(d.taskId)).toMatchObject({ status: TaskStatus.Cancelled, result: null });
+      for (const task of [a, b]) {
+        expect((await delivery(task.taskId)).lease_expires_at).toBeNull();
+      }
+    });
+
+    it('records nothing for a claim of an older generation or another retry', async () => {
+      const task = await claimed();
+      const recorded = await tasks.recordOutcomes([
+        succeeded(task, 1, { attempt: FIRST_CLAIM - 1 }) as TaskSucceededEvent,
+        succeeded(task, 2, { retry_count: 1 }) as TaskSucceededEvent,
+      ]);
+      expect(recorded).toEqual([false, false]);
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, result: null });
     });
   });
 
@@ -1133,19 +1241,20 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
     const newestFirst = (...indexes: number[]) => indexes.map((index) => created[index].taskId);
 
     it('lists newest first with the total', async () => {
-      const page = await tasks.list({}, 50, 0);
+      const page = await tasks.list({}, { limit: 50, offset: 0 });
       expect(page.total).toBe(6);
       expect(page.limit).toBe(50);
       expect(page.offset).toBe(0);
+      expect(page.next_cursor).toBeNull();
       expect(ids(page.items)).toEqual(newestFirst(5, 4, 3, 2, 1, 0));
       expect(page.items[5]).toMatchObject({ status: TaskStatus.Completed, task_name: TaskName.EmailSend });
     });
 
     it('honours limit and offset, with the total of all matches', async () => {
-      const first = await tasks.list({}, 2, 0);
-      const second = await tasks.list({}, 2, 2);
-      const last = await tasks.list({}, 2, 4);
-      const beyond = await tasks.list({}, 2, 10);
+      const first = await tasks.list({}, { limit: 2, offset: 0 });
+      const second = await tasks.list({}, { limit: 2, offset: 2 });
+      const last = await tasks.list({}, { limit: 2, offset: 4 });
+      const beyond = await tasks.list({}, { limit: 2, offset: 10 });
       expect(ids(first.items)).toEqual(newestFirst(5, 4));
       expect(ids(second.items)).toEqual(newestFirst(3, 2));
       expect(ids(last.items)).toEqual(newestFirst(1, 0));
@@ -1154,23 +1263,41 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         expect(page.total).toBe(6);
       }
       expect(second).toMatchObject({ limit: 2, offset: 2 });
+      // An offset page also tells where the next page starts; the last one says there is none.
+      expect(ids((await tasks.list({}, { limit: 2, offset: 0, cursor: second.next_cursor ?? '' })).items)).toEqual(
+        newestFirst(1, 0),
+      );
+      expect(last.next_cursor).toBeNull();
+      expect(beyond.next_cursor).toBeNull();
     });
 
     it('filters by status, by task type, and by both', async () => {
-      const pending = await tasks.list({ status: TaskStatus.Pending }, 50, 0);
+      const pending = await tasks.list({ status: TaskStatus.Pending }, { limit: 50, offset: 0 });
       expect(ids(pending.items)).toEqual(newestFirst(4, 3));
       expect(pending.total).toBe(2);
 
-      const email = await tasks.list({ taskType: TaskType.Email }, 50, 0);
+      const email = await tasks.list({ taskType: TaskType.Email }, { limit: 50, offset: 0 });
       expect(ids(email.items)).toEqual(newestFirst(4, 2, 0));
       expect(email.total).toBe(3);
 
-      const emailPending = await tasks.list({ status: TaskStatus.Pending, taskType: TaskType.Email }, 1, 0);
+      const emailPending = await tasks.list(
+        { status: TaskStatus.Pending, taskType: TaskType.Email },
+        { limit: 1, offset: 0 },
+      );
       expect(ids(emailPending.items)).toEqual(newestFirst(4));
       expect(emailPending.total).toBe(1);
+      expect(emailPending.next_cursor).toBeNull();
 
-      const none = await tasks.list({ status: TaskStatus.Running, taskType: TaskType.Analytics }, 50, 0);
-      expect(none).toEqual({ items: [], total: 0, limit: 50, offset: 0 });
+      const none = await tasks.list(
+        { status: TaskStatus.Running, taskType: TaskType.Analytics },
+        { limit: 50, offset: 0 },
+      );
+      expect(none).toEqual({ items: [], total: 0, limit: 50, offset: 0, next_cursor: null });
+    });
+
+    it('refuses a malformed cursor and a cursor with a non-zero offset', async () => {
+      await expect(tasks.list({}, { limit: 2, offset: 0, cursor: 'not a cursor' })).rejects.toThrow(/cursor/);
+      await expect(tasks.list({}, { limit: 2, offset: 1, cursor: encodeTaskCursor('5') })).rejects.toThrow(/offset/);
     });
 
     it('counts with and without filters', async () => {
@@ -1180,6 +1307,196 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect(await tasks.count({ taskType: TaskType.Report })).toBe(2);
       expect(await tasks.count({ taskType: TaskType.Report, status: TaskStatus.Cancelled })).toBe(1);
       expect(await tasks.count({ taskType: TaskType.Analytics })).toBe(0);
+    });
+  });
+
+  describe('list with a cursor (keyset pagination) and the total of offset pages', () => {
+    const TYPES = [TaskType.Email, TaskType.Report, TaskType.Cleanup, TaskType.Email, TaskType.Report];
+    const STATUSES = [TaskStatus.Completed, TaskStatus.Pending, TaskStatus.Completed, TaskStatus.Failed];
+    const ids = (items: TaskResource[]) => items.map((item) => item.task_id);
+    /** Tasks of the fixture, oldest first, with the type and status each was given. */
+    let fixture: Array<{ taskId: string; taskType: TaskType; status: TaskStatus }>;
+
+    beforeAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+      fixture = [];
+      for (let i = 0; i < 41; i += 1) {
+        const task = await inserted({ taskType: TYPES[i % TYPES.length], createdAt: at(i) });
+        fixture.push({ taskId: task.taskId, taskType: task.taskType, status: STATUSES[i % STATUSES.length] });
+      }
+      for (const status of new Set(STATUSES)) {
+        const taskIds = fixture.filter((task) => task.status === status).map((task) => task.taskId);
+        await dataSource.query(`UPDATE background_tasks SET status = ? WHERE task_id IN (?)`, [status, taskIds]);
+      }
+    });
+
+    afterAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+    });
+
+    /** The fixture's tasks matching `filter`, newest first. */
+    const expected = (filter: TaskFilter): string[] =>
+      fixture
+        .filter(
+          (task) =>
+            (filter.status === undefined || task.status === filter.status) &&
+            (filter.taskType === undefined || task.taskType === filter.taskType),
+        )
+        .map((task) => task.taskId)
+        .reverse();
+
+    /** Follows next_cursor from the first page to the last; returns the task ids seen and the pages. */
+    async function walk(filter: TaskFilter, limit: number): Promise<{ seen: string[]; pages: TaskPage[] }> {
+      const pages = [await tasks.list(filter, { limit, offset: 0 })];
+      while (pages[pages.length - 1].next_cursor !== null && pages.length <= 100) {
+        pages.push(await tasks.list(filter, { limit, offset: 0, cursor: pages[pages.length - 1].next_cursor ?? '' }));
+      }
+      return { seen: pages.flatMap((page) => page.items.map((item) => item.task_id)), pages };
+    }
+
+    const filters: TaskFilter[] = [
+      {},
+      { status: TaskStatus.Completed },
+      { status: TaskStatus.Failed },
+      { taskType: TaskType.Email },
+      { taskType: TaskType.Report, status: TaskStatus.Completed },
+      { taskType: TaskType.Analytics },
+    ];
+
+    it.each(filters.flatMap((filter) => [1, 3, 5, 50].map((limit) => ({ filter, limit }))))(
+      'chains the pages of $filter by $limit, every matching task exactly once, newest first',
+      async ({ filter, limit }) => {
+        const want = expected(filter);
+        const { seen, pages } = await walk(filter, limit);
+        expect(seen).toEqual(want);
+        // Full pages but the last, and no empty page after a full last one (n a multiple of limit).
+        expect(pages).toHaveLength(Math.max(1, Math.ceil(want.length / limit)));
+        for (const [index, page] of pages.entries()) {
+          // The first page (no cursor) counts exactly; cursor pages do not count.
+          expect(page).toMatchObject({ total: index === 0 ? want.length : null, limit, offset: 0 });
+          expect(page.items.every((item) => filter.status === undefined || item.status === filter.status)).toBe(true);
+        }
+        expect(pages[pages.length - 1].next_cursor).toBeNull();
+      },
+    );
+
+    it('starts a page right after its cursor even when tasks were added or its last task deleted meanwhile', async () => {
+      const filter = { taskType: TaskType.Email };
+      const want = expected(filter);
+      const first = await tasks.list(filter, { limit: 4, offset: 0 });
+      expect(ids(first.items)).toEqual(want.slice(0, 4));
+
+      // Two newer matching tasks arrive, and the task the cursor points at is purged.
+      const newer = [await inserted({ taskType: TaskType.Email }), await inserted({ taskType: TaskType.Email })];
+      await dataSource.query('DELETE FROM background_tasks WHERE task_id = ?', [want[3]]);
+
+      const second = await tasks.list(filter, { limit: 4, offset: 0, cursor: first.next_cursor ?? '' });
+      expect(ids(second.items)).toEqual(want.slice(4, 8));
+      // The same page by offset shifts by the two arrivals less the purged task
+      const byOffset = await tasks.list(filter, { limit: 4, offset: 4 });
+      // (it repeats the task before the purged one, which the first page showed already).
+      expect(ids(byOffset.items)).toEqual([want[2], ...want.slice(4, 7)]);
+      expect(second.total).toBeNull();
+
+      await dataSource.query('DELETE FROM background_tasks WHERE task_id IN (?)', [newer.map((task) => task.taskId)]);
+      fixture = fixture.filter((task) => task.taskId !== want[3]);
+    });
+
+    it('reads each page off the index of its filter in id order (no filesort) and counts off an index', async () => {
+      const statements: Array<{ sql: string; parameters: unknown[] }> = [];
+      const logged = new DataSource({
+        ...dataSourceOptions({ url: db.url, poolSize: 2 }),
+        logging: ['query'],
+        logger: {
+          logQuery: (sql, parameters) => statements.push({ sql, parameters: (parameters ?? []) as unknown[] }),
+          logQueryError: () => undefined,
+          logQuerySlow: () => undefined,
+          logSchemaBuild: () => undefined,
+          logMigration: () => undefined,
+          log: () => undefined,
+        },
+      });
+      await logged.initialize();
+      try {
+        const repository = new BackgroundTaskRepository(logged);
+        const [newest] = (await dataSource.query('SELECT MAX(id) AS id FROM background_tasks')) as [{ id: string }];
+        const middle = encodeTaskCursor(BigInt(newest.id) - 10n);
+        const cases: Array<[TaskFilter, string]> = [
+          [{}, 'PRIMARY'],
+          [{ status: TaskStatus.Completed }, 'idx_background_tasks_status'],
+          [{ taskType: TaskType.Email }, 'idx_background_tasks_task_type_id'],
+          [{ taskType: TaskType.Email, status: TaskStatus.Completed }, 'idx_background_tasks_task_type_status'],
+        ];
+        type Plan = Array<{ select_type: string; type: string; key: string | null; Extra: string | null }>;
+        const explain = async (pick: (sql: string) => boolean): Promise<Plan> => {
+          const statement = statements.find(({ sql }) => pick(sql));
+          expect(statement).toBeDefined();
+          return (await dataSource.query(`EXPLAIN ${statement?.sql ?? ''}`, statement?.parameters)) as Plan;
+        };
+        for (const [filter, index] of cases) {
+          for (const page of [
+            { limit: 5, offset: 0 },
+            { limit: 5, offset: 3 },
+            { limit: 5, offset: 0, cursor: middle },
+          ]) {
+            statements.length = 0;
+            await repository.list(filter, page);
+            const scan = (await explain((sql) => sql.includes('FORCE INDEX'))).find(
+              (step) => step.select_type === 'DERIVED',
+            );
+            const where = { filter, page };
+            expect({ where, key: scan?.key, type: scan?.type, extra: scan?.Extra }).toEqual({
+              where,
+              key: index,
+              type: page.cursor === undefined ? expect.stringMatching(/^(ref|index|range)$/) : 'range',
+              extra: expect.stringMatching(/Using index/),
+            });
+            expect(scan?.Extra).not.toMatch(/filesort/);
+            if (page.cursor === undefined) {
+              // The offset page's exact total: an index-only count.
+              const counted = await explain((sql) => sql.includes('COUNT(*)'));
+              expect(counted).toEqual([expect.objectContaining({ Extra: expect.stringMatching(/Using index/) })]);
+            } else {
+              // A cursor page never counts.
+              expect(statements.some(({ sql }) => sql.includes('COUNT(*)'))).toBe(false);
+            }
+          }
+        }
+      } finally {
+        await logged.destroy();
+      }
+    });
+
+    it('answers an empty last page for a cursor past the oldest task', async () => {
+      const page = await tasks.list({}, { limit: 10, offset: 0, cursor: encodeTaskCursor('1') });
+      expect(page).toEqual({ items: [], total: null, limit: 10, offset: 0, next_cursor: null });
+    });
+
+    it('gives the exact total on offset pages (with a deep offset too) and none on cursor pages', async () => {
+      const digits =
+        'SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 ' +
+        'UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9';
+      await dataSource.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, created_at)
+         SELECT UUID(), ?, ?, 5, ?, '{}', 0, 3, UTC_TIMESTAMP(3)
+           FROM (${digits}) a, (${digits}) b, (${digits}) c, (${digits}) d LIMIT 2500`,
+        [TaskName.AnalyticsTaskStats, TaskType.Analytics, TaskStatus.Completed],
+      );
+      const analytics = { taskType: TaskType.Analytics };
+      const matching = await tasks.count(analytics);
+      expect(matching).toBe(2_500 + expected(analytics).length);
+      const first = await tasks.list(analytics, { limit: 5, offset: 0 });
+      expect(first.total).toBe(matching);
+      const deep = await tasks.list(analytics, { limit: 5, offset: 2_000 });
+      expect(deep.total).toBe(matching);
+      expect(deep.items).toHaveLength(5);
+      expect(deep.next_cursor).not.toBeNull();
+      expect((await tasks.list({}, { limit: 5, offset: 0 })).total).toBe(await tasks.count({}));
+      // The deep offset page and the cursor walk agree; cursor pages carry no total.
+      const tail = await tasks.list(analytics, { limit: 1_000, offset: 0, cursor: deep.next_cursor ?? '' });
+      expect(tail.total).toBeNull();
+      expect(tail.items).toHaveLength(matching - 2_005);
+      expect(tail.next_cursor).toBeNull();
     });
   });
 

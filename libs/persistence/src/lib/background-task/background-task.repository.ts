@@ -14,11 +14,14 @@ import {
   TaskResource,
   TaskStatus,
   TaskType,
+  decodeTaskCursor,
+  encodeTaskCursor,
   statusRank,
 } from '@tasklane/contracts';
 import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
 import { toTaskResource } from './background-task.mapper';
+import { GuardedRow, eventMayApply } from './event-guard';
 
 export interface NewTask {
   taskId: string;
@@ -34,6 +37,52 @@ export interface NewTask {
 export interface TaskFilter {
   status?: TaskStatus;
   taskType?: TaskType;
+}
+
+/** Which page of a list: `limit` tasks, after `cursor` (a `next_cursor`) or from `offset` on. */
+export interface TaskPageRequest {
+  limit: number;
+  offset: number;
+  cursor?: string;
+}
+
+/** The condition of a list or count on the columns of `background_tasks`, with named parameters. */
+function matching(filter: TaskFilter, belowId?: string): { sql: string; parameters: Record<string, unknown> } {
+  const clauses: string[] = [];
+  const parameters: Record<string, unknown> = {};
+  if (filter.status !== undefined) {
+    clauses.push('status = :status');
+    parameters['status'] = filter.status;
+  }
+  if (filter.taskType !== undefined) {
+    clauses.push('task_type = :taskType');
+    parameters['taskType'] = filter.taskType;
+  }
+  if (belowId !== undefined) {
+    clauses.push('id < :belowId');
+    parameters['belowId'] = belowId;
+  }
+  return { sql: clauses.length === 0 ? 'TRUE' : clauses.join(' AND '), parameters };
+}
+
+/**
+ * The index that yields the tasks matching `filter` in id order: InnoDB appends the primary key to
+ * every secondary index, so `(status)` is in effect `(status, id)`, `(task_type, status)` is
+ * `(task_type, status, id)`, and `(task_type, id)` is there for task_type alone (migration 005).
+ * Named in the query because MariaDB, left to itself with `ORDER BY id DESC LIMIT n`, scans the
+ * primary key backwards filtering every row (a few ms per page for a 1% status, unbounded when the
+ * matches are old) or reads a `ref` on the prefix without using `id < ?` (75,000 rows read for
+ * one page at 1M rows, 250 ms). Forced, every page is a range of at most `offset + limit` index
+ * entries.
+ */
+function listIndex(filter: TaskFilter): string {
+  if (filter.status !== undefined && filter.taskType !== undefined) {
+    return 'idx_background_tasks_task_type_status';
+  }
+  if (filter.status !== undefined) {
+    return 'idx_background_tasks_status';
+  }
+  return filter.taskType !== undefined ? 'idx_background_tasks_task_type_id' : 'PRIMARY';
 }
 
 export interface EventsApplied {
@@ -102,6 +151,17 @@ interface UpdateResult {
   insertId: number;
 }
 
+/** `CASE task_id WHEN ? THEN ? … ELSE <otherwise> END` and its parameters (just `otherwise` for no pairs). */
+function caseOf(pairs: Array<[string, unknown]>, otherwise: string): { sql: string; params: unknown[] } {
+  if (pairs.length === 0) {
+    return { sql: otherwise, params: [] };
+  }
+  return {
+    sql: `CASE task_id ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} ELSE ${otherwise} END`,
+    params: pairs.flat(),
+  };
+}
+
 function placeholders(count: number, each = '?'): string {
   return Array.from({ length: count }, () => each).join(', ');
 }
@@ -113,44 +173,103 @@ function parseJson(value: string | Record<string, unknown> | null): Record<strin
   return typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : value;
 }
 
+const INSERT_PENDING = `INSERT INTO ${TABLE}
+  (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, timeout_ms, created_at)
+  VALUES`;
+const PENDING_ROW = `(?, ?, ?, ?, '${TaskStatus.Pending}', ?, 0, ?, ?, ?)`;
+
+/**
+ * Largest multi-row `INSERT` of a batch, estimated in bytes (params doubled for escaping). Below
+ * MariaDB's default `max_allowed_packet` (16 MiB) and MySQL 8's (64 MiB) with room to spare; a
+ * batch of 1,000 small tasks is about 200 KB, one statement.
+ */
+export const MAX_INSERT_STATEMENT_BYTES = 4 * 1_048_576;
+
+function pendingRowParams(task: NewTask): unknown[] {
+  return [
+    task.taskId,
+    task.taskName,
+    task.taskType,
+    task.priority,
+    toJson(task.params),
+    task.maxRetries,
+    task.timeoutMs,
+    task.createdAt,
+  ];
+}
+
+/** A task as just inserted: pending, nothing run yet. */
+function pendingResource(task: NewTask): TaskResource {
+  return {
+    task_id: task.taskId,
+    task_name: task.taskName,
+    task_type: task.taskType,
+    priority: task.priority,
+    status: TaskStatus.Pending,
+    params: task.params,
+    result: null,
+    error_message: null,
+    retry_count: 0,
+    max_retries: task.maxRetries,
+    timeout_ms: task.timeoutMs,
+    run: 1,
+    created_at: task.createdAt.toISOString(),
+    started_at: null,
+    completed_at: null,
+  };
+}
+
 /** The only place that writes task state. Every transition is one guarded statement. */
 @Injectable()
 export class BackgroundTaskRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   async insertPending(task: NewTask): Promise<TaskResource> {
-    await this.dataSource.query(
-      `INSERT INTO ${TABLE}
-         (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, timeout_ms, created_at)
-       VALUES (?, ?, ?, ?, '${TaskStatus.Pending}', ?, 0, ?, ?, ?)`,
-      [
-        task.taskId,
-        task.taskName,
-        task.taskType,
-        task.priority,
-        toJson(task.params),
-        task.maxRetries,
-        task.timeoutMs,
-        task.createdAt,
-      ],
-    );
-    return {
-      task_id: task.taskId,
-      task_name: task.taskName,
-      task_type: task.taskType,
-      priority: task.priority,
-      status: TaskStatus.Pending,
-      params: task.params,
-      result: null,
-      error_message: null,
-      retry_count: 0,
-      max_retries: task.maxRetries,
-      timeout_ms: task.timeoutMs,
-      run: 1,
-      created_at: task.createdAt.toISOString(),
-      started_at: null,
-      completed_at: null,
-    };
+    await this.dataSource.query(`${INSERT_PENDING} ${PENDING_ROW}`, pendingRowParams(task));
+    return pendingResource(task);
+  }
+
+  /**
+   * Inserts many pending tasks all or nothing: one transaction, normally one multi-row `INSERT`
+   * (a batch whose statement would exceed {@link MAX_INSERT_STATEMENT_BYTES} — huge params — is
+   * split into several statements in the same transaction, below any server's
+   * `max_allowed_packet`). Every row is in the outbox once this resolves. Returns the tasks in
+   * the order given.
+   */
+  async insertPendingBatch(tasks: readonly NewTask[]): Promise<TaskResource[]> {
+    if (tasks.length === 0) {
+      return [];
+    }
+    const rows = tasks.map(pendingRowParams);
+    const chunks: unknown[][][] = [[]];
+    let bytes = 0;
+    for (const row of rows) {
+      const rowBytes = 200 + Buffer.byteLength(row[4] as string) * 2;
+      const current = chunks[chunks.length - 1];
+      if (current.length > 0 && bytes + rowBytes > MAX_INSERT_STATEMENT_BYTES) {
+        chunks.push([row]);
+        bytes = rowBytes;
+      } else {
+        current.push(row);
+        bytes += rowBytes;
+      }
+    }
+    const insert = (runner: { query: DataSource['query'] }, chunk: unknown[][]) =>
+      runner.query(
+        `${INSERT_PENDING} ${placeholders(chunk.length, PENDING_ROW)}`,
+        chunk.flatMap((row) => row),
+      );
+    if (chunks.length === 1) {
+      // One statement is atomic on its own: no transaction round trips.
+      await insert(this.dataSource, chunks[0]);
+    } else {
+      await this.dataSource.transaction(async (manager) => {
+        for (const chunk of chunks) {
+          await insert(manager, chunk);
+        }
+      });
+    }
+    return tasks.map(pendingResource);
   }
 
   /** Records that the broker confirmed the commands of these tasks: they leave the outbox. */
@@ -402,10 +521,31 @@ export class BackgroundTaskRepository {
    * are counted as stale and change nothing, whatever order the batch arrives in.
    */
   async applyEvents(events: readonly TaskEvent[]): Promise<EventsApplied> {
+    if (events.length === 0) {
+      return { applied: 0, stale: 0 };
+    }
     return this.dataSource.transaction(async (manager) => {
+      // One read of every task of the batch, then a guarded UPDATE only for the events that may
+      // change something: most events are stale by the time they arrive (the worker's claim and
+      // its own outcome write came first), and a skipped event stays stale (eventMayApply).
+      const ids = [...new Set(events.map((event) => event.task_id))];
+      const rows = (await manager.query(
+        `SELECT task_id, status, attempt, retry_count, max_retries FROM ${TABLE}
+          WHERE task_id IN (${placeholders(ids.length)})`,
+        ids,
+      )) as Array<GuardedRow & { task_id: string }>;
+      const known = new Map(rows.map((row) => [row.task_id, row]));
+      const written = new Set<string>();
       let applied = 0;
       for (const event of events) {
-        applied += await this.applyEvent(manager, event);
+        // After a write in this batch the row read above is out of date: let the guard decide.
+        if (written.has(event.task_id) || eventMayApply(known.get(event.task_id), event)) {
+          const changed = await this.applyEvent(manager, event);
+          applied += changed;
+          if (changed > 0) {
+            written.add(event.task_id);
+          }
+        }
       }
       return { applied, stale: events.length - applied };
     });
@@ -422,6 +562,66 @@ export class BackgroundTaskRepository {
     return (await this.applyEvent(this.dataSource.manager, event)) === 1;
   }
 
+  /**
+   * {@link recordOutcome} for many claims at once, in one statement: each row changes only while
+   * it is still `running` under that claim (same task, generation and retry — what the event
+   * guard comes down to for a worker's own claim). Returns, per event, whether it was recorded;
+   * when some were not (a cancel or a hand-back came first), one read tells which.
+   */
+  async recordOutcomes(events: ReadonlyArray<TaskSucceededEvent | TaskFailedEvent>): Promise<boolean[]> {
+    if (events.length <= 1) {
+      return Promise.all(events.map((event) => this.recordOutcome(event)));
+    }
+    const ids = events.map((event) => event.task_id);
+    const succeeded = (event: TaskSucceededEvent | TaskFailedEvent): event is TaskSucceededEvent =>
+      event.event === TaskEventType.Succeeded;
+    const status = caseOf(
+      events.map((event) => [event.task_id, succeeded(event) ? TaskStatus.Completed : TaskStatus.Failed]),
+      'status',
+    );
+    // A failed attempt keeps the result column as it was.
+    const results = caseOf(
+      events.filter(succeeded).map((event) => [event.task_id, toJson(event.result)]),
+      'result',
+    );
+    const errors = caseOf(
+      events.map((event) => [event.task_id, succeeded(event) ? null : event.error_message]),
+      'error_message',
+    );
+    const completedAt = caseOf(
+      events.map((event) => [event.task_id, new Date(event.occurred_at)]),
+      'completed_at',
+    );
+    const result = await this.update(
+      `UPDATE ${TABLE} SET status = ${status.sql}, result = ${results.sql}, error_message = ${errors.sql},
+         completed_at = ${completedAt.sql}, lease_expires_at = NULL
+       WHERE task_id IN (${placeholders(ids.length)}) AND status = '${TaskStatus.Running}'
+         AND (task_id, attempt, retry_count) IN (${placeholders(events.length, '(?, ?, ?)')})`,
+      [
+        ...status.params,
+        ...results.params,
+        ...errors.params,
+        ...completedAt.params,
+        ...ids,
+        ...events.flatMap((event) => [event.task_id, event.attempt, event.retry_count]),
+      ],
+    );
+    if (result.affectedRows === events.length) {
+      return events.map(() => true);
+    }
+    const rows = (await this.dataSource.query(
+      `SELECT task_id, status, attempt FROM ${TABLE} WHERE task_id IN (${placeholders(ids.length)})`,
+      ids,
+    )) as Array<{ task_id: string; status: TaskStatus; attempt: number }>;
+    const found = new Map(rows.map((row) => [row.task_id, row]));
+    // Only this worker finishes its own claim: the row final under its generation is its write.
+    return events.map((event) => {
+      const row = found.get(event.task_id);
+      const status = succeeded(event) ? TaskStatus.Completed : TaskStatus.Failed;
+      return row !== undefined && row.status === status && Number(row.attempt) === event.attempt;
+    });
+  }
+
   /** Per task type, the age (ms, on the database clock) of the oldest task still pending. */
   async oldestPendingAges(): Promise<Array<{ taskType: TaskType; ageMs: number }>> {
     const rows = (await this.dataSource.query(
@@ -436,23 +636,74 @@ export class BackgroundTaskRepository {
     return row === null ? null : toTaskResource(row);
   }
 
-  /** Newest first (by insertion order). */
-  async list(filter: TaskFilter, limit: number, offset: number): Promise<TaskPage> {
-    const [rows, total] = await this.dataSource
-      .getRepository(BackgroundTask)
-      .findAndCount({ where: this.where(filter), order: { id: 'DESC' }, take: limit, skip: offset });
-    return { items: rows.map(toTaskResource), total, limit, offset };
-  }
-
-  async count(filter: TaskFilter): Promise<number> {
-    return this.dataSource.getRepository(BackgroundTask).countBy(this.where(filter));
-  }
-
-  private where(filter: TaskFilter): Partial<Pick<BackgroundTask, 'status' | 'taskType'>> {
+  /**
+   * One page of tasks matching `filter`, newest first (`id DESC`, insertion order). A `cursor` (a
+   * `next_cursor` of an earlier page) starts the page right after that page's last task — a keyset
+   * query, `WHERE <filter> AND id < ? ORDER BY id DESC LIMIT n`, the same short index range however
+   * deep the page — and cannot be combined with a non-zero `offset`. An `offset` skips that many
+   * matching tasks off the index before any row is read: linear in the offset, but index-only.
+   * `next_cursor` comes from reading one task more than the page. `total` (an offset page only,
+   * as the original API has it) is an exact count, made concurrently on another connection; a
+   * cursor page does not count — its cost must not grow with the number of matches.
+   */
+  async list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskPage> {
+    const afterId = page.cursor === undefined ? undefined : decodeTaskCursor(page.cursor);
+    if (afterId === null) {
+      throw new RangeError('not a task list cursor');
+    }
+    if (afterId !== undefined && page.offset > 0) {
+      throw new RangeError('a cursor cannot be combined with a non-zero offset');
+    }
+    const [rows, total] = await Promise.all([
+      this.pageRows(filter, afterId, page.limit + 1, page.offset),
+      afterId === undefined ? this.count(filter) : Promise.resolve(null),
+    ]);
+    const items = rows.slice(0, page.limit);
+    const last = items[items.length - 1];
     return {
-      ...(filter.status === undefined ? {} : { status: filter.status }),
-      ...(filter.taskType === undefined ? {} : { taskType: filter.taskType }),
+      items: items.map(toTaskResource),
+      total,
+      limit: page.limit,
+      offset: page.offset,
+      next_cursor: rows.length > page.limit ? encodeTaskCursor(last.id) : null,
     };
+  }
+
+  /** Exact number of tasks matching `filter` (an index-only scan of the matching entries). */
+  async count(filter: TaskFilter): Promise<number> {
+    const where = matching(filter);
+    const row = await this.dataSource
+      .createQueryBuilder()
+      .select('COUNT(*)', 'n')
+      .from(TABLE, 'task')
+      .where(where.sql, where.parameters)
+      .getRawOne<{ n: string | number }>();
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Up to `limit` tasks matching `filter` below `afterId`, newest first, from the `offset`-th on,
+   * in one statement: the ids of the page — and of the tasks an offset skips — come off the index
+   * of the filter in id order (index-only, no sort), then only the page's rows are read.
+   */
+  private pageRows(
+    filter: TaskFilter,
+    afterId: string | undefined,
+    limit: number,
+    offset: number,
+  ): Promise<BackgroundTask[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new RangeError(`invalid page: limit ${limit}, offset ${offset}`);
+    }
+    const where = matching(filter, afterId);
+    const ids = `(SELECT id FROM ${TABLE} FORCE INDEX (${listIndex(filter)}) WHERE ${where.sql}
+      ORDER BY id DESC LIMIT ${limit} OFFSET ${offset})`;
+    return this.dataSource
+      .getRepository(BackgroundTask)
+      .createQueryBuilder('task')
+      .innerJoin(ids, 'page', 'page.id = task.id', where.parameters)
+      .orderBy('task.id', 'DESC')
+      .getMany();
   }
 
   private async applyEvent(manager: EntityManager, event: TaskEvent): Promise<number> {

@@ -11,7 +11,9 @@ describe('isDatabaseUnavailable', () => {
     'PROTOCOL_CONNECTION_LOST',
     'ER_CON_COUNT_ERROR',
     'ER_SERVER_SHUTDOWN',
-  ])('is true for %s', (code) => {
+    'ER_LOCK_WAIT_TIMEOUT',
+    'ER_LOCK_DEADLOCK',
+  ])('is true for %s (worth retrying)', (code) => {
     expect(isDatabaseUnavailable(withCode(code))).toBe(true);
   });
 

@@ -1,4 +1,8 @@
-/** Error codes (Node sockets and mysql2) meaning "the database cannot be reached right now". */
+/**
+ * Error codes (Node sockets and mysql2) meaning "the database cannot do this right now; the same
+ * statement may succeed later": unreachable, shutting down, or a lock conflict it resolved by
+ * rolling this statement back (a deadlock victim, a lock wait timeout).
+ */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -12,6 +16,7 @@ const UNAVAILABLE_CODES = new Set([
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
   'ER_LOCK_WAIT_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
   'ER_QUERY_INTERRUPTED',
 ]);
 
@@ -24,7 +29,7 @@ function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** True when `error` says the database is down or unreachable (as opposed to a bad query). */
+/** True when `error` is transient — the database is down, unreachable or chose this statement as a deadlock victim — as opposed to a bad query. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = codeOf(error);
   if (code !== undefined && UNAVAILABLE_CODES.has(code)) {

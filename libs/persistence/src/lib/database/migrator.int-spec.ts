@@ -8,7 +8,8 @@ jest.setTimeout(30_000);
 const TABLE_MIGRATION = 'AddBackgroundTasksTable0000000000002';
 const DELIVERY_MIGRATION = 'AddTaskDeliveryColumns0000000000003';
 const CONTROL_MIGRATION = 'AddTaskControlColumns0000000000004';
-const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION];
+const LIST_MIGRATION = 'AddTaskListIndexes0000000000005';
+const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION, LIST_MIGRATION];
 const DELIVERY_COLUMNS = ['attempt', 'lease_expires_at', 'dispatched_at'];
 const CONTROL_COLUMNS = ['timeout_ms', 'run'];
 const DELIVERY_INDEXES = ['idx_background_tasks_dispatched_at', 'idx_background_tasks_status_lease'];
@@ -284,6 +285,8 @@ describe('migrator (MariaDB)', () => {
       idx_background_tasks_status_completed_at: { unique: false, columns: ['status', 'completed_at'] },
       idx_background_tasks_dispatched_at: { unique: false, columns: ['dispatched_at'] },
       idx_background_tasks_status_lease: { unique: false, columns: ['status', 'lease_expires_at'] },
+      // 005: task_type alone in id order, for GET /api/tasks/?task_type=…
+      idx_background_tasks_task_type_id: { unique: false, columns: ['task_type', 'id'] },
     });
   });
 
@@ -326,6 +329,25 @@ describe('migrator (MariaDB)', () => {
   it('applies nothing when run a second time', async () => {
     await expect(migrateUp(db.url)).resolves.toEqual([]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+  });
+
+  it('migrateDown reverts 005 only: the list index goes, the rows stay', async () => {
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      ),
+    );
+
+    await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);
+
+    const indexes = await indexNames(db);
+    expect(indexes).not.toContain('idx_background_tasks_task_type_id');
+    expect(indexes).toEqual(expect.arrayContaining(['idx_background_tasks_task_type_status', ...DELIVERY_INDEXES]));
+    expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
+    expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION]);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
   it('migrateDown reverts 004 only: timeout_ms, run and background_task_runs go, the rows stay', async () => {
@@ -385,7 +407,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([DELIVERY_MIGRATION, CONTROL_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([DELIVERY_MIGRATION, CONTROL_MIGRATION, LIST_MIGRATION]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
       db.url,
@@ -417,6 +439,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(CONTROL_MIGRATION);
     await withConnection(db.url, (connection) =>
       connection.query(
@@ -426,14 +449,18 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([CONTROL_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([CONTROL_MIGRATION, LIST_MIGRATION]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
     expect(await rows(db.url, 'SELECT * FROM background_task_runs')).toEqual([]);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
-  it('migrateDown reverts 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+  it('migrateDown reverts 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);
+    expect(await indexNames(db)).not.toContain('idx_background_tasks_task_type_id');
+    expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION]);
+
     await expect(migrateDown(db.url)).resolves.toBe(CONTROL_MIGRATION);
     expect(await tableExists(db, 'background_task_runs')).toBe(false);
     expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION, DELIVERY_MIGRATION]);

@@ -1,6 +1,12 @@
 import { AddBackgroundTasksTable002 } from './002_add_background_tasks_table';
 import { AddTaskDeliveryColumns003 } from './003_add_task_delivery_columns';
 import { AddTaskControlColumns004 } from './004_add_task_control_columns';
+import { AddTaskListIndexes005 } from './005_add_task_list_indexes';
 
 /** Every migration, in order. A new migration is appended here. */
-export const MIGRATIONS = [AddBackgroundTasksTable002, AddTaskDeliveryColumns003, AddTaskControlColumns004];
+export const MIGRATIONS = [
+  AddBackgroundTasksTable002,
+  AddTaskDeliveryColumns003,
+  AddTaskControlColumns004,
+  AddTaskListIndexes005,
+];

@@ -219,6 +219,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     await moduleRef.init();
     await moduleRef.get(AmqpConnection).waitUntilConnected(10_000);
     await waitFor('the worker to consume its queue', async () => (await channel.checkQueue(EMAIL_QUEUE)).consumerCount);
+    // The broker counts the consumer before its consume-ok reaches the worker: wait for both.
+    await waitFor('the worker to know it consumes', () => moduleRef.get(TaskConsumer).isConsuming());
     return moduleRef;
   }
 

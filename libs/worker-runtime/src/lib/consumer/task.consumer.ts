@@ -19,7 +19,7 @@ import {
   retryDelayLevels,
 } from '@tasklane/messaging';
 import { TaskMetrics, TaskOutcomeLabel } from '@tasklane/observability';
-import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { BackgroundTaskRepository, WriteCoalescer, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
 import { WorkerEnv } from '../worker.env';
@@ -62,6 +62,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger(TaskConsumer.name);
   private readonly consumer: QueueConsumer;
   private readonly leases: LeaseKeeper;
+  private readonly outcomes: WriteCoalescer<TaskSucceededEvent | TaskFailedEvent, boolean>;
   private readonly queue: string;
   private readonly retryLevels: number[];
   private readonly running = new Map<string, RunningTask>();
@@ -90,6 +91,11 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       counter.inc({ task_type: taskType }, 0);
     }
     this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
+    // Outcomes of tasks finishing together are written in one statement.
+    this.outcomes = new WriteCoalescer((events) => tasks.recordOutcomes(events), {
+      maxInFlight: 2,
+      maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
+    });
     this.slots = new SlotPool(env.WORKER_CONCURRENCY);
     this.control = new TaskControlSubscriber(connection, (taskId, attempt) => this.cancelRunning(taskId, attempt));
     this.consumer = new QueueConsumer(connection, {
@@ -194,8 +200,13 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       const outcome = await this.execute(task);
       const event = this.outcomeEvent(task, outcome);
       await started;
-      if (event !== null && !task.givenUp && !(await this.recordOutcome(task, event))) {
-        task.givenUp = true;
+      if (event !== null && !task.givenUp) {
+        if (await this.recordOutcome(task, event)) {
+          // The row is final: no more heartbeats, which would now find no running claim.
+          this.leases.release(command.task_id);
+        } else {
+          task.givenUp = true;
+        }
       }
       if (task.givenUp || !(await this.untilPublished(task, () => this.publishOutcome(task, outcome, event)))) {
         finish('given_up');
@@ -316,7 +327,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
    */
   private async recordOutcome(task: RunningTask, event: TaskSucceededEvent | TaskFailedEvent): Promise<boolean> {
     try {
-      return await this.tasks.recordOutcome(event);
+      return await this.outcomes.write(event);
     } catch (error) {
       this.logger.warn({
         message: 'could not record the outcome in the database; the status tracker will from its event',

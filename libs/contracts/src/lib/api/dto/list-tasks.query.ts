@@ -1,8 +1,19 @@
 import { Type } from 'class-transformer';
-import { IsEnum, IsInt, IsOptional, Max, Min } from 'class-validator';
+import {
+  IsEnum,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  ValidateBy,
+  ValidationArguments,
+} from 'class-validator';
 import { TaskListLimit } from '../../tasks/task-limits';
 import { TaskStatus } from '../../tasks/task-status.enum';
 import { TaskType } from '../../tasks/task-type.enum';
+import { TASK_CURSOR_PATTERN, decodeTaskCursor } from '../task-cursor';
 
 /** Query of `GET /api/tasks/count/all`. */
 export class CountTasksQuery {
@@ -30,4 +41,33 @@ export class ListTasksQuery extends CountTasksQuery {
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
   offset?: number;
+
+  /**
+   * Keyset pagination: the `next_cursor` of the previous page (opaque). The page then starts right
+   * after that page's last task, however many tasks were added meanwhile. Not with a non-zero `offset`.
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(TASK_CURSOR_PATTERN, { message: '$property must be a next_cursor given by this API' })
+  @ValidateBy({
+    name: 'isTaskCursor',
+    validator: {
+      // Only what the pattern lets through: a value it refuses already has its error.
+      validate: (value: unknown) =>
+        typeof value !== 'string' || !TASK_CURSOR_PATTERN.test(value) || decodeTaskCursor(value) !== null,
+      defaultMessage: () => 'cursor must be a next_cursor given by this API',
+    },
+  })
+  @ValidateBy({
+    name: 'cursorWithoutOffset',
+    validator: {
+      validate: (_value: unknown, args?: ValidationArguments) => {
+        const offset = (args?.object as ListTasksQuery | undefined)?.offset;
+        return typeof offset !== 'number' || offset === 0 || Number.isNaN(offset);
+      },
+      defaultMessage: () =>
+        'cursor cannot be combined with a non-zero offset: the cursor already says where the page starts',
+    },
+  })
+  cursor?: string;
 }

@@ -23,11 +23,24 @@ export interface TaskResource {
   completed_at: string | null;
 }
 
+/** Answer of `GET /api/tasks/`: one page, newest first. */
 export interface TaskPage {
   items: TaskResource[];
-  total: number;
+  /**
+   * How many tasks match the filters (all pages), exact, on offset pages — the original API's
+   * field. Null on cursor pages: those never count, so that their cost does not grow with the
+   * number of matches (`GET /api/tasks/count/all` counts).
+   */
+  total: number | null;
   limit: number;
   offset: number;
+  /** The `cursor` of the next page, or null when this page is the last. */
+  next_cursor: string | null;
+}
+
+/** Answer of `POST /api/tasks/enqueue/batch`: the tasks created, in the order of the request. */
+export interface EnqueueBatchResult {
+  tasks: TaskResource[];
 }
 
 export interface TaskCount {

@@ -1,0 +1,77 @@
+import autocannon from 'autocannon';
+import { Percentiles, percentiles } from './stats';
+
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  /** Requests to send in all. */
+  amount: number;
+  body: string;
+}
+
+export interface LoadResult {
+  requests: number;
+  /** By HTTP status. */
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  durationMs: number;
+  requestsPerSecond: number;
+  /** Per-request latency, ms. */
+  latencyMs: Percentiles;
+  startedAt: number;
+}
+
+/**
+ * POSTs the same JSON body `amount` times over `connections` keep-alive connections
+ * (autocannon), recording each response's latency.
+ */
+export async function postLoad(options: LoadOptions): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const startedAt = Date.now();
+  const result = await new Promise<autocannon.Result>((resolveRun, rejectRun) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: options.body,
+        connections: Math.min(options.connections, options.amount),
+        amount: options.amount,
+        timeout: 30,
+      },
+      (error: unknown, finished: autocannon.Result) => (error ? rejectRun(error) : resolveRun(finished)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      latencies.push(responseTime);
+      statuses[String(statusCode)] = (statuses[String(statusCode)] ?? 0) + 1;
+    });
+  });
+  const durationMs = Date.now() - startedAt;
+  return {
+    requests: latencies.length,
+    statuses,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    durationMs,
+    requestsPerSecond: (latencies.length * 1_000) / durationMs,
+    latencyMs: percentiles(latencies),
+    startedAt,
+  };
+}
+
+/** Times `count` sequential GETs of `path()` (ms each); fails on any non-200. */
+export async function timeGets(baseUrl: string, path: (index: number) => string, count: number): Promise<Percentiles> {
+  const samples: number[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const started = process.hrtime.bigint();
+    const response = await fetch(`${baseUrl}${path(index)}`);
+    await response.arrayBuffer();
+    samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (response.status !== 200) {
+      throw new Error(`GET ${path(index)} answered ${response.status}`);
+    }
+  }
+  return percentiles(samples);
+}

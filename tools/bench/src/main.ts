@@ -1,0 +1,154 @@
+/**
+ * `npm run bench`: starts Tasklane (the built apps as separate processes, a fresh database and
+ * RabbitMQ vhost), runs the workloads of docs/benchmarks.md, prints a table, writes JSON and
+ * stops everything. Guarantees stay on: publisher confirms, persistent messages, commit before
+ * ack, the database's default durability.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BenchSystem } from './bench-system';
+import { renderReport } from './report';
+import { batch, idleRss, manyRows, priority, throughput } from './workloads';
+
+const WORKSPACE_ROOT = resolve(__dirname, '../../..');
+const WORKLOADS = ['throughput', 'batch', 'priority', 'rows'] as const;
+
+const HELP = `npm run bench -- [options]
+  --tasks N            tasks per throughput and batch run (default 20000)
+  --connections N      concurrent HTTP connections of the single-enqueue load (default 64)
+  --batch-connections N  concurrent connections of the batch load (default 4)
+  --replicas N         most worker replicas: throughput runs with 1..N (default 2)
+  --concurrency N      WORKER_CONCURRENCY of each worker (default 32)
+  --rows N             rows for the list/count workload, 0 to skip (default 1000000)
+  --samples N          timed requests per list/count query (default 100)
+  --log-level L        LOG_LEVEL of the apps (default log, as in production)
+  --workloads LIST     comma-separated: throughput,batch,priority,rows (default all)
+  --cpu-prof DIR       write a V8 CPU profile of every app into DIR (node --cpu-prof)
+  --out FILE           JSON results (default tmp/bench/results-<time>.json)
+  --smoke              a small, quick run (2000 tasks, 200 + 20 priority, 20000 rows)`;
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: 'string', default: '20000' },
+      connections: { type: 'string', default: '64' },
+      'batch-connections': { type: 'string', default: '4' },
+      replicas: { type: 'string', default: '2' },
+      concurrency: { type: 'string', default: '32' },
+      rows: { type: 'string', default: '1000000' },
+      samples: { type: 'string', default: '100' },
+      'log-level': { type: 'string', default: 'log' },
+      out: { type: 'string' },
+      workloads: { type: 'string', default: WORKLOADS.join(',') },
+      'cpu-prof': { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const int = (name: string, value: string, min: number): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min) {
+      throw new Error(`--${name} must be an integer ≥ ${min} (got ${value})`);
+    }
+    return parsed;
+  };
+  const smoke = values.smoke;
+  const workloads = values.workloads.split(',').map((name) => name.trim());
+  const unknown = workloads.filter((name) => !(WORKLOADS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`unknown workload(s) ${unknown.join(', ')}; known: ${WORKLOADS.join(', ')}`);
+  }
+  return {
+    tasks: smoke ? 2_000 : int('tasks', values.tasks, 1),
+    connections: int('connections', values.connections, 1),
+    batchConnections: int('batch-connections', values['batch-connections'], 1),
+    replicas: int('replicas', values.replicas, 1),
+    concurrency: int('concurrency', values.concurrency, 1),
+    rows: smoke ? 20_000 : int('rows', values.rows, 0),
+    samples: smoke ? 20 : int('samples', values.samples, 1),
+    logLevel: values['log-level'],
+    priorityLow: smoke ? 200 : 2_000,
+    priorityHigh: smoke ? 20 : 50,
+    out:
+      values.out ??
+      join(WORKSPACE_ROOT, 'tmp', 'bench', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+    smoke,
+    workloads: new Set(workloads),
+    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+  };
+}
+
+async function main(): Promise<void> {
+  const config = options();
+  const log = (line: string): void => {
+    process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  };
+  log(`starting the system (${config.replicas > 1 ? '1 worker replica first' : '1 worker replica'})`);
+  const system = await BenchSystem.start({
+    workerReplicas: 1,
+    env: { LOG_LEVEL: config.logLevel, WORKER_CONCURRENCY: String(config.concurrency) },
+    nodeOptions: config.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfileDir}`],
+  });
+  try {
+    await new Promise((done) => setTimeout(done, 2_000));
+    const idle = idleRss(system);
+    const runs = [];
+    if (config.workloads.has('throughput')) {
+      for (let replicas = 1; replicas <= config.replicas; replicas += 1) {
+        if (replicas > 1) {
+          await system.startApp('worker-email', replicas);
+        }
+        log(`throughput: ${config.tasks} single enqueues at ${config.connections} connections, ${replicas} worker(s)`);
+        runs.push(await throughput(system, config.tasks, config.connections));
+      }
+    }
+    let batched = null;
+    if (config.workloads.has('batch')) {
+      log(`batch: ${config.tasks} tasks in batches of 1000 at ${config.batchConnections} connections`);
+      batched = await batch(system, config.tasks, 1_000, config.batchConnections);
+    }
+    let ranked = null;
+    if (config.workloads.has('priority')) {
+      log(`priority: ${config.priorityLow} priority-1 then ${config.priorityHigh} priority-10 tasks, workers stopped`);
+      ranked = await priority(system, config.priorityLow, config.priorityHigh);
+    }
+    let rows = null;
+    if (config.workloads.has('rows') && config.rows > 0) {
+      log(`list and count with ${config.rows} rows`);
+      rows = await manyRows(system, config.rows, config.samples);
+    }
+    const results = {
+      date: new Date().toISOString(),
+      conditions: {
+        machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+        node: process.version,
+        database: (await system.query<{ v: string }>('SELECT VERSION() AS v'))[0].v,
+        workerConcurrency: config.concurrency,
+        logLevel: config.logLevel,
+        smoke: config.smoke,
+      },
+      idleRssMiB: idle,
+      throughput: runs,
+      batch: batched,
+      priority: ranked,
+      rows,
+    };
+    mkdirSync(dirname(config.out), { recursive: true });
+    writeFileSync(config.out, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`\n${renderReport(results)}\nJSON: ${config.out}\n`);
+  } finally {
+    log('stopping the system');
+    await system.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

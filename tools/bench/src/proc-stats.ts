@@ -1,0 +1,70 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, inside parentheses).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+  return (ticks * 1_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Resident set size now and at its peak (MiB), from /proc/<pid>/status. */
+export function memoryMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kib('VmRSS') / 1_024, peak: kib('VmHWM') / 1_024 };
+}
+
+/** Pids of the processes whose command name is one of `names` (e.g. the database and the broker). */
+export function pidsNamed(names: readonly string[]): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (names.includes(comm)) {
+      found.set(comm, [...(found.get(comm) ?? []), Number(entry)]);
+    }
+  }
+  return found;
+}
+
+/** CPU used by a set of processes between two snapshots. */
+export class CpuMeter {
+  private readonly start = new Map<string, number>();
+
+  constructor(private readonly pids: ReadonlyMap<string, readonly number[]>) {
+    for (const [name, list] of pids) {
+      this.start.set(name, sum(list));
+    }
+  }
+
+  /** CPU ms used by each named group since the meter was created. */
+  elapsed(): Record<string, number> {
+    const used: Record<string, number> = {};
+    for (const [name, list] of this.pids) {
+      used[name] = sum(list) - (this.start.get(name) ?? 0);
+    }
+    return used;
+  }
+}
+
+function sum(pids: readonly number[]): number {
+  return pids.reduce((total, pid) => {
+    try {
+      return total + cpuMs(pid);
+    } catch {
+      return total; // exited meanwhile
+    }
+  }, 0);
+}
