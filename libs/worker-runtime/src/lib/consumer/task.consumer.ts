@@ -201,12 +201,14 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       const event = this.outcomeEvent(task, outcome);
       await started;
       if (event !== null && !task.givenUp) {
-        if (await this.recordOutcome(task, event)) {
+        const recorded = await this.recordOutcome(task, event);
+        if (recorded === 'recorded') {
           // The row is final: no more heartbeats, which would now find no running claim.
           this.leases.release(command.task_id);
-        } else {
+        } else if (recorded === 'claim lost') {
           task.givenUp = true;
         }
+        // 'not recorded' (database away): the lease stays held until the event is published.
       }
       if (task.givenUp || !(await this.untilPublished(task, () => this.publishOutcome(task, outcome, event)))) {
         finish('given_up');
@@ -321,13 +323,17 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * Writes a final outcome to the task's row under this worker's claim before the event goes out
-   * (ADR 0006): a cancel that comes after it finds the task finished. False when the claim is gone
-   * (cancelled or handed back meanwhile): the outcome is discarded. With the database away the
-   * event alone carries the outcome, as before — the tracker writes it once it can.
+   * (ADR 0006): a cancel that comes after it finds the task finished. 'claim lost' when the claim
+   * is gone (cancelled or handed back meanwhile): the outcome is discarded. With the database away
+   * ('not recorded') the event alone carries the outcome, as before — the tracker writes it once
+   * it can — and the lease stays held meanwhile.
    */
-  private async recordOutcome(task: RunningTask, event: TaskSucceededEvent | TaskFailedEvent): Promise<boolean> {
+  private async recordOutcome(
+    task: RunningTask,
+    event: TaskSucceededEvent | TaskFailedEvent,
+  ): Promise<'recorded' | 'claim lost' | 'not recorded'> {
     try {
-      return await this.outcomes.write(event);
+      return (await this.outcomes.write(event)) ? 'recorded' : 'claim lost';
     } catch (error) {
       this.logger.warn({
         message: 'could not record the outcome in the database; the status tracker will from its event',
@@ -335,7 +341,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
         attempt: event.attempt,
         error: errorMessageOf(error),
       });
-      return true;
+      return 'not recorded';
     }
   }
 
