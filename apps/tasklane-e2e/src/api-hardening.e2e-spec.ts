@@ -81,6 +81,13 @@ describe('hardened API (API keys configured)', () => {
       body: { task_name: 'analytics.task_stats' },
       success: 201,
     },
+    {
+      name: 'POST /api/tasks/enqueue/batch',
+      method: 'POST',
+      path: async () => '/api/tasks/enqueue/batch',
+      body: { tasks: [{ task_name: 'analytics.task_stats' }, { task_name: 'report.tasks_summary' }] },
+      success: 201,
+    },
     { name: 'GET /api/tasks/', method: 'GET', path: async () => '/api/tasks/', success: 200 },
     { name: 'GET /api/tasks/count/all', method: 'GET', path: async () => '/api/tasks/count/all', success: 200 },
     {

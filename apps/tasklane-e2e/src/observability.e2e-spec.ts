@@ -348,6 +348,7 @@ describe('observability', () => {
         '/api/tasks',
         '/api/tasks/count/all',
         '/api/tasks/enqueue',
+        '/api/tasks/enqueue/batch',
         '/api/tasks/{task_id}',
         '/api/tasks/{task_id}/cancel',
         '/api/tasks/{task_id}/retry',
