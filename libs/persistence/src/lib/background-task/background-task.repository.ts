@@ -21,7 +21,7 @@ import {
 import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
 import { toTaskResource } from './background-task.mapper';
-import { GuardedRow, eventMayApply } from './event-guard';
+import { GuardedRow, eventMayApply, eventTarget } from './event-guard';
 
 export interface NewTask {
   taskId: string;
@@ -149,6 +149,20 @@ function toJson(value: unknown): string {
 interface UpdateResult {
   affectedRows: number;
   insertId: number;
+}
+
+/** The command of a task read from the outbox (the catalogue's timeout when the row has none). */
+function commandOfRow(row: OutboxRow): TaskCommand {
+  return {
+    task_id: row.task_id,
+    task_name: row.task_name,
+    task_type: row.task_type,
+    params: parseJson(row.params) as never,
+    priority: row.priority,
+    max_retries: row.max_retries,
+    retry_count: row.retry_count,
+    timeout_ms: row.timeout_ms ?? taskDefinition(row.task_name).defaultTimeoutMs,
+  };
 }
 
 /** `CASE task_id WHEN ? THEN ? … ELSE <otherwise> END` and its parameters (just `otherwise` for no pairs). */
@@ -320,18 +334,7 @@ export class BackgroundTaskRepository {
       if (rows.length === 0) {
         return 0;
       }
-      await publish(
-        rows.map((row) => ({
-          task_id: row.task_id,
-          task_name: row.task_name,
-          task_type: row.task_type,
-          params: parseJson(row.params) as never,
-          priority: row.priority,
-          max_retries: row.max_retries,
-          retry_count: row.retry_count,
-          timeout_ms: row.timeout_ms ?? taskDefinition(row.task_name).defaultTimeoutMs,
-        })),
-      );
+      await publish(rows.map(commandOfRow));
       // By primary key, whose locks this transaction holds: a worker claiming a relayed task
       // meanwhile holds its task_id key and waits for the row, and taking the task_id key here
       // too would deadlock with it.
@@ -473,16 +476,7 @@ export class BackgroundTaskRepository {
          WHERE task_id = ?`,
         [taskId],
       );
-      return {
-        task_id: row.task_id,
-        task_name: row.task_name,
-        task_type: row.task_type,
-        params: parseJson(row.params) as never,
-        priority: row.priority,
-        max_retries: row.max_retries,
-        retry_count: row.retry_count,
-        timeout_ms: row.timeout_ms ?? taskDefinition(row.task_name).defaultTimeoutMs,
-      };
+      return commandOfRow(row);
     });
   }
 
@@ -708,17 +702,17 @@ export class BackgroundTaskRepository {
 
   private async applyEvent(manager: EntityManager, event: TaskEvent): Promise<number> {
     const at = new Date(event.occurred_at);
-    const m = event.retry_count;
-    const guard = (retryCount: number, status: TaskStatus) => [
-      ...this.guardParams(event.task_id, retryCount, status),
-      event.attempt,
-    ];
+    // Where the event moves the task (retry m failing makes it pending as retry m + 1): the same
+    // target the tracker's read-ahead (eventMayApply) checks.
+    const target = eventTarget(event);
+    const m = target.retryCount;
+    const guard = [...this.guardParams(event.task_id, m, target.status), event.attempt];
     let result: UpdateResult;
     switch (event.event) {
       case TaskEventType.Started:
         result = await this.update(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ? WHERE ${EVENT_GUARD}`,
-          [m, at, ...guard(m, TaskStatus.Running)],
+          [m, at, ...guard],
           manager,
         );
         break;
@@ -726,7 +720,7 @@ export class BackgroundTaskRepository {
         result = await this.update(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Completed}', retry_count = ?, result = ?, error_message = NULL,
              completed_at = ?, lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
-          [m, toJson(event.result), at, ...guard(m, TaskStatus.Completed)],
+          [m, toJson(event.result), at, ...guard],
           manager,
         );
         break;
@@ -734,16 +728,16 @@ export class BackgroundTaskRepository {
         result = await this.update(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', retry_count = ?, error_message = ?, completed_at = ?,
              lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
-          [m, event.error_message, at, ...guard(m, TaskStatus.Failed)],
+          [m, event.error_message, at, ...guard],
           manager,
         );
         break;
       case TaskEventType.Retrying:
-        // Retry m failed: the task is pending again, as retry m + 1 (its message waits in a delay queue).
+        // Pending again as the next retry (its message waits in a delay queue).
         result = await this.update(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', retry_count = ?, error_message = ?,
              lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
-          [m + 1, event.error_message, ...guard(m + 1, TaskStatus.Pending)],
+          [m, event.error_message, ...guard],
           manager,
         );
         break;
@@ -751,7 +745,7 @@ export class BackgroundTaskRepository {
         result = await this.update(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ?, lease_expires_at = NULL
            WHERE ${EVENT_GUARD}`,
-          [at, ...guard(m, TaskStatus.Cancelled)],
+          [at, ...guard],
           manager,
         );
         break;
