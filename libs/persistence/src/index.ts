@@ -8,4 +8,3 @@ export * from './lib/database/database.module';
 export * from './lib/migrations';
 export * from './lib/database/migrator';
 export * from './lib/database/database.readiness';
-export * from './lib/database/write-coalescer';

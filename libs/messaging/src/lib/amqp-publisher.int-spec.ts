@@ -6,8 +6,12 @@ import {
   Queue,
   TASK_TYPES,
   TaskCommand,
+  TaskEvent,
+  TaskEventType,
   TaskName,
   TaskType,
+  decodeTaskEvents,
+  eventRoutingKey,
   newTaskId,
   taskQueueName,
 } from '@tasklane/contracts';
@@ -181,6 +185,58 @@ describe('AmqpPublisher / topology (RabbitMQ)', () => {
         ),
       );
       expect((await channel.checkQueue(EMAIL_QUEUE)).messageCount).toBe(200);
+    });
+
+    it('sends events of one type published together as few messages, each event confirmed and delivered once', async () => {
+      await channel.purgeQueue(Queue.StatusTracker);
+      const event = (type: TaskEventType): TaskEvent =>
+        ({
+          event: type,
+          task_id: newTaskId(),
+          task_name: TaskName.EmailSend,
+          task_type: TaskType.Email,
+          retry_count: 0,
+          attempt: 1,
+          occurred_at: new Date().toISOString(),
+          ...(type === TaskEventType.Succeeded ? { result: null } : {}),
+        }) as TaskEvent;
+      // Alone: nothing else is on its way, so it goes at once, as a single event (a JSON object).
+      const lone = event(TaskEventType.Started);
+      await started.messages.publishEvent(lone);
+      const single = await channel.get(Queue.StatusTracker, { noAck: true });
+      expect(single && JSON.parse(single.content.toString())).toEqual(lone);
+
+      const sent = [
+        ...Array.from({ length: 300 }, () => event(TaskEventType.Started)),
+        ...Array.from({ length: 20 }, () => event(TaskEventType.Succeeded)),
+      ];
+      await Promise.all(sent.map((each) => started.messages.publishEvent(each)));
+
+      const received: TaskEvent[] = [];
+      let messages = 0;
+      for (;;) {
+        const message = await channel.get(Queue.StatusTracker, { noAck: true });
+        if (message === false) {
+          break;
+        }
+        messages += 1;
+        const decoded = decodeTaskEvents(message.content);
+        if (!decoded.ok) {
+          throw new Error(decoded.reason);
+        }
+        for (const each of decoded.events) {
+          if (!each.ok) {
+            throw new Error(each.reason);
+          }
+          // Routed and typed by the type of the events it carries, all alike.
+          expect(message.fields.routingKey).toBe(eventRoutingKey(each.value.event));
+          expect(message.properties).toMatchObject({ deliveryMode: 2, type: each.value.event });
+          received.push(each.value);
+        }
+      }
+      expect(received).toHaveLength(sent.length);
+      expect(new Set(received.map((each) => each.task_id))).toEqual(new Set(sent.map((each) => each.task_id)));
+      expect(messages).toBeLessThan(sent.length / 4);
     });
 
     it('rejects with MessageRejectedError when no queue is bound to the route (mandatory + return)', async () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TaskResource } from '@tasklane/contracts';
-import { BackgroundTaskRepository, NewTask, WriteCoalescer, isDatabaseUnavailable } from '@tasklane/persistence';
+import { WriteCoalescer } from '@tasklane/concurrency';
+import { BackgroundTaskRepository, NewTask, isDatabaseUnavailable } from '@tasklane/persistence';
 
 type PendingTaskStore = Pick<BackgroundTaskRepository, 'insertPending' | 'insertPendingBatch'>;
 

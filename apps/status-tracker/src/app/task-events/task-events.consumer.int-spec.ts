@@ -373,6 +373,64 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     );
   });
 
+  it('writes every event of a message carrying several (published together), then acks it', async () => {
+    const first = await claimedTask();
+    const second = await claimedTask();
+
+    await publishRaw(
+      'task.succeeded',
+      JSON.stringify([
+        event(first.task, TaskEventType.Succeeded, first.attempt, { result: 'first' }),
+        event(second.task, TaskEventType.Succeeded, second.attempt, { result: 'second' }),
+      ]),
+      'together-1',
+    );
+
+    await drained();
+    expect(await row(first.task.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 'first' });
+    expect(await row(second.task.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 'second' });
+  });
+
+  it('parks a message with a malformed event among several, and still writes its well-formed ones', async () => {
+    await deadLetters();
+    const { task, attempt } = await claimedTask();
+    const body = JSON.stringify([
+      event(task, TaskEventType.Succeeded, attempt, { result: 'kept' }),
+      { task_id: task.taskId, event: 'exploded' },
+    ]);
+
+    await publishRaw('task.succeeded', body, 'mixed-1');
+
+    await drained();
+    expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 'kept' });
+    const parked = await deadLetters();
+    expect(parked).toHaveLength(1);
+    expect(parked[0].content.toString()).toBe(body);
+    expect(parked[0].properties.messageId).toBe('mixed-1');
+    expect(parked[0].properties.headers?.[DeadLetterHeader.Reason]).toBe('event 1: unknown event "exploded"');
+  });
+
+  it('dead-letters alone an event the database refuses out of a message carrying several', async () => {
+    await deadLetters();
+    const good = await claimedTask();
+    const bad = await claimedTask();
+    const refused = event(bad.task, TaskEventType.Failed, bad.attempt, { error_message: 'x'.repeat(70_000) });
+
+    await publishRaw(
+      'task.failed',
+      JSON.stringify([event(good.task, TaskEventType.Failed, good.attempt, { error_message: 'short' }), refused]),
+      'refused-together',
+    );
+
+    await drained();
+    expect(await row(good.task.taskId)).toMatchObject({ status: TaskStatus.Failed, error_message: 'short' });
+    expect(await row(bad.task.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
+    const parked = await deadLetters();
+    expect(parked).toHaveLength(1);
+    expect(parked[0].properties.messageId).toBe(`${bad.task.taskId}.0.failed`);
+    expect(JSON.parse(parked[0].content.toString())).toEqual(refused);
+  });
+
   it('acks an event only after its transaction committed', async () => {
     const { task, attempt } = await claimedTask();
 

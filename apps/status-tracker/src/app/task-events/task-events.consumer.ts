@@ -1,12 +1,13 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Queue, TaskEvent, decodeTaskEvent } from '@tasklane/contracts';
+import { Queue, TaskEvent, decodeTaskEvents, encodeEvents } from '@tasklane/contracts';
 import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 
-interface PendingEvent {
-  event: TaskEvent;
+/** A delivered message and its events (one, or several published together); acked once all are written. */
+interface PendingDelivery {
+  events: TaskEvent[];
   delivery: Delivery;
   written: () => void;
 }
@@ -16,16 +17,18 @@ const DATABASE_RETRY_MAX_DELAY_MS = 5_000;
 
 /**
  * Persists lifecycle events into `background_tasks`. Events are written in batches, one
- * transaction per batch, and acknowledged only after the commit; the repository's forward-only
- * guard makes duplicates, late and reordered events harmless. While the database is down the
- * batch is retried (nothing is acked, nothing lost); an event the database refuses on its own
- * goes to the dead-letter queue instead of blocking the rest.
+ * transaction per batch, and their messages acknowledged only after the commit; the
+ * repository's forward-only guard makes duplicates, late and reordered events harmless. While
+ * the database is down the batch is retried (nothing is acked, nothing lost); an event the
+ * database refuses on its own goes to the dead-letter queue instead of blocking the rest.
  */
 @Injectable()
 export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(TaskEventsConsumer.name);
   private readonly consumer: QueueConsumer;
-  private pending: PendingEvent[] = [];
+  private pending: PendingDelivery[] = [];
+  /** Events in {@link pending}. */
+  private pendingEvents = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -63,19 +66,40 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async handle(delivery: Delivery): Promise<void> {
-    const decoded = decodeTaskEvent(delivery.message.content);
+    const decoded = decodeTaskEvents(delivery.message.content);
     if (!decoded.ok) {
-      this.logger.error({
-        message: 'malformed event sent to the dead-letter queue',
-        task_id: decoded.taskId,
-        reason: decoded.reason,
-      });
+      this.logger.error({ message: 'malformed event message sent to the dead-letter queue', reason: decoded.reason });
       await this.deadLetter(delivery, decoded.reason);
       return;
     }
+    const events: TaskEvent[] = [];
+    const malformed: string[] = [];
+    decoded.events.forEach((event, index) => {
+      if (event.ok) {
+        events.push(event.value);
+      } else {
+        this.logger.error({ message: 'malformed event', task_id: event.taskId, reason: event.reason });
+        malformed.push(decoded.events.length === 1 ? event.reason : `event ${index}: ${event.reason}`);
+      }
+    });
+    if (malformed.length > 0) {
+      // The whole message is parked, so nothing of it is lost; its well-formed events are still
+      // written (replaying them later is harmless: the guard skips what is already applied).
+      await this.messages.publishDeadLetter(
+        delivery.message.content,
+        malformed.join('; '),
+        Queue.StatusTracker,
+        this.messageIdOf(delivery),
+      );
+      if (events.length === 0) {
+        delivery.ack();
+        return;
+      }
+    }
     await new Promise<void>((written) => {
-      this.pending.push({ event: decoded.value, delivery, written });
-      if (this.pending.length >= this.env.TRACKER_BATCH_SIZE) {
+      this.pending.push({ events, delivery, written });
+      this.pendingEvents += events.length;
+      if (this.pendingEvents >= this.env.TRACKER_BATCH_SIZE) {
         this.flush();
       } else if (this.timer === null) {
         this.timer = setTimeout(() => this.flush(), this.env.TRACKER_FLUSH_INTERVAL_MS);
@@ -91,6 +115,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     }
     const batch = this.pending;
     this.pending = [];
+    this.pendingEvents = 0;
     if (batch.length > 0) {
       this.flushing = this.flushing
         .then(() => this.write(batch))
@@ -98,55 +123,72 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     }
   }
 
-  private async write(batch: PendingEvent[]): Promise<void> {
+  private async write(batch: PendingDelivery[]): Promise<void> {
+    const events = batch.flatMap((pending) => pending.events);
+    if ((await this.apply(events)) !== null) {
+      // One bad event must not hold the others back: write them one by one.
+      for (const pending of batch) {
+        for (const event of pending.events) {
+          const refused = await this.apply([event]);
+          if (refused !== null) {
+            await this.messages.publishDeadLetter(
+              encodeEvents([event]),
+              `database refused the event: ${refused}`,
+              Queue.StatusTracker,
+              `${event.task_id}.${event.retry_count}.${event.event}`,
+            );
+          }
+        }
+      }
+    }
+    for (const pending of batch) {
+      pending.delivery.ack();
+      pending.written();
+    }
+  }
+
+  /**
+   * Writes events in one transaction, retrying while the database is away. Null once written;
+   * the database's reason when it refused the statement itself (nothing was written).
+   */
+  private async apply(events: TaskEvent[]): Promise<string | null> {
     let delay = DATABASE_RETRY_MIN_DELAY_MS;
     for (;;) {
       try {
-        const { applied, stale } = await this.tasks.applyEvents(batch.map((pending) => pending.event));
+        const { applied, stale } = await this.tasks.applyEvents(events);
         this.logger.debug({ message: 'events written', applied, stale });
         const now = Date.now();
-        for (const { event } of batch) {
+        for (const event of events) {
           this.metrics.eventsPersisted.inc({ event: event.event });
           this.metrics.eventLag.observe(Math.max(0, now - Date.parse(event.occurred_at)) / 1000);
         }
-        for (const pending of batch) {
-          pending.delivery.ack();
-          pending.written();
-        }
-        return;
+        return null;
       } catch (error) {
-        if (isDatabaseUnavailable(error)) {
-          this.logger.warn({
-            message: `database unavailable; retrying the batch in ${delay} ms`,
-            events: batch.length,
-            error: (error as Error).message,
-          });
-          await new Promise((resolve) => setTimeout(resolve, delay));
-          delay = Math.min(delay * 2, DATABASE_RETRY_MAX_DELAY_MS);
-          continue;
-        }
-        if (batch.length === 1) {
-          const [pending] = batch;
+        if (!isDatabaseUnavailable(error)) {
           this.logger.error({
-            message: 'event refused by the database; sent to the dead-letter queue',
-            task_id: pending.event.task_id,
+            message:
+              events.length === 1
+                ? 'event refused by the database; sent to the dead-letter queue'
+                : 'batch of events refused by the database; writing them one by one',
+            task_id: events.length === 1 ? events[0].task_id : undefined,
+            events: events.length,
             error: (error as Error).message,
           });
-          await this.deadLetter(pending.delivery, `database refused the event: ${(error as Error).message}`);
-          pending.written();
-          return;
+          return (error as Error).message;
         }
-        // One bad event must not hold the others back: write them one by one.
-        for (const pending of batch) {
-          await this.write([pending]);
-        }
-        return;
+        this.logger.warn({
+          message: `database unavailable; retrying the batch in ${delay} ms`,
+          events: events.length,
+          error: (error as Error).message,
+        });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, DATABASE_RETRY_MAX_DELAY_MS);
       }
     }
   }
 
   /** Something unexpected (e.g. the broker went away while dead-lettering): let the broker redeliver. */
-  private async giveBack(batch: PendingEvent[], error: unknown): Promise<void> {
+  private async giveBack(batch: PendingDelivery[], error: unknown): Promise<void> {
     this.logger.error({
       message: 'could not write a batch of events; handing it back',
       events: batch.length,
@@ -160,8 +202,16 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async deadLetter(delivery: Delivery, reason: string): Promise<void> {
-    const messageId = String(delivery.message.properties.messageId ?? 'unknown');
-    await this.messages.publishDeadLetter(delivery.message.content, reason, Queue.StatusTracker, messageId);
+    await this.messages.publishDeadLetter(
+      delivery.message.content,
+      reason,
+      Queue.StatusTracker,
+      this.messageIdOf(delivery),
+    );
     delivery.ack();
+  }
+
+  private messageIdOf(delivery: Delivery): string {
+    return String(delivery.message.properties.messageId ?? 'unknown');
   }
 }

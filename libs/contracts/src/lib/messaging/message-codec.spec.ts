@@ -1,9 +1,17 @@
 import { TaskName } from '../tasks/task-name.enum';
 import { TaskType } from '../tasks/task-type.enum';
-import { decodeTaskCommand, decodeTaskControl, decodeTaskEvent, encodeMessage } from './message-codec';
+import {
+  MAX_EVENTS_PER_MESSAGE,
+  decodeTaskCommand,
+  decodeTaskControl,
+  decodeTaskEvent,
+  decodeTaskEvents,
+  encodeEvents,
+  encodeMessage,
+} from './message-codec';
 import { TaskCommand } from './task-command';
 import { TaskControlMessage, TaskControlType } from './task-control';
-import { TaskEventType } from './task-event';
+import { TaskEvent, TaskEventType } from './task-event';
 import { newTaskId } from './task-id';
 
 const taskId = newTaskId(Date.UTC(2025, 0, 1));
@@ -146,6 +154,71 @@ describe('decodeTaskEvent', () => {
 
   it('rejects a body that is not JSON', () => {
     expect(decodeTaskEvent(Buffer.from('nope'))).toEqual({ ok: false, reason: 'message body is not valid JSON' });
+  });
+});
+
+describe('encodeEvents / decodeTaskEvents', () => {
+  const started = (id: string): TaskEvent => ({
+    event: TaskEventType.Started,
+    task_id: id,
+    task_name: TaskName.EmailSend,
+    task_type: TaskType.Email,
+    retry_count: 0,
+    attempt: 1,
+    occurred_at: '2025-01-01T00:00:00.000Z',
+  });
+  const one = started(taskId);
+  const other = started(newTaskId(Date.UTC(2025, 0, 2)));
+
+  it('encodes a single event as the event itself, as before events travelled together', () => {
+    expect(JSON.parse(encodeEvents([one]).toString())).toEqual(one);
+    expect(decodeTaskEvent(encodeEvents([one]))).toEqual({ ok: true, value: one });
+  });
+
+  it('round-trips several events as one JSON array, in order', () => {
+    const content = encodeEvents([one, other]);
+    expect(Array.isArray(JSON.parse(content.toString()))).toBe(true);
+    expect(decodeTaskEvents(content)).toEqual({
+      ok: true,
+      events: [
+        { ok: true, value: one },
+        { ok: true, value: other },
+      ],
+    });
+  });
+
+  it('decodes a single-event message as one event', () => {
+    expect(decodeTaskEvents(raw(one))).toEqual({ ok: true, events: [{ ok: true, value: one }] });
+  });
+
+  it('decodes each event on its own: a malformed one does not spoil the others', () => {
+    expect(decodeTaskEvents(raw([one, { ...other, attempt: 0 }, 7]))).toEqual({
+      ok: true,
+      events: [
+        { ok: true, value: one },
+        { ok: false, reason: 'attempt must be a positive integer', taskId: other.task_id },
+        { ok: false, reason: 'an event is not a JSON object' },
+      ],
+    });
+  });
+
+  it.each([
+    ['not JSON', Buffer.from('[{'), 'message body is not valid JSON'],
+    ['a string', raw('started'), 'message body is neither an event (a JSON object) nor an array of events'],
+    ['null', raw(null), 'message body is neither an event (a JSON object) nor an array of events'],
+    ['an empty array', raw([]), `an event message carries 1 to ${MAX_EVENTS_PER_MESSAGE} events, not 0`],
+    [
+      'too many events',
+      raw(Array.from({ length: MAX_EVENTS_PER_MESSAGE + 1 }, () => one)),
+      `an event message carries 1 to ${MAX_EVENTS_PER_MESSAGE} events, not ${MAX_EVENTS_PER_MESSAGE + 1}`,
+    ],
+  ])('refuses a body that is %s as a whole', (_, content, reason) => {
+    expect(decodeTaskEvents(content)).toEqual({ ok: false, reason });
+  });
+
+  it('refuses to encode no events, or more than a message may carry', () => {
+    expect(() => encodeEvents([])).toThrow(RangeError);
+    expect(() => encodeEvents(Array.from({ length: MAX_EVENTS_PER_MESSAGE + 1 }, () => one))).toThrow(RangeError);
   });
 });
 

@@ -12,18 +12,39 @@ export type Decoded<T> =
   | { ok: true; value: T }
   | { ok: false; reason: string; /** The task id, when the message carried a readable one. */ taskId?: string };
 
+/**
+ * Most lifecycle events one message may carry. Events of one type that are published together
+ * travel as one message (a JSON array): a consumer acknowledges them together, after all of them
+ * are handled.
+ */
+export const MAX_EVENTS_PER_MESSAGE = 1_000;
+
 export function encodeMessage(message: TaskCommand | TaskEvent | TaskControlMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
 }
 
-function parseJsonObject(content: Buffer): Record<string, unknown> | string {
-  let parsed: unknown;
+/** One event as a JSON object, several as a JSON array of them (see {@link decodeTaskEvents}). */
+export function encodeEvents(events: readonly TaskEvent[]): Buffer {
+  if (events.length === 0 || events.length > MAX_EVENTS_PER_MESSAGE) {
+    throw new RangeError(`an event message carries 1 to ${MAX_EVENTS_PER_MESSAGE} events, not ${events.length}`);
+  }
+  return Buffer.from(JSON.stringify(events.length === 1 ? events[0] : events));
+}
+
+function parseJson(content: Buffer): { ok: true; value: unknown } | { ok: false } {
   try {
-    parsed = JSON.parse(content.toString('utf8'));
+    return { ok: true, value: JSON.parse(content.toString('utf8')) };
   } catch {
+    return { ok: false };
+  }
+}
+
+function parseJsonObject(content: Buffer): Record<string, unknown> | string {
+  const parsed = parseJson(content);
+  if (!parsed.ok) {
     return 'message body is not valid JSON';
   }
-  return isPlainObject(parsed) ? parsed : 'message body is not a JSON object';
+  return isPlainObject(parsed.value) ? parsed.value : 'message body is not a JSON object';
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {
@@ -88,12 +109,42 @@ export function decodeTaskCommand(content: Buffer, queueType: TaskType): Decoded
   };
 }
 
-/** Decodes a lifecycle event; anything malformed is a poison message. */
+/** Decodes a message carrying a single lifecycle event; anything malformed is a poison message. */
 export function decodeTaskEvent(content: Buffer): Decoded<TaskEvent> {
   const body = parseJsonObject(content);
-  if (typeof body === 'string') {
-    return { ok: false, reason: body };
+  return typeof body === 'string' ? { ok: false, reason: body } : decodeEventBody(body);
+}
+
+/**
+ * Decodes an event message: one event (a JSON object) or several (a JSON array of 1 to
+ * {@link MAX_EVENTS_PER_MESSAGE} objects). Each event is decoded on its own, so a malformed one
+ * does not spoil the others; a body that is neither is refused as a whole.
+ */
+export function decodeTaskEvents(
+  content: Buffer,
+): { ok: true; events: Array<Decoded<TaskEvent>> } | { ok: false; reason: string } {
+  const parsed = parseJson(content);
+  if (!parsed.ok) {
+    return { ok: false, reason: 'message body is not valid JSON' };
   }
+  const body = parsed.value;
+  if (!Array.isArray(body)) {
+    return isPlainObject(body)
+      ? { ok: true, events: [decodeEventBody(body)] }
+      : { ok: false, reason: 'message body is neither an event (a JSON object) nor an array of events' };
+  }
+  if (body.length === 0 || body.length > MAX_EVENTS_PER_MESSAGE) {
+    return { ok: false, reason: `an event message carries 1 to ${MAX_EVENTS_PER_MESSAGE} events, not ${body.length}` };
+  }
+  return {
+    ok: true,
+    events: body.map((element: unknown) =>
+      isPlainObject(element) ? decodeEventBody(element) : { ok: false, reason: 'an event is not a JSON object' },
+    ),
+  };
+}
+
+function decodeEventBody(body: Record<string, unknown>): Decoded<TaskEvent> {
   const taskId = isTaskId(body['task_id']) ? body['task_id'] : undefined;
   const fail = (reason: string): Decoded<TaskEvent> => ({ ok: false, reason, taskId });
   if (taskId === undefined) {

@@ -501,6 +501,134 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
     });
   });
 
+  describe('claimMany (deliveries claimed together)', () => {
+    it('claims every claimable task of a group in one transaction, each at its retry, with one start time', async () => {
+      const first = await inserted();
+      const second = await inserted({ maxRetries: 3 });
+      const before = Date.now();
+
+      const won = await tasks.claimMany(
+        [
+          { taskId: first.taskId, retryCount: 0 },
+          { taskId: second.taskId, retryCount: 2 },
+        ],
+        20_000,
+      );
+
+      expect(won).toEqual([
+        { attempt: FIRST_CLAIM, startedAt: expect.any(Date) },
+        { attempt: FIRST_CLAIM, startedAt: expect.any(Date) },
+      ]);
+      const startedAt = won[0]?.startedAt as Date;
+      expect(won[1]?.startedAt).toEqual(startedAt);
+      expect(startedAt.getTime()).toBeGreaterThanOrEqual(before - 1);
+      expect(await row(first.taskId)).toMatchObject({
+        status: TaskStatus.Running,
+        retry_count: 0,
+        started_at: startedAt.toISOString(),
+      });
+      expect(await row(second.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 2 });
+      for (const task of [first, second]) {
+        const claimedRow = await delivery(task.taskId);
+        expect(claimedRow.attempt).toBe(FIRST_CLAIM);
+        expect(claimedRow.lease_left_ms).toBeGreaterThan(15_000);
+        expect(claimedRow.lease_left_ms).toBeLessThanOrEqual(20_000);
+        expect(claimedRow.dispatched_at).not.toBeNull();
+      }
+      // Claimed already: a second group gets nothing and changes nothing.
+      expect(
+        await tasks.claimMany(
+          [
+            { taskId: first.taskId, retryCount: 0 },
+            { taskId: second.taskId, retryCount: 2 },
+          ],
+          LEASE_MS,
+        ),
+      ).toEqual([null, null]);
+      expect((await delivery(first.taskId)).attempt).toBe(FIRST_CLAIM);
+    });
+
+    it('answers null, in place and changing nothing, for what is not claimable, and claims the rest', async () => {
+      const cancelled = await inserted();
+      await tasks.cancel(cancelled.taskId, at(10));
+      const running = await inserted();
+      const runningAttempt = await claimed(running);
+      const limited = await inserted({ maxRetries: 1 });
+      const retried = await inserted({ maxRetries: 2 });
+      await claimed(retried, 1);
+      const fine = await inserted();
+      const twice = await inserted();
+
+      const won = await tasks.claimMany(
+        [
+          { taskId: newTaskId(), retryCount: 0 }, // unknown
+          { taskId: cancelled.taskId, retryCount: 0 },
+          { taskId: running.taskId, retryCount: 0 }, // already claimed (a duplicate delivery)
+          { taskId: limited.taskId, retryCount: 2 }, // beyond max_retries
+          { taskId: retried.taskId, retryCount: 0 }, // an older retry
+          { taskId: fine.taskId, retryCount: 0 },
+          { taskId: twice.taskId, retryCount: 0 },
+          { taskId: twice.taskId, retryCount: 0 }, // a second copy in the same group
+        ],
+        LEASE_MS,
+      );
+
+      expect(won.map((claim) => claim?.attempt ?? null)).toEqual([
+        null,
+        null,
+        null,
+        null,
+        null,
+        FIRST_CLAIM,
+        FIRST_CLAIM,
+        null,
+      ]);
+      expect((await row(cancelled.taskId)).status).toBe(TaskStatus.Cancelled);
+      expect((await delivery(running.taskId)).attempt).toBe(runningAttempt);
+      expect(await row(limited.taskId)).toMatchObject({ status: TaskStatus.Pending, retry_count: 0 });
+      expect(await row(retried.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 1 });
+      expect(await row(fine.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 0 });
+      expect((await delivery(twice.taskId)).attempt).toBe(FIRST_CLAIM);
+    });
+
+    it('claims each task exactly once when two workers claim the same tasks concurrently, in any order', async () => {
+      const other = new DataSource(dataSourceOptions({ url: db.url, poolSize: 2 }));
+      await other.initialize();
+      try {
+        const otherTasks = new BackgroundTaskRepository(other);
+        const group = await Promise.all(Array.from({ length: 60 }, () => inserted()));
+        const requests = group.map((task) => ({ taskId: task.taskId, retryCount: 0 }));
+        // Overlapping groups of different sizes and orders, as two workers given duplicates would.
+        const calls = [
+          requests.slice(0, 40),
+          [...requests].reverse(),
+          requests.slice(20),
+          requests.filter((_, index) => index % 2 === 0),
+        ];
+        const results = await Promise.all(
+          calls.map((call, index) => (index % 2 === 0 ? tasks : otherTasks).claimMany(call, LEASE_MS)),
+        );
+
+        const wins = new Map<string, number>();
+        results.forEach((answers, call) =>
+          answers.forEach((answer, index) => {
+            if (answer !== null) {
+              const taskId = calls[call][index].taskId;
+              wins.set(taskId, (wins.get(taskId) ?? 0) + 1);
+            }
+          }),
+        );
+        expect(wins.size).toBe(group.length);
+        expect([...wins.values()].every((count) => count === 1)).toBe(true);
+        for (const task of group) {
+          expect((await delivery(task.taskId)).attempt).toBe(FIRST_CLAIM);
+        }
+      } finally {
+        await other.destroy();
+      }
+    });
+  });
+
   describe('applyEvents', () => {
     it('completes a claimed task on succeeded; its started, already recorded by the claim, is stale', async () => {
       const task = await inserted();

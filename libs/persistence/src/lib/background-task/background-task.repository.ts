@@ -21,7 +21,8 @@ import {
 import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
 import { toTaskResource } from './background-task.mapper';
-import { GuardedRow, eventMayApply, eventTarget } from './event-guard';
+import { isDeadlock } from '../database/database-errors';
+import { GuardedRow, eventMayApply, eventTarget, movesForward } from './event-guard';
 
 export interface NewTask {
   taskId: string;
@@ -123,6 +124,21 @@ export interface CancelResult {
   from: TaskStatus.Pending | TaskStatus.Running;
   attempt: number;
 }
+
+/** A worker's request to claim retry `retryCount` of a task. */
+export interface ClaimRequest {
+  taskId: string;
+  retryCount: number;
+}
+
+/** A claim won: its generation, and when it started (the group's time, on the worker's clock). */
+export interface ClaimWon {
+  attempt: number;
+  startedAt: Date;
+}
+
+/** Times a group claim is tried again after the database chose it as a deadlock victim. */
+const CLAIM_DEADLOCK_RETRIES = 3;
 
 /** A claim held by a worker: the task and the generation it claimed. */
 export interface Claim {
@@ -361,6 +377,75 @@ export class BackgroundTaskRepository {
       [retryCount, startedAt, leaseMs * 1000, ...this.guardParams(taskId, retryCount, TaskStatus.Running)],
     );
     return result.affectedRows === 1 ? Number(result.insertId) : null;
+  }
+
+  /**
+   * {@link claim} for several deliveries at once — in one transaction and one commit instead of
+   * one per task. The rows are read and locked (`FOR UPDATE`, in `task_id` order like any other
+   * claimer), the claimable ones decided by the same forward-only guard evaluated on the locked
+   * rows, and claimed with one `UPDATE`. Answers, per request in order, the claim won or null (not
+   * claimable: unknown, cancelled, finished, already claimed, or a second copy of a task in the
+   * same group). A group chosen as a deadlock victim is tried again.
+   */
+  async claimMany(requests: readonly ClaimRequest[], leaseMs: number): Promise<Array<ClaimWon | null>> {
+    if (requests.length === 1) {
+      const [request] = requests;
+      const startedAt = new Date();
+      const attempt = await this.claim(request.taskId, request.retryCount, startedAt, leaseMs);
+      return [attempt === null ? null : { attempt, startedAt }];
+    }
+    for (let tries = 1; ; tries += 1) {
+      try {
+        return await this.claimGroup(requests, leaseMs);
+      } catch (error) {
+        if (tries > CLAIM_DEADLOCK_RETRIES || !isDeadlock(error)) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  private claimGroup(requests: readonly ClaimRequest[], leaseMs: number): Promise<Array<ClaimWon | null>> {
+    const ids = [...new Set(requests.map((request) => request.taskId))];
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT task_id, status, attempt, retry_count, max_retries FROM ${TABLE}
+          WHERE task_id IN (${placeholders(ids.length)}) FOR UPDATE`,
+        ids,
+      )) as Array<GuardedRow & { task_id: string }>;
+      const locked = new Map(rows.map((row) => [row.task_id, row]));
+      const startedAt = new Date();
+      const won = new Map<string, ClaimWon & { retryCount: number }>();
+      const answers = requests.map((request): ClaimWon | null => {
+        const row = locked.get(request.taskId);
+        if (
+          row === undefined ||
+          won.has(request.taskId) ||
+          !movesForward(row, { retryCount: request.retryCount, status: TaskStatus.Running })
+        ) {
+          return null;
+        }
+        const claim = { attempt: Number(row.attempt) + 1, startedAt, retryCount: request.retryCount };
+        won.set(request.taskId, claim);
+        return { attempt: claim.attempt, startedAt };
+      });
+      if (won.size > 0) {
+        const claims = [...won.entries()];
+        const retryCounts = caseOf(
+          claims.map(([taskId, claim]) => [taskId, claim.retryCount]),
+          'retry_count',
+        );
+        // The rows are locked since the read: each changes exactly as decided.
+        await manager.query(
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ${retryCounts.sql}, started_at = ?,
+             attempt = attempt + 1, lease_expires_at = ${LEASE_UNTIL},
+             dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
+           WHERE task_id IN (${placeholders(claims.length)})`,
+          [...retryCounts.params, startedAt, leaseMs * 1000, ...claims.map(([taskId]) => taskId)],
+        );
+      }
+      return answers;
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { TaskEvent, TaskEventType, TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
-import { GuardedRow, eventMayApply, eventTarget } from './event-guard';
+import { GuardedRow, eventMayApply, eventTarget, movesForward } from './event-guard';
 
 const base = {
   task_id: '01890a5d-ac96-774b-bcce-b302099a8057',
@@ -44,5 +44,24 @@ describe('eventMayApply (the event guard, read ahead)', () => {
   it('reads numbers the driver returns as strings', () => {
     const fromDriver = { ...running, attempt: '1', retry_count: '0', max_retries: '3' } as unknown as GuardedRow;
     expect(eventMayApply(fromDriver, succeeded)).toBe(true);
+  });
+});
+
+describe('movesForward (the forward-only guard of a claim)', () => {
+  const claim = (retryCount: number) => ({ retryCount, status: TaskStatus.Running });
+  const pending = { status: TaskStatus.Pending, retry_count: 0, max_retries: 2 };
+
+  it('claims a pending retry, or a later retry of an active task', () => {
+    expect(movesForward(pending, claim(0))).toBe(true);
+    expect(movesForward({ ...pending, status: TaskStatus.Running }, claim(1))).toBe(true);
+  });
+
+  it('does not claim a running retry again, an older retry, one beyond max_retries, or a final task', () => {
+    expect(movesForward({ ...pending, status: TaskStatus.Running }, claim(0))).toBe(false);
+    expect(movesForward({ ...pending, retry_count: 1 }, claim(0))).toBe(false);
+    expect(movesForward(pending, claim(3))).toBe(false);
+    for (const status of [TaskStatus.Completed, TaskStatus.Failed, TaskStatus.Cancelled]) {
+      expect(movesForward({ ...pending, status }, claim(1))).toBe(false);
+    }
   });
 });

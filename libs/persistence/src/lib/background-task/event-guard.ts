@@ -33,10 +33,21 @@ export function eventTarget(event: TaskEvent): { retryCount: number; status: Tas
  * this says true, the guarded UPDATE still decides.
  */
 export function eventMayApply(row: GuardedRow | undefined, event: TaskEvent): boolean {
-  if (row === undefined || isTerminalStatus(row.status) || Number(row.attempt) !== event.attempt) {
+  return row !== undefined && Number(row.attempt) === event.attempt && movesForward(row, eventTarget(event));
+}
+
+/**
+ * The forward-only guard of the repository (`FORWARD_GUARD`) on a row read beforehand: whether
+ * writing `target` would move the task forward — not in a final status, the retry allowed, and a
+ * higher version (retry, then status rank) than the row holds.
+ */
+export function movesForward(
+  row: Omit<GuardedRow, 'attempt'>,
+  target: { retryCount: number; status: TaskStatus },
+): boolean {
+  if (isTerminalStatus(row.status)) {
     return false;
   }
-  const target = eventTarget(event);
   const retryCount = Number(row.retry_count);
   return (
     target.retryCount <= Number(row.max_retries) &&

@@ -44,3 +44,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export function isUnknownDatabase(error: unknown): boolean {
   return codeOf(error) === 'ER_BAD_DB_ERROR';
 }
+
+/** True when the database rolled the statement (and its transaction) back as a deadlock victim. */
+export function isDeadlock(error: unknown): boolean {
+  return codeOf(error) === 'ER_LOCK_DEADLOCK';
+}

@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { ConfigModule } from '@tasklane/config';
 import {
   ALL_EVENTS_PATTERN,
+  decodeTaskEvents,
   DeadLetterHeader,
   EmailDelivery,
   Exchange,
@@ -313,7 +314,17 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       EVENTS_SPY_QUEUE,
       (message) => {
         if (message) {
-          events.push({ body: JSON.parse(message.content.toString()) as TaskEvent, message });
+          // Events published together travel as one message (ADR 0008): each is observed on its own.
+          const decoded = decodeTaskEvents(message.content);
+          if (!decoded.ok) {
+            throw new Error(`the worker published an unreadable event message: ${decoded.reason}`);
+          }
+          for (const event of decoded.events) {
+            if (!event.ok) {
+              throw new Error(`the worker published a malformed event: ${event.reason}`);
+            }
+            events.push({ body: event.value, message });
+          }
         }
       },
       { noAck: true },
@@ -768,6 +779,50 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         spy.mockRestore();
       }
       expect(mostAtOnce).toBe(2);
+      await taskQueueDrained();
+    });
+  });
+
+  describe('one handler slot', () => {
+    let worker: TestingModule;
+    let messages: TaskMessagePublisher;
+
+    beforeAll(async () => {
+      worker = await startWorker({ WORKER_CONCURRENCY: '1' });
+      messages = worker.get(TaskMessagePublisher);
+    });
+
+    afterAll(async () => {
+      await worker?.close();
+    });
+
+    it('starts the next task while the outcome of the previous one is still being recorded', async () => {
+      const first = newTask({ params: { subject: 'slow 300' } });
+      const second = newTask();
+      await tasks.insertPending(first);
+      await tasks.insertPending(second);
+      await messages.publishCommand(commandOf(first));
+      await waitForEvent(first.taskId, TaskEventType.Started);
+
+      // Hold the first task's row: once its handler is done, its outcome write waits on the lock.
+      const blocker = dataSource.createQueryRunner();
+      await blocker.connect();
+      try {
+        await blocker.startTransaction();
+        await blocker.query('SELECT id FROM background_tasks WHERE task_id = ? FOR UPDATE', [first.taskId]);
+        await messages.publishCommand(commandOf(second));
+
+        // The only slot was free for the second task as soon as the first handler returned.
+        await waitForEvent(second.taskId, TaskEventType.Succeeded);
+        expect((await row(second.taskId)).status).toBe(TaskStatus.Completed);
+        expect(eventsOf(first.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
+        await blocker.commitTransaction();
+      } finally {
+        await blocker.release();
+      }
+
+      await waitForEvent(first.taskId, TaskEventType.Succeeded);
+      expect((await row(first.taskId)).status).toBe(TaskStatus.Completed);
       await taskQueueDrained();
     });
   });

@@ -19,7 +19,8 @@ import {
   retryDelayLevels,
 } from '@tasklane/messaging';
 import { TaskMetrics, TaskOutcomeLabel } from '@tasklane/observability';
-import { BackgroundTaskRepository, WriteCoalescer, isDatabaseUnavailable } from '@tasklane/persistence';
+import { WriteCoalescer } from '@tasklane/concurrency';
+import { BackgroundTaskRepository, ClaimRequest, ClaimWon, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
 import { WorkerEnv } from '../worker.env';
@@ -42,6 +43,12 @@ interface RunningTask {
 }
 
 const DEPENDENCY_RETRY_DELAY_MS = 1_000;
+/**
+ * Tasks a worker holds at once per handler slot: running, or finishing — their handler done,
+ * their outcome being recorded and published. Bounds what piles up while the database or the
+ * broker is slow, without keeping a handler slot idle during those round trips.
+ */
+const HELD_TASKS_PER_SLOT = 4;
 const OUTCOME_PUBLISH_MAX_DELAY_MS = 5_000;
 
 /**
@@ -62,11 +69,15 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger(TaskConsumer.name);
   private readonly consumer: QueueConsumer;
   private readonly leases: LeaseKeeper;
+  private readonly claims: WriteCoalescer<ClaimRequest, ClaimWon | null>;
   private readonly outcomes: WriteCoalescer<TaskSucceededEvent | TaskFailedEvent, boolean>;
   private readonly queue: string;
   private readonly retryLevels: number[];
   private readonly running = new Map<string, RunningTask>();
+  /** Handlers running at once (WORKER_CONCURRENCY). */
   private readonly slots: SlotPool;
+  /** Tasks claimed and not yet finished, running or not (see HELD_TASKS_PER_SLOT). */
+  private readonly held: SlotPool;
   private readonly control: TaskControlSubscriber;
 
   constructor(
@@ -91,12 +102,18 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       counter.inc({ task_type: taskType }, 0);
     }
     this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
+    // Deliveries arriving together are claimed in one transaction.
+    this.claims = new WriteCoalescer((requests) => tasks.claimMany(requests, env.TASK_LEASE_MS), {
+      maxInFlight: 2,
+      maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
+    });
     // Outcomes of tasks finishing together are written in one statement.
     this.outcomes = new WriteCoalescer((events) => tasks.recordOutcomes(events), {
       maxInFlight: 2,
       maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
     });
     this.slots = new SlotPool(env.WORKER_CONCURRENCY);
+    this.held = new SlotPool(env.WORKER_CONCURRENCY * HELD_TASKS_PER_SLOT);
     this.control = new TaskControlSubscriber(connection, (taskId, attempt) => this.cancelRunning(taskId, attempt));
     this.consumer = new QueueConsumer(connection, {
       queue: this.queue,
@@ -114,6 +131,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   async beforeApplicationShutdown(): Promise<void> {
     // Deliveries still waiting for a slot are not started: left unacked, they go back to the
     // queue when the consumer's channel closes.
+    this.held.close();
     this.slots.close();
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS, () => this.handBackRunningTasks());
     await this.control.stop();
@@ -130,28 +148,51 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       await this.rejectPoison(delivery, decoded.reason, decoded.taskId);
       return;
     }
-    const slot = await this.slots.acquire(this.env.DELIVERY_MAX_WAIT_MS);
-    if (slot === 'timeout') {
-      // Back to the broker before its consumer_timeout closes the channel; any free worker may take it.
-      delivery.nack(true);
-      return;
-    }
-    if (slot === 'closed') {
+    const waitUntil = Date.now() + this.env.DELIVERY_MAX_WAIT_MS;
+    if (!(await this.acquire(this.held, waitUntil, delivery))) {
       return;
     }
     try {
-      await this.claimAndRun(delivery, decoded.value);
+      if (!(await this.acquire(this.slots, waitUntil, delivery))) {
+        return;
+      }
+      // The handler slot is given back as soon as the handler is done: recording and publishing
+      // its outcome need no slot, so the next task starts meanwhile.
+      let released = false;
+      const releaseSlot = (): void => {
+        if (!released) {
+          released = true;
+          this.slots.release();
+        }
+      };
+      try {
+        await this.claimAndRun(delivery, decoded.value, releaseSlot);
+      } finally {
+        releaseSlot();
+      }
     } finally {
-      this.slots.release();
+      this.held.release();
     }
   }
 
-  private async claimAndRun(delivery: Delivery, command: TaskCommand): Promise<void> {
+  /**
+   * Takes a slot of `pool` for a delivery, waiting until `waitUntil` at most. On a timeout the
+   * delivery goes back to the broker — before its consumer_timeout would close the channel — for
+   * any free worker to take; on shutdown it is left unacked (back to the queue with the channel).
+   */
+  private async acquire(pool: SlotPool, waitUntil: number, delivery: Delivery): Promise<boolean> {
+    const grant = await pool.acquire(Math.max(0, waitUntil - Date.now()));
+    if (grant === 'timeout') {
+      delivery.nack(true);
+    }
+    return grant === 'granted';
+  }
+
+  private async claimAndRun(delivery: Delivery, command: TaskCommand, handlerDone: () => void): Promise<void> {
     const fields = { task_id: command.task_id, task_name: command.task_name, retry_count: command.retry_count };
-    const startedAt = new Date();
-    let attempt: number | null;
+    let claim: ClaimWon | null;
     try {
-      attempt = await this.tasks.claim(command.task_id, command.retry_count, startedAt, this.env.TASK_LEASE_MS);
+      claim = await this.claims.write({ taskId: command.task_id, retryCount: command.retry_count });
     } catch (error) {
       if (!isDatabaseUnavailable(error)) {
         throw error;
@@ -165,11 +206,12 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       delivery.nack(true);
       return;
     }
-    if (attempt === null) {
+    if (claim === null) {
       this.logger.log({ message: 'task not claimable (cancelled, finished or already claimed); dropped', ...fields });
       delivery.ack();
       return;
     }
+    const { attempt, startedAt } = claim;
     // The task now lives in the database under this worker's lease.
     delivery.ack();
 
@@ -198,6 +240,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
           this.logger.warn({ message: 'could not publish the started event', ...fields, error: errorMessageOf(error) }),
         );
       const outcome = await this.execute(task);
+      handlerDone();
       const event = this.outcomeEvent(task, outcome);
       await started;
       if (event !== null && !task.givenUp) {

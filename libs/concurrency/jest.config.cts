@@ -1,0 +1,5 @@
+module.exports = {
+  displayName: 'concurrency',
+  preset: '../../jest.preset.js',
+  coverageDirectory: '../../coverage/libs/concurrency',
+};
