@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { Channel, ChannelModel, ConfirmChannel, connect } from 'amqplib';
 import { BaseEnv } from '@tasklane/config';
 import { describeAmqpUrl } from './broker-errors';
+import { coalesceSocketWrites } from './coalesce-socket-writes';
 import { assertTopology } from './topology';
 
 /** Runs on every (re)connection, after the topology is declared; sets up channels and consumers. */
@@ -144,6 +145,9 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
     const url = new URL(this.env.AMQP_URL);
     url.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
     const connection = await connect(url.toString(), { timeout: 5_000 });
+    if (!coalesceSocketWrites(connection)) {
+      this.logger.warn({ message: 'RabbitMQ socket writes are not coalesced (unexpected amqplib internals)' });
+    }
     const closed = new Promise<void>((resolve) => {
       connection.on('close', () => resolve());
       connection.on('error', (error: Error) =>
