@@ -125,6 +125,14 @@ function rowsSection(rows: RowsResult): string {
         'GET /api/tasks/?status=completed&limit=50&cursor=… (page after page)',
         rows.cursorPagesMs ? spread(rows.cursorPagesMs) : 'no cursor',
       ],
+      [
+        'GET /api/tasks/?status=completed&limit=50&cursor=… (from half way down)',
+        rows.deepCursorPagesMs ? spread(rows.deepCursorPagesMs) : 'no cursor',
+      ],
+      [
+        'GET /api/tasks/?task_type=report&limit=50&cursor=… (from half way down)',
+        rows.deepCursorPagesByTypeMs ? spread(rows.deepCursorPagesByTypeMs) : 'no cursor',
+      ],
       ['GET /api/tasks/count/all?status=failed', spread(rows.countByStatusMs)],
       ['GET /api/tasks/count/all?status=completed', spread(rows.countAllMs)],
     ],

@@ -1,4 +1,4 @@
-import { TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
+import { TaskName, TaskStatus, TaskType, encodeTaskCursor } from '@tasklane/contracts';
 import { BenchSystem } from './bench-system';
 import { LoadResult, postLoad, timeGets } from './http-load';
 import { CpuMeter, memoryMiB, pidsNamed } from './proc-stats';
@@ -219,6 +219,9 @@ export interface RowsResult {
   deepOffset: number;
   /** Following `next_cursor` page after page from the top (null when the API has no cursor). */
   cursorPagesMs: Percentiles | null;
+  /** The same from the middle of the table (a cursor half way down), by status then by task type. */
+  deepCursorPagesMs: Percentiles | null;
+  deepCursorPagesByTypeMs: Percentiles | null;
   countByStatusMs: Percentiles;
   countAllMs: Percentiles;
 }
@@ -272,7 +275,18 @@ export async function manyRows(system: BenchSystem, rows: number, samples: numbe
     () => `/api/tasks/?status=${TaskStatus.Completed}&limit=50&offset=${deepOffset}`,
     Math.min(samples, 20),
   );
-  const cursorPagesMs = await followCursor(url, samples);
+  const completed = `status=${TaskStatus.Completed}`;
+  const cursorPagesMs = await followCursor(url, completed, samples);
+  const [{ middle }] = await system.query<{ middle: string }>(
+    'SELECT CAST((MIN(id) + MAX(id)) DIV 2 AS CHAR) AS middle FROM background_tasks',
+  );
+  const deepCursorPagesMs = await followCursor(url, completed, samples, encodeTaskCursor(middle));
+  const deepCursorPagesByTypeMs = await followCursor(
+    url,
+    `task_type=${TaskType.Report}`,
+    samples,
+    encodeTaskCursor(middle),
+  );
   const countByStatusMs = await timeGets(url, () => `/api/tasks/count/all?status=${TaskStatus.Failed}`, samples);
   const countAllMs = await timeGets(url, () => `/api/tasks/count/all?status=${TaskStatus.Completed}`, samples);
   return {
@@ -284,17 +298,27 @@ export async function manyRows(system: BenchSystem, rows: number, samples: numbe
     deepOffsetMs,
     deepOffset,
     cursorPagesMs,
+    deepCursorPagesMs,
+    deepCursorPagesByTypeMs,
     countByStatusMs,
     countAllMs,
   };
 }
 
-/** Walks `pages` pages of completed tasks by `next_cursor`, timing each; null without cursor support. */
-async function followCursor(baseUrl: string, pages: number): Promise<Percentiles | null> {
+/**
+ * Walks `pages` pages of the tasks matching `filter` (a query string) by `next_cursor`, from the
+ * top or from `start`, timing each; null without cursor support.
+ */
+async function followCursor(
+  baseUrl: string,
+  filter: string,
+  pages: number,
+  start?: string,
+): Promise<Percentiles | null> {
   const samples: number[] = [];
-  let cursor: string | null = null;
+  let cursor: string | null = start === undefined ? null : encodeURIComponent(start);
   for (let page = 0; page < pages; page += 1) {
-    const path = `/api/tasks/?status=${TaskStatus.Completed}&limit=50${cursor ? `&cursor=${cursor}` : ''}`;
+    const path = `/api/tasks/?${filter}&limit=50${cursor ? `&cursor=${cursor}` : ''}`;
     const started = process.hrtime.bigint();
     const response = await fetch(`${baseUrl}${path}`);
     const body = (await response.json()) as { next_cursor?: string | null };
