@@ -10,7 +10,7 @@ import { ErrorsFilter } from './http/errors.filter';
 import { validationExceptionFactory } from './http/api-errors';
 import { frameworkErrorHandler } from './http/client-errors';
 import { registerJsonBodyParser } from './http/json-body';
-import { RequestSanityInterceptor } from './http/request-sanity.interceptor';
+import { RequestSanityGuard } from './http/request-sanity.guard';
 import { setupOpenApi } from './openapi/openapi';
 
 const REQUEST_ID = /^[A-Za-z0-9._:/=+-]{1,128}$/;
@@ -54,7 +54,8 @@ export function configureGateway(app: NestFastifyApplication, env: Pick<GatewayE
   fastify.removeContentTypeParser(['text/plain']);
   registerJsonBodyParser(fastify, env.BODY_LIMIT_BYTES);
   app.useGlobalFilters(new ErrorsFilter(env.BODY_LIMIT_BYTES));
-  app.useGlobalInterceptors(new RequestSanityInterceptor());
+  // After the API-key guard (an APP_GUARD, registered when the app was created): 401 before 400.
+  app.useGlobalGuards(new RequestSanityGuard());
   app.useGlobalPipes(
     new ValidationPipe({
       transform: true,

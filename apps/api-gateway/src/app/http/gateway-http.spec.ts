@@ -187,6 +187,11 @@ describe('gateway HTTP pipeline with API keys', () => {
     });
     expect(response.statusCode).toBe(401);
   });
+
+  it('answers 401 before the request-sanity check too (a reserved name in the query)', async () => {
+    const response = await inject({ method: 'GET', url: '/api/tasks/?__proto__=1&limit=%FF' });
+    expect(response.statusCode).toBe(401);
+  });
 });
 
 describe('gateway HTTP pipeline without API keys (open)', () => {
