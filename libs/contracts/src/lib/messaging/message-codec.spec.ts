@@ -4,7 +4,6 @@ import {
   MAX_EVENTS_PER_MESSAGE,
   decodeTaskCommand,
   decodeTaskControl,
-  decodeTaskEvent,
   decodeTaskEvents,
   encodeEvents,
   encodeMessage,
@@ -93,7 +92,16 @@ describe('decodeTaskCommand', () => {
   });
 });
 
-describe('decodeTaskEvent', () => {
+/** The event of a single-event message, or why the message was refused as a whole. */
+function decodeTaskEvent(content: Buffer) {
+  const decoded = decodeTaskEvents(content);
+  if (decoded.ok && decoded.events.length !== 1) {
+    throw new Error(`expected one event, got ${decoded.events.length}`);
+  }
+  return decoded.ok ? decoded.events[0] : decoded;
+}
+
+describe('decodeTaskEvents: a single event (a JSON object)', () => {
   const base = {
     task_id: taskId,
     task_name: TaskName.EmailSend,
@@ -172,7 +180,7 @@ describe('encodeEvents / decodeTaskEvents', () => {
 
   it('encodes a single event as the event itself, as before events travelled together', () => {
     expect(JSON.parse(encodeEvents([one]).toString())).toEqual(one);
-    expect(decodeTaskEvent(encodeEvents([one]))).toEqual({ ok: true, value: one });
+    expect(decodeTaskEvents(encodeEvents([one]))).toEqual({ ok: true, events: [{ ok: true, value: one }] });
   });
 
   it('round-trips several events as one JSON array, in order', () => {

@@ -109,12 +109,6 @@ export function decodeTaskCommand(content: Buffer, queueType: TaskType): Decoded
   };
 }
 
-/** Decodes a message carrying a single lifecycle event; anything malformed is a poison message. */
-export function decodeTaskEvent(content: Buffer): Decoded<TaskEvent> {
-  const body = parseJsonObject(content);
-  return typeof body === 'string' ? { ok: false, reason: body } : decodeEventBody(body);
-}
-
 /**
  * Decodes an event message: one event (a JSON object) or several (a JSON array of 1 to
  * {@link MAX_EVENTS_PER_MESSAGE} objects). Each event is decoded on its own, so a malformed one
