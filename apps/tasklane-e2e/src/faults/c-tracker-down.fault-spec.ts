@@ -49,7 +49,7 @@ describe('fault: the status tracker stopped for a minute under load', () => {
         `SELECT COUNT(*) AS expired FROM background_tasks
           WHERE status = 'running' AND lease_expires_at < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL 1 SECOND)`,
       );
-      const waitingEvents = (await system.queueState(Queue.StatusTracker)).messageCount;
+      const waitingMessages = (await system.queueState(Queue.StatusTracker)).messageCount;
       const acceptedWhileDown = load.enqueued - acceptedBefore;
       await system.startApp('status-tracker');
       const downFor = Date.now() - stoppedAt;
@@ -58,12 +58,12 @@ describe('fault: the status tracker stopped for a minute under load', () => {
       scenario.note(
         `tracker down ${Math.round(downFor / 1000)} s: ${acceptedWhileDown} tasks accepted meanwhile, ` +
           `${completedWhileDown} completed in the table meanwhile (written by the workers), ` +
-          `${Number(expired)} running rows with an expired lease and ${waitingEvents} events queued when it came back`,
+          `${Number(expired)} running rows with an expired lease and ${waitingMessages} event messages queued when it came back`,
       );
       scenario.note(load.summary());
       expect(acceptedWhileDown).toBeGreaterThan(100);
       expect(completedWhileDown).toBeGreaterThan(100);
-      expect(waitingEvents).toBeGreaterThan(0);
+      expect(waitingMessages).toBeGreaterThan(0);
     },
     240_000,
   );
