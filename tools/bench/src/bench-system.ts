@@ -40,6 +40,8 @@ export class BenchSystem {
   readonly apps = new Map<string, RunningApp>();
   readonly baseUrl: string;
   readonly db: Pool;
+  /** AMQP_URL of the run's vhost. */
+  readonly amqpUrl: string;
 
   private constructor(
     private readonly database: TestDatabase,
@@ -49,6 +51,7 @@ export class BenchSystem {
     private readonly nodeOptions: string[],
   ) {
     this.baseUrl = `http://127.0.0.1:${port}`;
+    this.amqpUrl = vhost.url;
     this.db = createPool({ uri: database.url, connectionLimit: 2, dateStrings: false, timezone: 'Z' });
   }
 

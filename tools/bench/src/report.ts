@@ -85,7 +85,16 @@ function throughputSection(results: BenchResults): string {
 
 function batchSection(batch: BatchResult): string {
   return `### Batch enqueue\n\n${table(
-    ['tasks', 'batch', 'conns', 'enqueued tasks/s', 'request ms p50/p95/p99', 'end-to-end tasks/s', 'app CPU ms/task'],
+    [
+      'tasks',
+      'batch',
+      'conns',
+      'enqueued tasks/s',
+      'request ms p50/p95/p99',
+      'end-to-end tasks/s',
+      'app CPU ms/task',
+      'RabbitMQ alone, publishes/s',
+    ],
     [
       [
         batch.tasks,
@@ -95,6 +104,7 @@ function batchSection(batch: BatchResult): string {
         spread(batch.enqueue.latencyMs),
         Math.round(batch.endToEnd.tasksPerSecond),
         round(batch.cost.appsCpuMsPerTask, 3),
+        Math.round(batch.brokerAlonePublishesPerSecond),
       ],
     ],
   )}`;

@@ -1,4 +1,14 @@
-import { TaskName, TaskStatus, TaskType, encodeTaskCursor } from '@tasklane/contracts';
+import { connect } from 'amqplib';
+import {
+  MAX_QUEUE_PRIORITY,
+  TaskCommand,
+  TaskName,
+  TaskStatus,
+  TaskType,
+  encodeMessage,
+  encodeTaskCursor,
+  newTaskId,
+} from '@tasklane/contracts';
 import { BenchSystem } from './bench-system';
 import { LoadResult, postLoad, timeGets } from './http-load';
 import { CpuMeter, memoryMiB, pidsNamed } from './proc-stats';
@@ -125,6 +135,11 @@ export interface BatchResult {
   enqueuedTasksPerSecond: number;
   endToEnd: EndToEnd;
   cost: Cost;
+  /**
+   * A reference for the enqueued rate: RabbitMQ alone taking the same number of persistent,
+   * confirmed commands into a priority queue, as many in flight as the batch load keeps.
+   */
+  brokerAlonePublishesPerSecond: number;
 }
 
 /** Workload 2: the same tasks through `POST /api/tasks/enqueue/batch`. */
@@ -146,6 +161,9 @@ export async function batch(
   });
   requireAllCreated(enqueue, requests);
   const e2e = await endToEnd(system, total, enqueue.startedAt);
+  const cost = costOf(system, cpu, total);
+  // After the load (and its cost), so that the broker's clean-up of this queue cannot slow it.
+  const brokerAlonePublishesPerSecond = await brokerAlone(system.amqpUrl, total, batchSize * connections);
   return {
     tasks: total,
     batchSize,
@@ -153,8 +171,45 @@ export async function batch(
     enqueue,
     enqueuedTasksPerSecond: (total * 1_000) / enqueue.durationMs,
     endToEnd: e2e,
-    cost: costOf(system, cpu, total),
+    cost,
+    brokerAlonePublishesPerSecond,
   };
+}
+
+/** `count` persistent commands published with confirms into a throw-away priority queue, `inFlight` at a time; per second. */
+async function brokerAlone(amqpUrl: string, count: number, inFlight: number): Promise<number> {
+  const connection = await connect(amqpUrl);
+  try {
+    const channel = await connection.createConfirmChannel();
+    const queue = 'bench.broker-alone';
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-max-priority': MAX_QUEUE_PRIORITY } });
+    const command: TaskCommand = {
+      task_id: newTaskId(),
+      task_name: TaskName.DiagnosticSleep,
+      task_type: TaskType.Email,
+      params: { ms: 0 },
+      priority: 5,
+      max_retries: 3,
+      retry_count: 0,
+      timeout_ms: 60_000,
+    };
+    const content = encodeMessage(command);
+    const publish = (): Promise<void> =>
+      new Promise((resolve, reject) => {
+        channel.publish('', queue, content, { persistent: true, priority: command.priority }, (error: unknown) =>
+          error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+        );
+      });
+    const started = process.hrtime.bigint();
+    for (let sent = 0; sent < count; sent += inFlight) {
+      await Promise.all(Array.from({ length: Math.min(inFlight, count - sent) }, publish));
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    await channel.deleteQueue(queue);
+    return count / seconds;
+  } finally {
+    await connection.close();
+  }
 }
 
 export interface PriorityResult extends RankSummary {
