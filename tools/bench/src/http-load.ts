@@ -20,6 +20,8 @@ export interface LoadResult {
   /** Per-request latency, ms. */
   latencyMs: Percentiles;
   startedAt: number;
+  /** CPU the load generator (this process) spent per request, ms: its share of the shared box. */
+  generatorCpuMsPerRequest: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export async function postLoad(options: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const startedAt = Date.now();
+  const cpuBefore = process.cpuUsage();
   const result = await new Promise<autocannon.Result>((resolveRun, rejectRun) => {
     const instance = autocannon(
       {
@@ -49,6 +52,7 @@ export async function postLoad(options: LoadOptions): Promise<LoadResult> {
     });
   });
   const durationMs = Date.now() - startedAt;
+  const cpu = process.cpuUsage(cpuBefore);
   return {
     requests: latencies.length,
     statuses,
@@ -58,6 +62,7 @@ export async function postLoad(options: LoadOptions): Promise<LoadResult> {
     requestsPerSecond: (latencies.length * 1_000) / durationMs,
     latencyMs: percentiles(latencies),
     startedAt,
+    generatorCpuMsPerRequest: (cpu.user + cpu.system) / 1_000 / Math.max(1, latencies.length),
   };
 }
 

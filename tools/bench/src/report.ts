@@ -55,6 +55,7 @@ function throughputSection(results: BenchResults): string {
       'created→started ms p50/p95/p99',
       'created→completed ms p50/p95/p99',
       'app CPU ms/task',
+      'load generator CPU ms/request',
     ],
     results.throughput.map((run) => [
       run.workerReplicas,
@@ -66,6 +67,7 @@ function throughputSection(results: BenchResults): string {
       spread(run.endToEnd.createdToStartedMs),
       spread(run.endToEnd.createdToCompletedMs),
       round(run.cost.appsCpuMsPerTask, 3),
+      round(run.enqueue.generatorCpuMsPerRequest, 3),
     ]),
   );
   const cost = table(
