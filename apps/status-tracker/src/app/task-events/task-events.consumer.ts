@@ -82,19 +82,20 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
         malformed.push(decoded.events.length === 1 ? event.reason : `event ${index}: ${event.reason}`);
       }
     });
+    if (events.length === 0) {
+      await this.deadLetter(delivery, malformed.join('; '));
+      return;
+    }
     if (malformed.length > 0) {
       // The whole message is parked, so nothing of it is lost; its well-formed events are still
-      // written (replaying them later is harmless: the guard skips what is already applied).
+      // written, and it is acked with them (replaying it later is harmless: the guard skips what
+      // is already applied).
       await this.messages.publishDeadLetter(
         delivery.message.content,
         malformed.join('; '),
         Queue.StatusTracker,
         this.messageIdOf(delivery),
       );
-      if (events.length === 0) {
-        delivery.ack();
-        return;
-      }
     }
     await new Promise<void>((written) => {
       this.pending.push({ events, delivery, written });
