@@ -1,12 +1,19 @@
 /**
  * db-migrator: applies (`up`) or reverts the last (`down`) migration against DATABASE_URL
- * (default mysql://root@127.0.0.1:3306/tasklane), creating the database when it is missing.
- * `npm run db:migrate` / `npm run db:rollback` locally; the migration Job in Kubernetes and the
+ * (default mysql://root@127.0.0.1:3306/tasklane), creating the database when it is missing, or
+ * recounts the task counts (`recount`, after a TRUNCATE of background_tasks: ADR 0009).
+ * `npm run db:migrate` / `npm run db:rollback` / `npm run db:recount` locally; the migration Job in Kubernetes and the
  * one-shot service in Compose run the built image with `node main.js up`.
  */
 import 'reflect-metadata';
 import { BaseEnv, loadConfig } from '@tasklane/config';
-import { describeDatabaseUrl, isDatabaseUnavailable, migrateDown, migrateUp } from '@tasklane/persistence';
+import {
+  describeDatabaseUrl,
+  isDatabaseUnavailable,
+  migrateDown,
+  migrateUp,
+  recountTaskCounts,
+} from '@tasklane/persistence';
 
 async function main(direction: string | undefined): Promise<void> {
   const env = loadConfig(BaseEnv);
@@ -19,8 +26,11 @@ async function main(direction: string | undefined): Promise<void> {
   } else if (direction === 'down') {
     const reverted = await migrateDown(env.DATABASE_URL);
     process.stdout.write(reverted === null ? `${where}: no migration to revert\n` : `${where}: reverted ${reverted}\n`);
+  } else if (direction === 'recount') {
+    await recountTaskCounts(env.DATABASE_URL);
+    process.stdout.write(`${where}: task counts recounted\n`);
   } else {
-    throw new Error('usage: migrate up|down');
+    throw new Error('usage: migrate up|down|recount');
   }
 }
 

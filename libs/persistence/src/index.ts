@@ -2,6 +2,7 @@ export * from './lib/background-task/background-task.entity';
 export * from './lib/background-task/background-task-run.entity';
 export * from './lib/background-task/background-task.mapper';
 export * from './lib/background-task/background-task.repository';
+export * from './lib/background-task/task-counts';
 export * from './lib/database/data-source.options';
 export * from './lib/database/database-errors';
 export * from './lib/database/database.module';

@@ -147,7 +147,22 @@ export class BenchSystem {
   async clearTasks(): Promise<void> {
     await new Promise((done) => setTimeout(done, 1_000));
     await this.query('DELETE FROM background_task_runs');
+    // TRUNCATE fires no trigger: the counts are emptied with it (nothing writes meanwhile).
     await this.query('TRUNCATE TABLE background_tasks');
+    await this.query('TRUNCATE TABLE background_task_count_changes');
+    await this.query('TRUNCATE TABLE background_task_counts');
+  }
+
+  /** Waits until the status tracker has folded every count change into the counts (ADR 0009). */
+  async waitForCountsFolded(timeoutMs: number): Promise<void> {
+    await waitFor(
+      'the count changes to be folded',
+      async () => {
+        const [row] = await this.query<{ n: number }>('SELECT COUNT(*) AS n FROM background_task_count_changes');
+        return Number(row.n) === 0;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
   }
 
   async countByStatus(status: TaskStatus): Promise<number> {

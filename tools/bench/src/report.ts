@@ -127,7 +127,10 @@ function prioritySection(priority: PriorityResult): string {
 }
 
 function rowsSection(rows: RowsResult): string {
-  return `### List and count with ${rows.rows} rows (sequential requests)\n\n${table(
+  const loaded =
+    `Rows inserted in ${rows.insertSeconds.toFixed(1)} s (one INSERT … SELECT); the tracker folded their ` +
+    `count changes ${rows.foldSeconds.toFixed(1)} s later, before the timings.`;
+  return `### List and count with ${rows.rows} rows (sequential requests)\n\n${loaded}\n\n${table(
     ['request', 'ms p50/p95/p99'],
     [
       ['GET /api/tasks/?status=failed&limit=50', spread(rows.listByStatusMs)],

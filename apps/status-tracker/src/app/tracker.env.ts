@@ -31,6 +31,13 @@ export class TrackerEnv extends BaseEnv {
   @Max(3_600_000)
   readonly OUTBOX_RELAY_MIN_AGE_MS: number = 5_000;
 
+  /** How often the journal of count changes is folded into the task counts (ADR 0009). */
+  @Expose()
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  readonly COUNT_FOLD_INTERVAL_MS: number = 1_000;
+
   /** How often the reconciler looks for running tasks whose lease expired. */
   @Expose()
   @IsInt()

@@ -9,7 +9,8 @@ const WATCHED_QUEUES = [...TASK_TYPES.map(taskQueueName), Queue.StatusTracker, Q
 
 /**
  * Backlog gauges, read when Prometheus scrapes: messages ready per queue (from RabbitMQ) and the
- * age of the oldest pending task per type (from the table — what a backlog alert should watch).
+ * age of the oldest pending task per type (from the table — what a backlog alert should watch),
+ * and the count changes waiting to be folded.
  */
 @Injectable()
 export class BacklogGauges {
@@ -50,6 +51,18 @@ export class BacklogGauges {
           // No stale ages: the series disappear until the database answers again.
           ageGauge.reset();
           this.logger.warn({ message: 'could not read the pending backlog', error: (error as Error).message });
+        }
+      },
+    });
+    const changesGauge = new Gauge({
+      name: 'tasklane_count_changes_pending',
+      help: 'Count changes not folded into the task counts yet (grows while no tracker folds them).',
+      registers: [registry],
+      collect: async () => {
+        try {
+          changesGauge.set(await this.tasks.pendingCountChanges());
+        } catch {
+          changesGauge.reset();
         }
       },
     });

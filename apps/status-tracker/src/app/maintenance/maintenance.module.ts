@@ -1,9 +1,16 @@
 import { Module } from '@nestjs/common';
 import { TaskEventsModule } from '../task-events/task-events.module';
 import { BacklogGauges } from './backlog.gauges';
+import { CountFolderService } from './count-folder.service';
 import { LeaseReconcilerService } from './lease-reconciler.service';
 import { OutboxRelayService } from './outbox-relay.service';
 
-/** Background jobs that keep `background_tasks` moving (outbox relay, lease reconciler) and backlog gauges. */
-@Module({ imports: [TaskEventsModule], providers: [OutboxRelayService, LeaseReconcilerService, BacklogGauges] })
+/**
+ * Background jobs that keep `background_tasks` moving (outbox relay, lease reconciler), its counts
+ * folded, and backlog gauges.
+ */
+@Module({
+  imports: [TaskEventsModule],
+  providers: [OutboxRelayService, LeaseReconcilerService, CountFolderService, BacklogGauges],
+})
 export class MaintenanceModule {}

@@ -1,5 +1,7 @@
 import { DataSource } from 'typeorm';
 import {
+  TASK_STATUSES,
+  TASK_TYPES,
   TaskCommand,
   TaskEvent,
   TaskEventType,
@@ -1530,7 +1532,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       fixture = fixture.filter((task) => task.taskId !== want[3]);
     });
 
-    it('reads each page off the index of its filter in id order (no filesort) and counts off an index', async () => {
+    it('reads each page off the index of its filter in id order (no filesort) and counts off the task counts', async () => {
       const statements: Array<{ sql: string; parameters: unknown[] }> = [];
       const logged = new DataSource({
         ...dataSourceOptions({ url: db.url, poolSize: 2 }),
@@ -1555,7 +1557,13 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
           [{ taskType: TaskType.Email }, 'idx_background_tasks_task_type_id'],
           [{ taskType: TaskType.Email, status: TaskStatus.Completed }, 'idx_background_tasks_task_type_status'],
         ];
-        type Plan = Array<{ select_type: string; type: string; key: string | null; Extra: string | null }>;
+        type Plan = Array<{
+          select_type: string;
+          table: string | null;
+          type: string;
+          key: string | null;
+          Extra: string | null;
+        }>;
         const explain = async (pick: (sql: string) => boolean): Promise<Plan> => {
           const statement = statements.find(({ sql }) => pick(sql));
           expect(statement).toBeDefined();
@@ -1583,13 +1591,18 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
               extra: expect.stringMatching(/Using index/),
             });
             expect(scan?.Extra).not.toMatch(/filesort/);
+            const counting = ({ sql }: { sql: string }) => sql.includes('background_task_counts');
             if (page.cursor === undefined) {
-              // The offset page's exact total: an index-only count.
-              const counted = await explain((sql) => sql.includes('COUNT(*)'));
-              expect(counted).toEqual([expect.objectContaining({ Extra: expect.stringMatching(/Using index/) })]);
+              // The offset page's exact total: read off the counts and their journal, never a
+              // scan of background_tasks.
+              // (A lookup of the counts by their primary key is read while planning: no step.)
+              const counted = await explain((sql) => counting({ sql }));
+              const tables = counted.map((step) => step.table);
+              expect(tables).toContain('background_task_count_changes');
+              expect(tables).not.toContain('background_tasks');
             } else {
               // A cursor page never counts.
-              expect(statements.some(({ sql }) => sql.includes('COUNT(*)'))).toBe(false);
+              expect(statements.some(counting)).toBe(false);
             }
           }
         }
@@ -1628,6 +1641,116 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect(tail.total).toBeNull();
       expect(tail.items).toHaveLength(matching - 2_005);
       expect(tail.next_cursor).toBeNull();
+    });
+  });
+
+  describe('exact counts off the task counts (ADR 0009)', () => {
+    const FILTERS: TaskFilter[] = [undefined, ...TASK_TYPES].flatMap((taskType) =>
+      [undefined, ...TASK_STATUSES].map((status) => ({ taskType, status })),
+    );
+
+    /** What a scan of background_tasks says, for every filter. */
+    async function scanned(): Promise<number[]> {
+      return Promise.all(
+        FILTERS.map(async ({ taskType, status }) => {
+          const [row] = (await dataSource.query(
+            `SELECT COUNT(*) AS n FROM background_tasks
+              WHERE (? IS NULL OR task_type = ?) AND (? IS NULL OR status = ?)`,
+            [taskType ?? null, taskType ?? null, status ?? null, status ?? null],
+          )) as Array<{ n: string }>;
+          return Number(row.n);
+        }),
+      );
+    }
+
+    async function counted(repository = tasks): Promise<number[]> {
+      return Promise.all(FILTERS.map((filter) => repository.count(filter)));
+    }
+
+    async function foldAll(repository = tasks): Promise<void> {
+      while ((await repository.foldCountChanges(1_000)) === 1_000) {
+        // until the journal is empty
+      }
+    }
+
+    it('counts every filter exactly through every kind of write, before, during and after folding', async () => {
+      await foldAll();
+      expect(await tasks.pendingCountChanges()).toBe(0);
+      expect(await counted()).toEqual(await scanned());
+
+      const batch = TASK_TYPES.flatMap((taskType) => [newTask({ taskType }), newTask({ taskType })]);
+      await tasks.insertPendingBatch(batch);
+      const [a, b, c, d, e, f, g] = batch;
+      const claims = await tasks.claimMany(
+        [a, b, c, d, e].map((task) => ({ taskId: task.taskId, retryCount: 0 })),
+        LEASE_MS,
+      );
+      const attempt = (index: number) => claims[index]?.attempt ?? -1;
+      await tasks.applyEvents([
+        succeeded(a, { ok: true }, { attempt: attempt(0) }),
+        failed(b, 'boom', { attempt: attempt(1) }),
+        retrying(c, 'again', { attempt: attempt(2), retry_count: 0 }),
+      ]);
+      await tasks.cancel(d.taskId, at(10));
+      await tasks.cancel(f.taskId, at(10));
+      await tasks.requeueFinished(b.taskId, at(20));
+      await tasks.releaseClaim(e.taskId, attempt(4));
+      await dataSource.query('DELETE FROM background_tasks WHERE task_id = ?', [g.taskId]);
+      await dataSource.query('UPDATE background_tasks SET task_type = ? WHERE task_id = ?', [
+        TaskType.Analytics,
+        a.taskId,
+      ]);
+
+      expect(await tasks.pendingCountChanges()).toBeGreaterThan(batch.length);
+      const truth = await scanned();
+      expect(await counted()).toEqual(truth);
+      // Folded a few changes at a time: exact after every fold.
+      while ((await tasks.foldCountChanges(3)) > 0) {
+        expect(await counted()).toEqual(truth);
+      }
+      expect(await tasks.pendingCountChanges()).toBe(0);
+      expect(await counted()).toEqual(truth);
+    });
+
+    it('stays exact while two trackers fold and tasks are written concurrently', async () => {
+      const other = new DataSource(dataSourceOptions({ url: db.url, poolSize: 3 }));
+      await other.initialize();
+      try {
+        const otherTasks = new BackgroundTaskRepository(other);
+        let writing = true;
+        const folder = async (repository: BackgroundTaskRepository): Promise<number> => {
+          let folded = 0;
+          while (writing) {
+            folded += await repository.foldCountChanges(7);
+          }
+          return folded;
+        };
+        const writer = async (repository: BackgroundTaskRepository, rounds: number): Promise<void> => {
+          for (let round = 0; round < rounds; round += 1) {
+            const group = TASK_TYPES.map((taskType) => newTask({ taskType }));
+            await repository.insertPendingBatch(group);
+            const won = await repository.claimMany(
+              group.slice(0, 3).map((task) => ({ taskId: task.taskId, retryCount: 0 })),
+              LEASE_MS,
+            );
+            await repository.applyEvents([
+              succeeded(group[0], null, { attempt: won[0]?.attempt ?? -1 }),
+              failed(group[1], 'x', { attempt: won[1]?.attempt ?? -1 }),
+            ]);
+            await repository.cancel(group[3].taskId, at(5));
+          }
+        };
+        const folding = [folder(tasks), folder(otherTasks)];
+        await Promise.all([writer(tasks, 15), writer(otherTasks, 15)]);
+        writing = false;
+        const folded = await Promise.all(folding);
+        // Both folded while the writes went on (the test would prove nothing otherwise).
+        expect(folded.every((n) => n > 0)).toBe(true);
+        await foldAll(otherTasks);
+        expect(await counted(otherTasks)).toEqual(await scanned());
+      } finally {
+        await other.destroy();
+      }
     });
   });
 

@@ -23,6 +23,13 @@ import { BackgroundTaskRun } from './background-task-run.entity';
 import { toTaskResource } from './background-task.mapper';
 import { isDeadlock } from '../database/database-errors';
 import { GuardedRow, eventMayApply, eventTarget, movesForward } from './event-guard';
+import {
+  TASK_COUNT_CHANGES_TABLE,
+  TASK_COUNTS_TABLE,
+  TaskCountChange,
+  countStatement,
+  sumCountChanges,
+} from './task-counts';
 
 export interface NewTask {
   taskId: string;
@@ -164,7 +171,6 @@ function toJson(value: unknown): string {
 
 interface UpdateResult {
   affectedRows: number;
-  insertId: number;
 }
 
 /** The command of a task read from the outbox (the catalogue's timeout when the row has none). */
@@ -369,14 +375,13 @@ export class BackgroundTaskRepository {
    * redelivered message never runs a task twice.
    */
   async claim(taskId: string, retryCount: number, startedAt: Date, leaseMs: number): Promise<number | null> {
-    const result = await this.update(
+    return this.updateGeneration(
       `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ?,
          attempt = LAST_INSERT_ID(attempt + 1), lease_expires_at = ${LEASE_UNTIL},
          dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
        WHERE ${FORWARD_GUARD}`,
       [retryCount, startedAt, leaseMs * 1000, ...this.guardParams(taskId, retryCount, TaskStatus.Running)],
     );
-    return result.affectedRows === 1 ? Number(result.insertId) : null;
   }
 
   /**
@@ -518,14 +523,14 @@ export class BackgroundTaskRepository {
    */
   async cancel(taskId: string, at: Date): Promise<CancelResult | null> {
     for (const from of [TaskStatus.Pending, TaskStatus.Running] as const) {
-      const result = await this.update(
+      const attempt = await this.updateGeneration(
         `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ?, lease_expires_at = NULL,
            attempt = LAST_INSERT_ID(attempt + 1)
          WHERE task_id = ? AND status = '${from}'`,
         [at, taskId],
       );
-      if (result.affectedRows === 1) {
-        return { from, attempt: Number(result.insertId) };
+      if (attempt !== null) {
+        return { from, attempt };
       }
     }
     return null;
@@ -748,16 +753,50 @@ export class BackgroundTaskRepository {
     };
   }
 
-  /** Exact number of tasks matching `filter` (an index-only scan of the matching entries). */
+  /**
+   * Exact number of tasks matching `filter`, read off the per-(task_type, status) counts and the
+   * changes not folded into them yet (`task-counts.ts`): its cost does not grow with the table.
+   */
   async count(filter: TaskFilter): Promise<number> {
-    const where = matching(filter);
-    const row = await this.dataSource
-      .createQueryBuilder()
-      .select('COUNT(*)', 'n')
-      .from(TABLE, 'task')
-      .where(where.sql, where.parameters)
-      .getRawOne<{ n: string | number }>();
+    const { sql, params } = countStatement(filter);
+    const [row] = (await this.dataSource.query(sql, params)) as Array<{ n: string | number | null }>;
     return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Folds up to `limit` of the oldest count changes into the counts, in one transaction: the rows
+   * the `DELETE … RETURNING` removes are exactly the ones added up, so a concurrent fold (another
+   * tracker) or a concurrent count never sees a change twice or not at all. READ COMMITTED: no gap
+   * locks, so the triggers of concurrent task writes append to the journal without waiting.
+   * Returns how many changes were folded.
+   */
+  async foldCountChanges(limit: number): Promise<number> {
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new RangeError(`invalid fold limit ${limit}`);
+    }
+    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
+      const changes = (await manager.query(
+        `DELETE FROM ${TASK_COUNT_CHANGES_TABLE} ORDER BY id LIMIT ${limit}
+         RETURNING task_type, from_status, to_status`,
+      )) as TaskCountChange[];
+      const deltas = sumCountChanges(changes);
+      if (deltas.length > 0) {
+        await manager.query(
+          `INSERT INTO ${TASK_COUNTS_TABLE} (task_type, status, n) VALUES ${placeholders(deltas.length, '(?, ?, ?)')}
+           ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
+          deltas.flatMap((delta) => [delta.taskType, delta.status, delta.delta]),
+        );
+      }
+      return changes.length;
+    });
+  }
+
+  /** How many count changes wait to be folded (what makes a count slower when it grows). */
+  async pendingCountChanges(): Promise<number> {
+    const [row] = (await this.dataSource.query(`SELECT COUNT(*) AS n FROM ${TASK_COUNT_CHANGES_TABLE}`)) as Array<{
+      n: string | number;
+    }>;
+    return Number(row.n);
   }
 
   /**
@@ -840,6 +879,26 @@ export class BackgroundTaskRepository {
 
   private guardParams(taskId: string, retryCount: number, status: TaskStatus): unknown[] {
     return [taskId, retryCount, retryCount, retryCount, statusRank(status)];
+  }
+
+  /**
+   * Runs a one-row `UPDATE` that sets `attempt = LAST_INSERT_ID(attempt + 1)` and returns the new
+   * generation, or null when no row matched. The generation is read back with
+   * `SELECT LAST_INSERT_ID()` on the same connection: on a table with triggers (the count journal,
+   * migration 006) MariaDB reports insert id 0 to the `UPDATE` itself.
+   */
+  private async updateGeneration(sql: string, params: unknown[]): Promise<number | null> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const result = (await runner.query(sql, params)) as UpdateResult;
+      if (result.affectedRows !== 1) {
+        return null;
+      }
+      const [row] = (await runner.query('SELECT LAST_INSERT_ID() AS attempt')) as Array<{ attempt: string | number }>;
+      return Number(row.attempt);
+    } finally {
+      await runner.release();
+    }
   }
 
   private async update(sql: string, params: unknown[], manager?: EntityManager): Promise<UpdateResult> {

@@ -1,6 +1,6 @@
 import { Connection, RowDataPacket, createConnection } from 'mysql2/promise';
 import { TestDatabase, createTestDatabase } from '@tasklane/testing';
-import { migrateDown, migrateUp } from './migrator';
+import { migrateDown, migrateUp, recountTaskCounts } from './migrator';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(30_000);
@@ -9,7 +9,13 @@ const TABLE_MIGRATION = 'AddBackgroundTasksTable0000000000002';
 const DELIVERY_MIGRATION = 'AddTaskDeliveryColumns0000000000003';
 const CONTROL_MIGRATION = 'AddTaskControlColumns0000000000004';
 const LIST_MIGRATION = 'AddTaskListIndexes0000000000005';
-const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION, LIST_MIGRATION];
+const COUNTS_MIGRATION = 'AddTaskCounts0000000000006';
+const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION, LIST_MIGRATION, COUNTS_MIGRATION];
+const COUNT_TRIGGERS = [
+  'trg_background_tasks_count_delete',
+  'trg_background_tasks_count_insert',
+  'trg_background_tasks_count_update',
+];
 const DELIVERY_COLUMNS = ['attempt', 'lease_expires_at', 'dispatched_at'];
 const CONTROL_COLUMNS = ['timeout_ms', 'run'];
 const DELIVERY_INDEXES = ['idx_background_tasks_dispatched_at', 'idx_background_tasks_status_lease'];
@@ -71,6 +77,33 @@ async function indexNames(db: TestDatabase): Promise<string[]> {
     [db.name],
   );
   return found.map((index) => index.name);
+}
+
+async function triggerNames(db: TestDatabase): Promise<string[]> {
+  const found = await rows<{ name: string }>(
+    db.url,
+    'SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME',
+    [db.name],
+  );
+  return found.map((trigger) => trigger.name);
+}
+
+interface CountRow {
+  task_type: string;
+  status: string;
+  n: number;
+}
+
+/** The folded counts, and what a scan of background_tasks says they should be. */
+async function countsAndScan(db: TestDatabase): Promise<{ counts: CountRow[]; scan: CountRow[] }> {
+  const read = async (sql: string) =>
+    (await rows<CountRow>(db.url, sql)).map((row) => ({ ...row, n: Number(row.n) })).filter((row) => row.n !== 0);
+  return {
+    counts: await read('SELECT task_type, status, n FROM background_task_counts ORDER BY task_type, status'),
+    scan: await read(
+      'SELECT task_type, status, COUNT(*) AS n FROM background_tasks GROUP BY task_type, status ORDER BY task_type, status',
+    ),
+  };
 }
 
 async function appliedMigrations(db: TestDatabase): Promise<string[]> {
@@ -331,6 +364,98 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
+  it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'completed', UTC_TIMESTAMP(3)),
+                (?, 'diagnostic.sleep', 'email', 'completed', UTC_TIMESTAMP(3)),
+                (?, 'report.tasks-summary', 'report', 'pending', UTC_TIMESTAMP(3))`,
+        [TASK_ID, OTHER_TASK_ID, NEW_TASK_ID],
+      ),
+    );
+
+    await expect(migrateUp(db.url)).resolves.toEqual([COUNTS_MIGRATION]);
+
+    expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
+    expect(await countsAndScan(db)).toEqual({
+      counts: [
+        { task_type: 'email', status: 'completed', n: 2 },
+        { task_type: 'report', status: 'pending', n: 1 },
+      ],
+      scan: [
+        { task_type: 'email', status: 'completed', n: 2 },
+        { task_type: 'report', status: 'pending', n: 1 },
+      ],
+    });
+    expect(await rows(db.url, 'SELECT * FROM background_task_count_changes')).toEqual([]);
+
+    // Every insert, change of status or type, and delete is journaled; other updates are not.
+    await withConnection(db.url, async (connection) => {
+      await connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES ('0190a0b0-0000-7000-8000-000000000004', 'diagnostic.sleep', 'analytics', 'pending', UTC_TIMESTAMP(3))`,
+      );
+      await connection.query("UPDATE background_tasks SET status = 'running' WHERE task_id = ?", [NEW_TASK_ID]);
+      await connection.query('UPDATE background_tasks SET priority = 9 WHERE task_id = ?', [NEW_TASK_ID]);
+      await connection.query("UPDATE background_tasks SET task_type = 'cleanup' WHERE task_id = ?", [TASK_ID]);
+      await connection.query('DELETE FROM background_tasks WHERE task_id = ?', [OTHER_TASK_ID]);
+    });
+    expect(
+      await rows(db.url, 'SELECT task_type, from_status, to_status FROM background_task_count_changes ORDER BY id'),
+    ).toEqual([
+      { task_type: 'analytics', from_status: null, to_status: 'pending' },
+      { task_type: 'report', from_status: 'pending', to_status: 'running' },
+      { task_type: 'email', from_status: 'completed', to_status: null },
+      { task_type: 'cleanup', from_status: null, to_status: 'completed' },
+      { task_type: 'email', from_status: 'completed', to_status: null },
+    ]);
+  });
+
+  it('recountTaskCounts recounts after a TRUNCATE, which no trigger sees', async () => {
+    await withConnection(db.url, (connection) => connection.query('TRUNCATE TABLE background_tasks'));
+    expect((await countsAndScan(db)).counts).not.toEqual([]);
+
+    await recountTaskCounts(db.url);
+
+    expect(await countsAndScan(db)).toEqual({ counts: [], scan: [] });
+    expect(await rows(db.url, 'SELECT * FROM background_task_count_changes')).toEqual([]);
+
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'failed', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      ),
+    );
+    await recountTaskCounts(db.url);
+    expect(await countsAndScan(db)).toEqual({
+      counts: [{ task_type: 'email', status: 'failed', n: 1 }],
+      scan: [{ task_type: 'email', status: 'failed', n: 1 }],
+    });
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
+  it('migrateDown reverts 006 only: the triggers and the count tables go, the rows stay', async () => {
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      ),
+    );
+
+    await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
+
+    expect(await triggerNames(db)).toEqual([]);
+    expect(await tableExists(db, 'background_task_counts')).toBe(false);
+    expect(await tableExists(db, 'background_task_count_changes')).toBe(false);
+    expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS.slice(0, 4));
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
   it('migrateDown reverts 005 only: the list index goes, the rows stay', async () => {
     await withConnection(db.url, (connection) =>
       connection.query(
@@ -407,7 +532,12 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([DELIVERY_MIGRATION, CONTROL_MIGRATION, LIST_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      DELIVERY_MIGRATION,
+      CONTROL_MIGRATION,
+      LIST_MIGRATION,
+      COUNTS_MIGRATION,
+    ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
       db.url,
@@ -439,6 +569,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(CONTROL_MIGRATION);
     await withConnection(db.url, (connection) =>
@@ -449,14 +580,16 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([CONTROL_MIGRATION, LIST_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([CONTROL_MIGRATION, LIST_MIGRATION, COUNTS_MIGRATION]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
     expect(await rows(db.url, 'SELECT * FROM background_task_runs')).toEqual([]);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
-  it('migrateDown reverts 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+  it('migrateDown reverts 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
+    expect(await triggerNames(db)).toEqual([]);
     await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);
     expect(await indexNames(db)).not.toContain('idx_background_tasks_task_type_id');
     expect(await appliedMigrations(db)).toEqual([TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION]);

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { recountTasks } from '../background-task/task-counts';
 import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
 
 /** Creates the database named in `url` when it does not exist yet (utf8mb4). */
@@ -71,6 +72,21 @@ export async function migrateDown(url: string): Promise<string | null> {
     }
     await dataSource.undoLastMigration({ transaction: 'each' });
     return executed[0].name;
+  });
+}
+
+/**
+ * Recounts the task counts from `background_tasks` (ADR 0009) — after a `TRUNCATE` or a write made
+ * with the triggers dropped, the only ways they can drift. Writes wait for the table lock meanwhile.
+ */
+export async function recountTaskCounts(url: string): Promise<void> {
+  await withDataSource(url, async (dataSource) => {
+    const runner = dataSource.createQueryRunner();
+    try {
+      await recountTasks((sql) => runner.query(sql));
+    } finally {
+      await runner.release();
+    }
   });
 }
 

@@ -2,6 +2,7 @@ import { AddBackgroundTasksTable002 } from './002_add_background_tasks_table';
 import { AddTaskDeliveryColumns003 } from './003_add_task_delivery_columns';
 import { AddTaskControlColumns004 } from './004_add_task_control_columns';
 import { AddTaskListIndexes005 } from './005_add_task_list_indexes';
+import { AddTaskCounts006 } from './006_add_task_counts';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   AddTaskDeliveryColumns003,
   AddTaskControlColumns004,
   AddTaskListIndexes005,
+  AddTaskCounts006,
 ];

@@ -1,0 +1,46 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { TrackerEnv } from '../tracker.env';
+import { PeriodicJob } from './periodic-job';
+
+/** Changes folded per transaction: a few milliseconds of locks on the oldest journal rows. */
+const BATCH = 5_000;
+
+/**
+ * Folds the journal of count changes into the per-(task type, status) counts (ADR 0009), so that
+ * a count reads a few rows whatever the table holds. Several trackers can run it: each change is
+ * deleted and added up in one transaction. While no tracker runs, counts stay exact but read a
+ * growing journal (`tasklane_count_changes_pending`).
+ */
+@Injectable()
+export class CountFolderService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(CountFolderService.name);
+  private readonly job: PeriodicJob;
+
+  constructor(
+    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TrackerEnv) env: TrackerEnv,
+  ) {
+    this.job = new PeriodicJob('count folding', env.COUNT_FOLD_INTERVAL_MS, () => this.fold().then(), this.logger);
+  }
+
+  onApplicationBootstrap(): void {
+    this.job.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.job.stop();
+  }
+
+  /** Folds until the journal is empty; returns how many changes were folded. */
+  async fold(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const folded = await this.tasks.foldCountChanges(BATCH);
+      total += folded;
+      if (folded < BATCH) {
+        return total;
+      }
+    }
+  }
+}
