@@ -264,6 +264,23 @@ describe('observability', () => {
       );
     });
 
+    it('tracker: folds the count changes of every write into the task counts (ADR 0009), which stay exact', async () => {
+      const task = await system.enqueue({ task_name: 'diagnostic.sleep', task_type: 'report', params: { ms: 1 } });
+      expect((await system.waitForTask(task.task_id, finished)).status).toBe('completed');
+      await waitForSample('status-tracker', 'tasklane_count_changes_pending', {}, (value) => value === 0);
+      type Count = { task_type: string; status: string; n: number };
+      const folded = await system.query<Count>(
+        'SELECT task_type, status, n FROM background_task_counts WHERE n <> 0 ORDER BY task_type, status',
+      );
+      const scanned = await system.query<Count>(
+        'SELECT task_type, status, COUNT(*) AS n FROM background_tasks GROUP BY task_type, status ORDER BY task_type, status',
+      );
+      expect(folded.map((row) => ({ ...row, n: Number(row.n) }))).toEqual(
+        scanned.map((row) => ({ ...row, n: Number(row.n) })),
+      );
+      expect(folded).toContainEqual(expect.objectContaining({ task_type: 'report', status: 'completed' }));
+    });
+
     it('tracker: the backlog gauges grow while a worker is away, and fall back once it returns', async () => {
       const queue = taskQueueName(TaskType.Cleanup);
       await system.stopApp('worker-cleanup');
