@@ -23,6 +23,7 @@ const HELP = `npm run bench -- [options]
   --concurrency N      WORKER_CONCURRENCY of each worker (default 32)
   --rows N             rows for the list/count workload, 0 to skip (default 1000000)
   --samples N          timed requests per list/count query (default 100)
+  --idle-seconds N     how long the apps idle after start before their idle RSS is read (default 45)
   --log-level L        LOG_LEVEL of the apps (default log, as in production)
   --workloads LIST     comma-separated: throughput,batch,priority,rows (default all)
   --cpu-prof DIR       write a V8 CPU profile of every app into DIR (node --cpu-prof)
@@ -39,6 +40,7 @@ function options() {
       concurrency: { type: 'string', default: '32' },
       rows: { type: 'string', default: '1000000' },
       samples: { type: 'string', default: '100' },
+      'idle-seconds': { type: 'string', default: '45' },
       'log-level': { type: 'string', default: 'log' },
       out: { type: 'string' },
       workloads: { type: 'string', default: WORKLOADS.join(',') },
@@ -72,6 +74,7 @@ function options() {
     concurrency: int('concurrency', values.concurrency, 1),
     rows: smoke ? 20_000 : int('rows', values.rows, 0),
     samples: smoke ? 20 : int('samples', values.samples, 1),
+    idleSeconds: smoke ? 5 : int('idle-seconds', values['idle-seconds'], 0),
     logLevel: values['log-level'],
     priorityLow: smoke ? 200 : 2_000,
     priorityHigh: smoke ? 20 : 50,
@@ -96,8 +99,8 @@ async function main(): Promise<void> {
     nodeOptions: config.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${config.cpuProfileDir}`],
   });
   try {
-    await new Promise((done) => setTimeout(done, 2_000));
-    const idle = idleRss(system);
+    log(`idle: reading each app's RSS for ${config.idleSeconds} s before any load`);
+    const idle = await idleRss(system, config.idleSeconds * 1_000);
     const runs = [];
     if (config.workloads.has('throughput')) {
       for (let replicas = 1; replicas <= config.replicas; replicas += 1) {
@@ -133,7 +136,9 @@ async function main(): Promise<void> {
         logLevel: config.logLevel,
         smoke: config.smoke,
       },
-      idleRssMiB: idle,
+      idleSeconds: config.idleSeconds,
+      startRssMiB: idle.start,
+      idleRssMiB: idle.idle,
       throughput: runs,
       batch: batched,
       priority: ranked,

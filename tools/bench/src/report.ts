@@ -4,6 +4,8 @@ import { BatchResult, PriorityResult, RowsResult, ThroughputResult } from './wor
 export interface BenchResults {
   date: string;
   conditions: Record<string, unknown>;
+  idleSeconds: number;
+  startRssMiB: Record<string, number>;
   idleRssMiB: Record<string, number>;
   throughput: ThroughputResult[];
   batch: BatchResult | null;
@@ -71,10 +73,11 @@ function throughputSection(results: BenchResults): string {
     ]),
   );
   const cost = table(
-    ['process', 'CPU ms/task', 'idle RSS MiB', 'peak RSS MiB'],
+    ['process', 'CPU ms/task', 'RSS MiB at start', `idle RSS MiB (after ${results.idleSeconds} s)`, 'peak RSS MiB'],
     Object.keys(first.cost.cpuMsPerTask).map((name) => [
       name,
       round(first.cost.cpuMsPerTask[name], 3),
+      ms(results.startRssMiB[name] ?? results.startRssMiB[`${name}#1`] ?? NaN),
       ms(results.idleRssMiB[name] ?? results.idleRssMiB[`${name}#1`] ?? NaN),
       ms(first.cost.peakRssMiB[name] ?? first.cost.peakRssMiB[`${name}#1`] ?? NaN),
     ]),

@@ -401,13 +401,27 @@ async function followCursor(
   return percentiles(samples);
 }
 
-/** Idle resident memory of each app, MiB. */
-export function idleRss(system: BenchSystem): Record<string, number> {
-  const rss: Record<string, number> = {};
-  for (const [key, app] of system.apps) {
-    if (app.process.pid !== undefined) {
-      rss[key] = memoryMiB(app.process.pid).rss;
+/**
+ * Resident memory of each app, MiB, before any load: `start` two seconds after the system is up
+ * (the start-up burst still in V8's young generation), `idle` after `idleMs` without load. V8's
+ * memory reducer gives the start-up garbage back some 10–30 s after start when nothing happens;
+ * `idle` is what a pod that has nothing to do sits at.
+ */
+export async function idleRss(
+  system: BenchSystem,
+  idleMs: number,
+): Promise<{ start: Record<string, number>; idle: Record<string, number> }> {
+  const read = (): Record<string, number> => {
+    const rss: Record<string, number> = {};
+    for (const [key, app] of system.apps) {
+      if (app.process.pid !== undefined) {
+        rss[key] = memoryMiB(app.process.pid).rss;
+      }
     }
-  }
-  return rss;
+    return rss;
+  };
+  await new Promise((done) => setTimeout(done, 2_000));
+  const start = read();
+  await new Promise((done) => setTimeout(done, idleMs));
+  return { start, idle: read() };
 }
