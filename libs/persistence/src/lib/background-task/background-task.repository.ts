@@ -25,6 +25,7 @@ import { isDeadlock } from '../database/database-errors';
 import { GuardedRow, eventMayApply, eventTarget, movesForward } from './event-guard';
 import {
   TASK_COUNT_CHANGES_TABLE,
+  TASK_COUNTS_LOCK,
   TASK_COUNTS_TABLE,
   TaskCountChange,
   countStatement,
@@ -764,9 +765,11 @@ export class BackgroundTaskRepository {
   }
 
   /**
-   * Folds up to `limit` of the oldest count changes into the counts, in one transaction: the rows
-   * the `DELETE … RETURNING` removes are exactly the ones added up, so a concurrent fold (another
-   * tracker) or a concurrent count never sees a change twice or not at all. READ COMMITTED: no gap
+   * Folds up to `limit` of the oldest count changes into the counts, in one transaction: the
+   * journal rows read `FOR UPDATE SKIP LOCKED` (a writer's uncommitted rows are left for the
+   * next fold, never waited for) are exactly the ones deleted and added up, so a concurrent count
+   * never sees a change twice or not at all. Under the counts lock (`TASK_COUNTS_LOCK`): while
+   * another tracker folds, or a recount runs, this one skips its turn. READ COMMITTED: no gap
    * locks, so the triggers of concurrent task writes append to the journal without waiting.
    * Returns how many changes were folded.
    */
@@ -774,21 +777,53 @@ export class BackgroundTaskRepository {
     if (!Number.isSafeInteger(limit) || limit < 1) {
       throw new RangeError(`invalid fold limit ${limit}`);
     }
-    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
-      const changes = (await manager.query(
-        `DELETE FROM ${TASK_COUNT_CHANGES_TABLE} ORDER BY id LIMIT ${limit}
-         RETURNING task_type, from_status, to_status`,
-      )) as TaskCountChange[];
-      const deltas = sumCountChanges(changes);
-      if (deltas.length > 0) {
-        await manager.query(
-          `INSERT INTO ${TASK_COUNTS_TABLE} (task_type, status, n) VALUES ${placeholders(deltas.length, '(?, ?, ?)')}
-           ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
-          deltas.flatMap((delta) => [delta.taskType, delta.status, delta.delta]),
-        );
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const [lock] = (await runner.query('SELECT GET_LOCK(?, 0) AS held', [TASK_COUNTS_LOCK])) as Array<{
+        held: number | string | null;
+      }>;
+      if (Number(lock?.held) !== 1) {
+        return 0;
       }
-      return changes.length;
-    });
+      try {
+        await runner.startTransaction('READ COMMITTED');
+        try {
+          const folded = await this.foldLocked(runner.manager, limit);
+          await runner.commitTransaction();
+          return folded;
+        } catch (error) {
+          await runner.rollbackTransaction();
+          throw error;
+        }
+      } finally {
+        await runner.query('SELECT RELEASE_LOCK(?)', [TASK_COUNTS_LOCK]);
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async foldLocked(manager: EntityManager, limit: number): Promise<number> {
+    const changes = (await manager.query(
+      `SELECT id, task_type, from_status, to_status FROM ${TASK_COUNT_CHANGES_TABLE}
+        ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
+    )) as Array<TaskCountChange & { id: string | number }>;
+    if (changes.length === 0) {
+      return 0;
+    }
+    await manager.query(
+      `DELETE FROM ${TASK_COUNT_CHANGES_TABLE} WHERE id IN (${placeholders(changes.length)})`,
+      changes.map((change) => change.id),
+    );
+    const deltas = sumCountChanges(changes);
+    if (deltas.length > 0) {
+      await manager.query(
+        `INSERT INTO ${TASK_COUNTS_TABLE} (task_type, status, n) VALUES ${placeholders(deltas.length, '(?, ?, ?)')}
+         ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
+        deltas.flatMap((delta) => [delta.taskType, delta.status, delta.delta]),
+      );
+    }
+    return changes.length;
   }
 
   /** How many count changes wait to be folded (what makes a count slower when it grows). */

@@ -103,33 +103,65 @@ export function countStatement(filter: TaskCountFilter): { sql: string; params: 
 }
 
 /**
- * Statements that recount every task from `background_tasks` (the migration's seed, and
- * `npm run db:recount` after a `TRUNCATE` or a write with the triggers off). They run with the
- * three tables locked, so no write happens between the recount and the journal it replaces.
+ * The named lock (`GET_LOCK`) a fold or a recount holds: one at a time, so a recount never
+ * overwrites counts a fold updated after the recount's snapshot, and two trackers never fold
+ * the same journal rows (one skips its turn).
  */
-export const RECOUNT_STATEMENTS = [
-  `LOCK TABLES background_tasks WRITE, ${TASK_COUNTS_TABLE} WRITE, ${TASK_COUNT_CHANGES_TABLE} WRITE`,
-  `DELETE FROM ${TASK_COUNT_CHANGES_TABLE}`,
-  `DELETE FROM ${TASK_COUNTS_TABLE}`,
-  `INSERT INTO ${TASK_COUNTS_TABLE} (task_type, status, n)
-     SELECT task_type, status, COUNT(*) FROM background_tasks GROUP BY task_type, status`,
-] as const;
-export const UNLOCK_TABLES = 'UNLOCK TABLES';
+export const TASK_COUNTS_LOCK = 'tasklane.task_counts';
+
+/** Longest wait of a recount for a fold in progress, seconds. */
+const RECOUNT_LOCK_WAIT_SECONDS = 60;
+
+/** Journal rows deleted per statement by a recount. */
+const RECOUNT_DELETE_CHUNK = 5_000;
+
+/** Runs one statement on the connection a recount holds and answers its rows. */
+export type CountsQuery = (sql: string, params?: unknown[]) => Promise<unknown>;
 
 /**
- * Runs the recount on one connection (`query`) — after `whileLocked` (the migration creates the
- * triggers there) — unlocking the tables whatever happens.
+ * Recounts every task from `background_tasks` (the seed of migration 006, and `npm run
+ * db:recount` after a `TRUNCATE` or a write made with the triggers dropped), without locking the
+ * table: under the counts lock, in one REPEATABLE READ snapshot S, the counts become what S
+ * shows and the journal rows S shows are deleted. A change committed before S is in both the
+ * table and the journal as S sees them: counted once, its journal row gone. A change committed
+ * after S (or not at all) is in neither: its journal row stays for the next fold. Every
+ * statement runs on one connection (`query`), which must not be in a transaction.
  */
-export async function recountTasks(
-  query: (sql: string) => Promise<unknown>,
-  whileLocked: readonly string[] = [],
-): Promise<void> {
-  const [lock, ...recount] = RECOUNT_STATEMENTS;
+export async function recountTasks(query: CountsQuery): Promise<void> {
+  const [lock] = (await query('SELECT GET_LOCK(?, ?) AS held', [
+    TASK_COUNTS_LOCK,
+    RECOUNT_LOCK_WAIT_SECONDS,
+  ])) as Array<{ held: number | string | null }>;
+  if (Number(lock?.held) !== 1) {
+    throw new Error(
+      `the task counts lock is held elsewhere (a fold or a recount) for over ${RECOUNT_LOCK_WAIT_SECONDS} s`,
+    );
+  }
   try {
-    for (const statement of [lock, ...whileLocked, ...recount]) {
-      await query(statement);
+    await query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+    try {
+      const counts = (await query(
+        'SELECT task_type, status, COUNT(*) AS n FROM background_tasks GROUP BY task_type, status',
+      )) as Array<{ task_type: string; status: string; n: number | string }>;
+      const journaled = (await query(`SELECT id FROM ${TASK_COUNT_CHANGES_TABLE}`)) as Array<{ id: string | number }>;
+      for (let start = 0; start < journaled.length; start += RECOUNT_DELETE_CHUNK) {
+        const ids = journaled.slice(start, start + RECOUNT_DELETE_CHUNK).map((row) => row.id);
+        await query(`DELETE FROM ${TASK_COUNT_CHANGES_TABLE} WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+      }
+      await query(`DELETE FROM ${TASK_COUNTS_TABLE}`);
+      if (counts.length > 0) {
+        await query(
+          `INSERT INTO ${TASK_COUNTS_TABLE} (task_type, status, n) VALUES ${counts.map(() => '(?, ?, ?)').join(', ')}`,
+          counts.flatMap((row) => [row.task_type, row.status, Number(row.n)]),
+        );
+      }
+      await query('COMMIT');
+    } catch (error) {
+      await query('ROLLBACK');
+      throw error;
     }
   } finally {
-    await query(UNLOCK_TABLES);
+    await query('SELECT RELEASE_LOCK(?)', [TASK_COUNTS_LOCK]);
   }
 }

@@ -83,7 +83,7 @@ export async function recountTaskCounts(url: string): Promise<void> {
   await withDataSource(url, async (dataSource) => {
     const runner = dataSource.createQueryRunner();
     try {
-      await recountTasks((sql) => runner.query(sql));
+      await recountTasks((sql, params) => runner.query(sql, params));
     } finally {
       await runner.release();
     }

@@ -33,10 +33,10 @@ const TRIGGERS = [
  * - `background_task_count_changes`: the journal since — one row per insert, delete or change of
  *   status, appended by triggers in the writer's transaction and folded into the counts by the
  *   status tracker (`task-counts.ts` explains the reads).
- * The triggers are created and the counts seeded with the three tables locked, so a running
- * system loses no change to the seed (its writes wait for the lock, a few seconds per million
- * rows). With binary logging on, creating triggers needs the TRIGGER privilege and, on MySQL and
- * MariaDB without SUPER, `log_bin_trust_function_creators=1`.
+ * The triggers are created first (each waits for the transactions writing the table), then the
+ * counts are seeded from one snapshot (`recountTasks`), so a running system loses no change to
+ * the seed and no write waits for it. With binary logging on, creating triggers needs the
+ * TRIGGER privilege and, on MySQL and MariaDB without SUPER, `log_bin_trust_function_creators=1`.
  */
 export class AddTaskCounts006 implements MigrationInterface {
   readonly name = 'AddTaskCounts0000000000006';
@@ -59,7 +59,11 @@ export class AddTaskCounts006 implements MigrationInterface {
         PRIMARY KEY (id)
       ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci
     `);
-    await recountTasks((sql) => queryRunner.query(sql), TRIGGERS);
+    for (const trigger of TRIGGERS) {
+      await queryRunner.query(trigger);
+    }
+    // Every write committed from here on is journaled; the seed counts what was there before.
+    await recountTasks((sql, params) => queryRunner.query(sql, params));
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
