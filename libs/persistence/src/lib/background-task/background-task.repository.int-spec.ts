@@ -1712,11 +1712,15 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect(await counted()).toEqual(truth);
     });
 
-    it('folds around a writer’s uncommitted changes without waiting for them, and folds them once committed', async () => {
+    it('waits for a writer’s uncommitted change, then folds it with the rest, once', async () => {
       await foldAll();
-      const writer = dataSource.createQueryRunner();
+      // The writer on a pool of its own: this file's pool (2) serves the fold and the counts.
+      const writerPool = new DataSource(dataSourceOptions({ url: db.url, poolSize: 1 }));
+      await writerPool.initialize();
+      const writer = writerPool.createQueryRunner();
       await writer.startTransaction();
       try {
+        await inserted({ taskType: TaskType.Cleanup });
         const held = newTask({ taskType: TaskType.Cleanup });
         await writer.query(
           `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
@@ -1726,21 +1730,25 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
         await inserted({ taskType: TaskType.Cleanup });
         const before = await tasks.count({ taskType: TaskType.Cleanup, status: TaskStatus.Pending });
 
-        const started = Date.now();
-        // The committed insert is folded; the uncommitted one is skipped, not waited for.
-        expect(await tasks.foldCountChanges(1_000)).toBe(1);
-        expect(Date.now() - started).toBeLessThan(2_000);
+        let folded: number | null = null;
+        const folding = tasks.foldCountChanges(1_000).then((n) => (folded = n));
+        await new Promise((done) => setTimeout(done, 300));
+        // Blocked behind the uncommitted row; counts meanwhile stay exact and never wait.
+        expect(folded).toBeNull();
         expect(await tasks.count({ taskType: TaskType.Cleanup, status: TaskStatus.Pending })).toBe(before);
 
         await writer.commitTransaction();
+        await folding;
+        expect(folded).toBe(3);
         expect(await tasks.count({ taskType: TaskType.Cleanup, status: TaskStatus.Pending })).toBe(before + 1);
-        expect(await tasks.foldCountChanges(1_000)).toBe(1);
+        expect(await tasks.pendingCountChanges()).toBe(0);
         expect(await counted()).toEqual(await scanned());
       } finally {
         if (writer.isTransactionActive) {
           await writer.rollbackTransaction();
         }
         await writer.release();
+        await writerPool.destroy();
       }
     });
 

@@ -766,11 +766,13 @@ export class BackgroundTaskRepository {
 
   /**
    * Folds up to `limit` of the oldest count changes into the counts, in one transaction: the
-   * journal rows read `FOR UPDATE SKIP LOCKED` (a writer's uncommitted rows are left for the
-   * next fold, never waited for) are exactly the ones deleted and added up, so a concurrent count
-   * never sees a change twice or not at all. Under the counts lock (`TASK_COUNTS_LOCK`): while
-   * another tracker folds, or a recount runs, this one skips its turn. READ COMMITTED: no gap
-   * locks, so the triggers of concurrent task writes append to the journal without waiting.
+   * journal rows read `FOR UPDATE` are exactly the ones deleted and added up, so a concurrent
+   * count never sees a change twice or not at all. A writer's uncommitted journal row is waited
+   * for, not skipped: skipping makes InnoDB turn the implicit lock of every uncommitted row the
+   * scan passes into a lock object, and a million-row write then fails with "the total number of
+   * locks exceeds the lock table size". Writers never wait for a fold (READ COMMITTED: no gap
+   * locks; they only append). Under the counts lock (`TASK_COUNTS_LOCK`): while another tracker
+   * folds, or a recount runs, this one skips its turn.
    * Returns how many changes were folded.
    */
   async foldCountChanges(limit: number): Promise<number> {
@@ -806,7 +808,7 @@ export class BackgroundTaskRepository {
   private async foldLocked(manager: EntityManager, limit: number): Promise<number> {
     const changes = (await manager.query(
       `SELECT id, task_type, from_status, to_status FROM ${TASK_COUNT_CHANGES_TABLE}
-        ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
+        ORDER BY id LIMIT ${limit} FOR UPDATE`,
     )) as Array<TaskCountChange & { id: string | number }>;
     if (changes.length === 0) {
       return 0;
