@@ -16,6 +16,8 @@ const BATCH = 5_000;
 export class CountFolderService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(CountFolderService.name);
   private readonly job: PeriodicJob;
+  /** Set at shutdown: a fold of a long journal stops after its current transaction. */
+  private stopping = false;
 
   constructor(
     @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
@@ -29,18 +31,20 @@ export class CountFolderService implements OnApplicationBootstrap, BeforeApplica
   }
 
   beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     return this.job.stop();
   }
 
-  /** Folds until the journal is empty; returns how many changes were folded. */
+  /** Folds until the journal is empty (or shutdown begins); returns how many changes were folded. */
   async fold(): Promise<number> {
     let total = 0;
-    for (;;) {
+    while (!this.stopping) {
       const folded = await this.tasks.foldCountChanges(BATCH);
       total += folded;
       if (folded < BATCH) {
-        return total;
+        break;
       }
     }
+    return total;
   }
 }
