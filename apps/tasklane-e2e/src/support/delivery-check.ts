@@ -74,6 +74,34 @@ function sample(ids: string[]): string {
 }
 
 /**
+ * The task counts (ADR 0009: folded counts plus the unfolded journal, what the count endpoints
+ * read) against a scan of the table, per task type and status: a fault must not make them drift.
+ */
+async function countsAgainstTable(system: TasklaneSystem): Promise<string[]> {
+  type Count = { task_type: string; status: string; n: number | string };
+  const key = (row: Count): string => `${row.task_type}/${row.status}`;
+  const [counted, scanned] = await Promise.all([
+    system.query<Count>(
+      `SELECT task_type, status, SUM(n) AS n FROM (
+         SELECT task_type, status, n FROM background_task_counts
+         UNION ALL SELECT task_type, to_status, 1 FROM background_task_count_changes WHERE to_status IS NOT NULL
+         UNION ALL SELECT task_type, from_status, -1 FROM background_task_count_changes WHERE from_status IS NOT NULL
+       ) AS changes GROUP BY task_type, status`,
+    ),
+    system.query<Count>('SELECT task_type, status, COUNT(*) AS n FROM background_tasks GROUP BY task_type, status'),
+  ]);
+  const expected = new Map(scanned.map((row) => [key(row), Number(row.n)]));
+  const actual = new Map(counted.map((row): [string, number] => [key(row), Number(row.n)]).filter(([, n]) => n !== 0));
+  const keys = [...new Set([...expected.keys(), ...actual.keys()])].sort();
+  const wrong = keys.filter((k) => (expected.get(k) ?? 0) !== (actual.get(k) ?? 0));
+  return wrong.length === 0
+    ? []
+    : [
+        `task counts differ from the table: ${wrong.map((k) => `${k} ${actual.get(k) ?? 0} ≠ ${expected.get(k) ?? 0}`).join(', ')}`,
+      ];
+}
+
+/**
  * The final check of a fault scenario. Waits (bounded) until every task of the scenario is in a
  * final status, lets late executions land, then counts from the status table AND the execution
  * log (independent of the table):
@@ -81,7 +109,7 @@ function sample(ids: string[]): string {
  * - executed twice: two or more finished executions of one task;
  * - stuck: not in a final status at the deadline;
  * plus violations that are none of those (completed without ever running, cancelled after
- * running, failed). The population is every accepted task and every `diagnostic.sleep` row in
+ * running, failed, task counts that drifted from the table). The population is every accepted task and every `diagnostic.sleep` row in
  * the table, so a row committed without a 201 must run as well.
  */
 export async function checkDelivery(system: TasklaneSystem, options: DeliveryCheckOptions): Promise<DeliveryFigures> {
@@ -196,6 +224,7 @@ export async function checkDelivery(system: TasklaneSystem, options: DeliveryChe
   add('cancelled but executed', cancelledRun);
   add('failed', failed);
   add('cancelled although nobody cancelled it', cancelledUnexpectedly);
+  violations.push(...(await countsAgainstTable(system)));
   return {
     accepted: snapshot.ids.size,
     unanswered: [...snapshot.ids].filter((id) => !answered.has(id)).length,
