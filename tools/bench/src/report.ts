@@ -98,6 +98,7 @@ function batchSection(batch: BatchResult): string {
       'request ms p50/p95/p99',
       'end-to-end tasks/s',
       'app CPU ms/task',
+      'enqueued tasks/s, workers stopped',
       'RabbitMQ alone, publishes/s',
     ],
     [
@@ -109,6 +110,7 @@ function batchSection(batch: BatchResult): string {
         spread(batch.enqueue.latencyMs),
         Math.round(batch.endToEnd.tasksPerSecond),
         round(batch.cost.appsCpuMsPerTask, 3),
+        Math.round(batch.workersStoppedTasksPerSecond),
         Math.round(batch.brokerAlonePublishesPerSecond),
       ],
     ],

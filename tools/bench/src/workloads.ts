@@ -141,6 +141,8 @@ export interface BatchResult {
    * confirmed commands into a priority queue, as many in flight as the batch load keeps.
    */
   brokerAlonePublishesPerSecond: number;
+  /** Tasks accepted per second by the same load with the workers stopped (nothing drains meanwhile). */
+  workersStoppedTasksPerSecond: number;
 }
 
 /** Workload 2: the same tasks through `POST /api/tasks/enqueue/batch`. */
@@ -165,6 +167,7 @@ export async function batch(
   const cost = costOf(system, cpu, total);
   // After the load (and its cost), so that the broker's clean-up of this queue cannot slow it.
   const brokerAlonePublishesPerSecond = await brokerAlone(system.amqpUrl, total, batchSize * connections);
+  const workersStoppedTasksPerSecond = await batchWithWorkersStopped(system, requests, batchSize, connections);
   return {
     tasks: total,
     batchSize,
@@ -174,7 +177,42 @@ export async function batch(
     endToEnd: e2e,
     cost,
     brokerAlonePublishesPerSecond,
+    workersStoppedTasksPerSecond,
   };
+}
+
+/**
+ * The same batch load with the workers stopped (a bulk load into a backlog): what the gateway,
+ * RabbitMQ and MariaDB take when nothing drains the queue meanwhile. The workers then start again
+ * and drain it, so that the next workload starts from empty queues.
+ */
+async function batchWithWorkersStopped(
+  system: BenchSystem,
+  requests: number,
+  batchSize: number,
+  connections: number,
+): Promise<number> {
+  const workers = system.workers();
+  for (const key of workers) {
+    await system.stopApp(key);
+  }
+  await system.clearTasks();
+  const enqueue = await postLoad({
+    url: `${system.baseUrl}/api/tasks/enqueue/batch`,
+    connections,
+    amount: requests,
+    body: JSON.stringify({ tasks: Array.from({ length: batchSize }, () => noOpTask()) }),
+  });
+  requireAllCreated(enqueue, requests);
+  for (const key of workers) {
+    await system.startApp('worker-email', Number(key.split('#')[1]));
+  }
+  const total = requests * batchSize;
+  const completed = await system.waitForCompleted(total, COMPLETION_TIMEOUT_MS);
+  if (completed < total) {
+    throw new Error(`only ${completed} of ${total} tasks completed after the workers restarted`);
+  }
+  return (total * 1_000) / enqueue.durationMs;
 }
 
 /** `count` persistent commands published with confirms into a throw-away priority queue, `inFlight` at a time; per second. */
