@@ -8,9 +8,9 @@ const BATCH = 5_000;
 
 /**
  * Folds the journal of count changes into the per-(task type, status) counts (ADR 0009), so that
- * a count reads a few rows whatever the table holds. Several trackers can run it: each change is
- * deleted and added up in one transaction. While no tracker runs, counts stay exact but read a
- * growing journal (`tasklane_count_changes_pending`).
+ * a count reads a few rows whatever the table holds. Several trackers can run it: they take
+ * turns (a named lock), and each change is deleted and added up in one transaction. While no
+ * tracker runs, counts stay exact but read a growing journal (`tasklane_count_changes_pending`).
  */
 @Injectable()
 export class CountFolderService implements OnApplicationBootstrap, BeforeApplicationShutdown {

@@ -9,8 +9,8 @@ import { TaskStatus, TaskType } from '@tasklane/contracts';
  * operator's SQL). The tracker periodically folds the changes into `background_task_counts`
  * (one row per task type and status) — delete and add up in one transaction, so a snapshot sees
  * each change either still in the journal or already in the counts, never both or neither. A
- * count reads both tables in one statement: the number of counts rows plus the journal since
- * the last fold, however many tasks the table holds.
+ * count reads both in one statement: the folded counts of its filter plus the journal since the
+ * last fold — a few rows and one fold interval of changes, however many tasks the table holds.
  */
 export const TASK_COUNTS_TABLE = 'background_task_counts';
 export const TASK_COUNT_CHANGES_TABLE = 'background_task_count_changes';
@@ -31,7 +31,7 @@ export interface TaskCountDelta {
 
 /**
  * Adds up journal rows per (task type, status), dropping the sums that cancel out, in key order
- * (so that concurrent folds lock counts rows in one order).
+ * (the counts rows are then always locked in one order).
  */
 export function sumCountChanges(changes: readonly TaskCountChange[]): TaskCountDelta[] {
   const sums = new Map<string, TaskCountDelta>();
