@@ -145,6 +145,38 @@ export interface BatchResult {
   workersStoppedTasksPerSecond: number;
 }
 
+/** `requests` batches of `batchSize` no-op tasks over `connections`; fails unless every one was created. */
+async function postBatches(
+  system: BenchSystem,
+  requests: number,
+  batchSize: number,
+  connections: number,
+): Promise<LoadResult> {
+  const enqueue = await postLoad({
+    url: `${system.baseUrl}/api/tasks/enqueue/batch`,
+    connections,
+    amount: requests,
+    body: JSON.stringify({ tasks: Array.from({ length: batchSize }, () => noOpTask()) }),
+  });
+  requireAllCreated(enqueue, requests);
+  return enqueue;
+}
+
+/** Stops every worker replica; returns their keys for {@link startWorkers}. */
+async function stopWorkers(system: BenchSystem): Promise<string[]> {
+  const workers = system.workers();
+  for (const key of workers) {
+    await system.stopApp(key);
+  }
+  return workers;
+}
+
+async function startWorkers(system: BenchSystem, workers: readonly string[]): Promise<void> {
+  for (const key of workers) {
+    await system.startApp('worker-email', Number(key.split('#')[1]));
+  }
+}
+
 /** Workload 2: the same tasks through `POST /api/tasks/enqueue/batch`. */
 export async function batch(
   system: BenchSystem,
@@ -156,13 +188,7 @@ export async function batch(
   const requests = Math.ceil(tasks / batchSize);
   const total = requests * batchSize;
   const cpu = meter(system);
-  const enqueue = await postLoad({
-    url: `${system.baseUrl}/api/tasks/enqueue/batch`,
-    connections,
-    amount: requests,
-    body: JSON.stringify({ tasks: Array.from({ length: batchSize }, () => noOpTask()) }),
-  });
-  requireAllCreated(enqueue, requests);
+  const enqueue = await postBatches(system, requests, batchSize, connections);
   const e2e = await endToEnd(system, total, enqueue.startedAt);
   const cost = costOf(system, cpu, total);
   // After the load (and its cost), so that the broker's clean-up of this queue cannot slow it.
@@ -192,21 +218,10 @@ async function batchWithWorkersStopped(
   batchSize: number,
   connections: number,
 ): Promise<number> {
-  const workers = system.workers();
-  for (const key of workers) {
-    await system.stopApp(key);
-  }
+  const workers = await stopWorkers(system);
   await system.clearTasks();
-  const enqueue = await postLoad({
-    url: `${system.baseUrl}/api/tasks/enqueue/batch`,
-    connections,
-    amount: requests,
-    body: JSON.stringify({ tasks: Array.from({ length: batchSize }, () => noOpTask()) }),
-  });
-  requireAllCreated(enqueue, requests);
-  for (const key of workers) {
-    await system.startApp('worker-email', Number(key.split('#')[1]));
-  }
+  const enqueue = await postBatches(system, requests, batchSize, connections);
+  await startWorkers(system, workers);
   const total = requests * batchSize;
   const completed = await system.waitForCompleted(total, COMPLETION_TIMEOUT_MS);
   if (completed < total) {
@@ -261,10 +276,7 @@ export interface PriorityResult extends RankSummary {
  * the workers start; where did the high-priority tasks finish?
  */
 export async function priority(system: BenchSystem, low: number, high: number): Promise<PriorityResult> {
-  const workers = system.workers();
-  for (const key of workers) {
-    await system.stopApp(key);
-  }
+  const workers = await stopWorkers(system);
   await system.clearTasks();
   const post = async (path: string, body: unknown): Promise<void> => {
     const response = await fetch(`${system.baseUrl}${path}`, {
@@ -283,9 +295,7 @@ export async function priority(system: BenchSystem, low: number, high: number): 
   for (let sent = 0; sent < high; sent += 1) {
     await post('/api/tasks/enqueue', noOpTask(10));
   }
-  for (const key of workers) {
-    await system.startApp('worker-email', Number(key.split('#')[1]));
-  }
+  await startWorkers(system, workers);
   const completed = await system.waitForCompleted(low + high, COMPLETION_TIMEOUT_MS);
   if (completed < low + high) {
     throw new Error(`only ${completed} of ${low + high} tasks completed`);
