@@ -2,8 +2,8 @@
  * db-migrator: applies (`up`) or reverts the last (`down`) migration against DATABASE_URL
  * (default mysql://root@127.0.0.1:3306/tasklane), creating the database when it is missing, or
  * recounts the task counts (`recount`, after a TRUNCATE of background_tasks: ADR 0009).
- * `npm run db:migrate` / `npm run db:rollback` / `npm run db:recount` locally; the migration Job in Kubernetes and the
- * one-shot service in Compose run the built image with `node main.js up`.
+ * `npm run db:migrate` / `npm run db:rollback` / `npm run db:recount` locally; the migration Job
+ * in Kubernetes and the one-shot service in Compose run the built image with `node main.js up`.
  */
 import 'reflect-metadata';
 import { BaseEnv, loadConfig } from '@tasklane/config';

@@ -77,7 +77,7 @@ export async function migrateDown(url: string): Promise<string | null> {
 
 /**
  * Recounts the task counts from `background_tasks` (ADR 0009) — after a `TRUNCATE` or a write made
- * with the triggers dropped, the only ways they can drift. Writes wait for the table lock meanwhile.
+ * with the triggers dropped, the only ways they can drift. Writes go on meanwhile; folds wait.
  */
 export async function recountTaskCounts(url: string): Promise<void> {
   await withDataSource(url, async (dataSource) => {
