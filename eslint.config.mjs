@@ -4,7 +4,8 @@ import nx from '@nx/eslint-plugin';
  * Module boundaries. Apps depend on libs, never the other way; a lib depends only on libs of a
  * lower layer (contracts < util < data-access < feature); each app's scope sees only the
  * shared libs and its own (so no worker can import gateway code, and the reverse).
- * Test files may additionally import the `type:testing` helpers.
+ * Test files (and the `*.fixture.ts` only they import) may additionally import the `type:testing`
+ * helpers.
  */
 const typeLayers = {
   'type:app': ['type:feature', 'type:data-access', 'type:util', 'type:contracts'],
@@ -85,7 +86,8 @@ export default [
     },
   },
   {
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    // Tests, and the fixtures (`*.fixture.ts`) only tests import.
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.fixture.ts'],
     rules: {
       '@nx/enforce-module-boundaries': boundaries({ forTests: true }),
       '@typescript-eslint/require-await': 'off',

@@ -1,12 +1,15 @@
 // `npm run bench`: builds the apps, then runs the benchmark (tools/bench/src/main.ts) with the
-// arguments given after `--`. See docs/benchmarks.md.
+// arguments given after `--`; `npm run bench -- auth-flood [...]` runs the anonymous-flood
+// benchmark (tools/bench/src/auth-flood.ts) instead. See docs/benchmarks.md.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkServices } from '../scripts/check-services.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const args = process.argv.slice(2);
+const SCRIPTS = { 'auth-flood': 'tools/bench/src/auth-flood.ts' };
+const script = SCRIPTS[process.argv[2]] ?? 'tools/bench/src/main.ts';
+const args = process.argv.slice(SCRIPTS[process.argv[2]] ? 3 : 2);
 
 if (!args.includes('--help')) {
   const problems = await checkServices();
@@ -23,13 +26,9 @@ if (!args.includes('--help')) {
     process.exit(build.status ?? 1);
   }
 }
-const bench = spawnSync(
-  process.execPath,
-  ['-r', '@swc-node/register', join(root, 'tools/bench/src/main.ts'), ...args],
-  {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.base.json') },
-  },
-);
+const bench = spawnSync(process.execPath, ['-r', '@swc-node/register', join(root, script), ...args], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.base.json') },
+});
 process.exit(bench.status ?? 1);

@@ -54,16 +54,39 @@ function prefixLines(app, color, stream, target) {
   });
 }
 
+/**
+ * The apps run in process groups of their own (`detached`), so a Ctrl-C in the terminal reaches
+ * this script alone: each app then gets exactly one SIGTERM and drains. A second Ctrl-C sends a
+ * second SIGTERM, on which the apps exit at once.
+ */
+const REPEATED_SIGNAL_AFTER_MS = 1_000;
+let stoppedAt = 0;
+
 function stopAll(signal) {
   if (stopping) {
+    // npm forwards the terminal's SIGINT as well: a signal right after the first is that same Ctrl-C.
+    if ((signal === 'SIGINT' || signal === 'SIGTERM') && Date.now() - stoppedAt > REPEATED_SIGNAL_AFTER_MS) {
+      process.stdout.write(`\n■ ${signal} again: stopping the apps without waiting\n`);
+      for (const child of children.values()) {
+        child.kill('SIGTERM');
+      }
+    }
     return;
   }
   stopping = true;
+  stoppedAt = Date.now();
   process.stdout.write(`\n■ stopping all apps (${signal}); each finishes its in-flight work first…\n`);
   for (const child of children.values()) {
     child.kill('SIGTERM');
   }
 }
+
+// Detached apps would outlive this script if it died some other way.
+process.on('exit', () => {
+  for (const child of children.values()) {
+    child.kill('SIGKILL');
+  }
+});
 
 process.stdout.write('\n▶ Starting the apps (Ctrl-C stops them all)\n');
 APPS.forEach((app, index) => {
@@ -76,6 +99,7 @@ APPS.forEach((app, index) => {
     // Each headless app serves /health and /metrics on its own port: 9401, 9402, …
     env: { LOG_FORMAT: 'pretty', ...process.env, HEALTH_PORT: String(9400 + index) },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   children.set(app, child);
   prefixLines(app, COLORS[index], child.stdout, process.stdout);

@@ -433,7 +433,19 @@ describe('hardened API (API keys configured)', () => {
       problem: /UUID/,
       field: 'task_id',
     },
-    { name: 'an over-long task id', path: `/api/tasks/${'a'.repeat(300)}/retry`, status: 414, problem: /too long/ },
+    {
+      name: 'a 300-character task id',
+      path: `/api/tasks/${'a'.repeat(300)}/retry`,
+      status: 400,
+      problem: /UUID/,
+      field: 'task_id',
+    },
+    {
+      name: 'a path parameter beyond 2,048 characters',
+      path: `/api/tasks/${'a'.repeat(2_049)}/retry`,
+      status: 414,
+      problem: /too long/,
+    },
   ];
 
   it.each(badInputs)(

@@ -374,11 +374,17 @@ describe('observability', () => {
         '/health/ready',
         '/metrics',
       ]);
+      // Schemas are named components; follow the references as a generated client would.
+      type Schema = { $ref?: string; title?: string; properties?: Record<string, Schema>; oneOf?: Schema[] };
+      const document = response.body as unknown as { components: { schemas: Record<string, Schema> } };
+      const resolve = (schema: Schema): Schema =>
+        schema.$ref ? resolve(document.components.schemas[schema.$ref.replace('#/components/schemas/', '')]) : schema;
       const enqueue = response.body.paths['/api/tasks/enqueue']['post'] as {
-        requestBody: { content: { 'application/json': { schema: { properties: { params: { oneOf: object[] } } } } } };
+        requestBody: { content: { 'application/json': { schema: Schema } } };
       };
-      const variants = enqueue.requestBody.content['application/json'].schema.properties.params.oneOf;
-      expect(variants.map((variant) => (variant as { title: string }).title).sort()).toEqual([...TASK_NAMES].sort());
+      const body = resolve(enqueue.requestBody.content['application/json'].schema);
+      const variants = (body.properties?.['params'].oneOf ?? []).map(resolve);
+      expect(variants.map((variant) => variant.title).sort()).toEqual([...TASK_NAMES].sort());
     });
   });
 

@@ -1,1 +1,3 @@
+export * from './lib/periodic-job';
+export * from './lib/retry-with-backoff';
 export * from './lib/write-coalescer';

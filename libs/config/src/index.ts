@@ -1,5 +1,6 @@
 export * from './lib/load-config';
 export * from './lib/secret';
+export * from './lib/comma-list';
 export * from './lib/base.env';
 export * from './lib/config.module';
 export * from './lib/app-logger';

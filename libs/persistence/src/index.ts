@@ -3,6 +3,8 @@ export * from './lib/background-task/background-task-run.entity';
 export * from './lib/background-task/background-task.mapper';
 export * from './lib/background-task/background-task.repository';
 export * from './lib/background-task/task-counts';
+export * from './lib/redispatch/redispatch.repository';
+export * from './lib/tracker-replicas/tracker-replica.repository';
 export * from './lib/database/data-source.options';
 export * from './lib/database/database-errors';
 export * from './lib/database/database.module';

@@ -6,3 +6,5 @@ export * from './lib/app-process';
 export * from './lib/tcp-proxy';
 export * from './lib/prometheus-text';
 export * from './lib/free-port';
+export * from './lib/process-env';
+export * from './lib/queue-messages';

@@ -340,10 +340,12 @@ export async function manyRows(system: BenchSystem, rows: number, samples: numbe
   await system.clearTasks();
   const started = Date.now();
   // Statuses: 90% completed, 4% failed, 3% cancelled, 2% pending, 1% running; four task types.
+  // The pending ones wait for a retry due tomorrow (`due_at`): no message exists for them, and
+  // the tracker must not take them for commands the broker lost (ADR 0010) and run them now.
   await system.query(
     `INSERT INTO background_tasks
        (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, timeout_ms,
-        created_at, started_at, completed_at, attempt, dispatched_at)
+        created_at, started_at, completed_at, attempt, dispatched_at, due_at)
      SELECT CONCAT(LPAD(HEX(seq), 8, '0'), '-0000-7000-8000-', LPAD(HEX(seq), 12, '0')),
             ?, ELT(1 + seq % 4, ?, ?, ?, ?), 1 + seq % 10,
             CASE WHEN seq % 100 < 90 THEN ? WHEN seq % 100 < 94 THEN ? WHEN seq % 100 < 97 THEN ?
@@ -351,7 +353,8 @@ export async function manyRows(system: BenchSystem, rows: number, samples: numbe
             '{"ms":0}', 0, 3, 60000,
             DATE_SUB(UTC_TIMESTAMP(3), INTERVAL (${rows} - seq) SECOND),
             DATE_SUB(UTC_TIMESTAMP(3), INTERVAL (${rows} - seq) SECOND),
-            DATE_SUB(UTC_TIMESTAMP(3), INTERVAL (${rows} - seq) SECOND), 1, UTC_TIMESTAMP(3)
+            DATE_SUB(UTC_TIMESTAMP(3), INTERVAL (${rows} - seq) SECOND), 1, UTC_TIMESTAMP(3),
+            DATE_ADD(UTC_TIMESTAMP(3), INTERVAL 1 DAY)
        FROM seq_1_to_${rows}`,
     [
       TaskName.DiagnosticSleep,

@@ -211,9 +211,10 @@ describe.each(deploymentCases)('%s', (_name, { workload, objects, keda }) => {
   }
 
   if (name === 'status-tracker') {
-    it('runs as a singleton, replaced with Recreate (the reconciler assumes one tracker)', () => {
-      expect(workload.spec.replicas).toBe(1);
-      expect(workload.spec.strategy?.type).toBe('Recreate');
+    it('runs two replicas, rolled one at a time without a gap (every tracker duty is safe with several, ADR 0010)', () => {
+      expect(workload.spec.replicas).toBe(2);
+      expect(workload.spec.strategy?.type).toBe('RollingUpdate');
+      expect(workload.spec.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
       expect(objectsOfKind(objects, 'ScaledObject').map((s) => s.metadata.name)).not.toContain(name);
       expect(objectsOfKind(objects, 'HorizontalPodAutoscaler').map((h) => h.metadata.name)).not.toContain(name);
     });

@@ -518,6 +518,19 @@ describe('infrastructure', () => {
     expect(new URL(example.get('DATABASE_URL') ?? '').hostname).toBe(`${mysqlName}.tasklane-data.svc`);
   });
 
+  it('rate-limit the gateway everywhere, and behind the prod Ingress trust exactly its one proxy hop', () => {
+    for (const label of ['k8s/overlays/dev', 'k8s/overlays/prod']) {
+      const objects = byLabel(label).objects;
+      const gateway = objectsOfKind<Workload>(objects, 'Deployment').find((d) => d.metadata.name === 'api-gateway');
+      const env = effectiveEnv(appContainer(gateway as Workload), objects);
+      expect({ label, limited: Number(env.get('RATE_LIMIT_MAX')) > 0 }).toEqual({ label, limited: true });
+      expect({ label, hops: env.get('TRUST_PROXY_HOPS') }).toEqual({
+        label,
+        hops: label.endsWith('prod') ? '1' : '0',
+      });
+    }
+  });
+
   it('prod: an Ingress for the gateway and images from a registry at a release tag', () => {
     const objects = byLabel('k8s/overlays/prod').objects;
     expect(objectsOfKind(objects, 'Ingress').map((ingress) => ingress.metadata.name)).toEqual(['api-gateway']);

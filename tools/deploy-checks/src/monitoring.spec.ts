@@ -32,6 +32,7 @@ const REQUIRED_ALERTS: [string, (expr: string) => boolean][] = [
   ['status tracker event lag high', (expr) => /\btasklane_event_lag_seconds_bucket\b/.test(expr)],
   ['outbox relaying continuously', (expr) => /\btasklane_outbox_relayed_total\b/.test(expr)],
   ['leases reclaimed (workers dying)', (expr) => /\btasklane_leases_reclaimed_total\b/.test(expr)],
+  ['commands re-dispatched (the broker lost messages)', (expr) => /\btasklane_tasks_redispatched_total\b/.test(expr)],
   ['any app down', (expr) => /\bup\{[^}]*namespace="tasklane"[^}]*\}\s*==\s*0/.test(expr)],
 ];
 

@@ -10,16 +10,15 @@ import {
   registerDecorator,
 } from 'class-validator';
 import { Expose, Transform } from 'class-transformer';
-import { BaseEnv, Secret } from '@tasklane/config';
-import { API_KEY_MAX_LENGTH, API_KEY_MIN_LENGTH, API_KEY_PATTERN, parseApiKeyList } from './auth/api-keys';
+import { BaseEnv, CommaList, Secret } from '@tasklane/config';
+import { API_KEY_MAX_LENGTH, API_KEY_MIN_LENGTH, API_KEY_PATTERN } from './auth/api-keys';
 
 const API_KEY_FORMAT =
   `each key must be ${API_KEY_MIN_LENGTH}–${API_KEY_MAX_LENGTH} characters of A–Z, a–z, 0–9, ` +
   '"-._~+/" (and "=" at the end), separated by commas';
 
-/** Reads a comma-separated list of keys from the raw variable (no implicit conversion). */
-const KeyList = (): PropertyDecorator =>
-  Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => parseApiKeyList(obj[key]));
+/** A browser origin as a browser sends it in `Origin`: scheme, host and optional port, no path. */
+export const ORIGIN_PATTERN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 
 /** No key may be in both lists (which access would it grant?). */
 function SharesNoKeyWith(other: string, options?: ValidationOptions): PropertyDecorator {
@@ -65,7 +64,7 @@ export class GatewayEnv extends BaseEnv {
    * With neither this nor API_KEYS_READ_ONLY set, the API is open (a loud warning at start-up).
    */
   @Expose()
-  @KeyList()
+  @CommaList()
   @IsArray()
   @Matches(API_KEY_PATTERN, { each: true, message: `API_KEYS_READ_WRITE: ${API_KEY_FORMAT}` })
   @Secret()
@@ -73,12 +72,56 @@ export class GatewayEnv extends BaseEnv {
 
   /** API keys allowed to call the GET endpoints only, comma-separated. */
   @Expose()
-  @KeyList()
+  @CommaList()
   @IsArray()
   @Matches(API_KEY_PATTERN, { each: true, message: `API_KEYS_READ_ONLY: ${API_KEY_FORMAT}` })
   @SharesNoKeyWith('API_KEYS_READ_WRITE')
   @Secret()
   readonly API_KEYS_READ_ONLY: readonly string[] = [];
+
+  /**
+   * Rate limit: most requests per RATE_LIMIT_WINDOW_MS from one API key (by its digest), or from
+   * one client address for requests without a valid key (all of them when the API is open); then
+   * 429 with Retry-After. Counted in each gateway replica's memory: with N replicas behind a
+   * balancer a caller gets about N × this. 0 (the default) turns rate limiting off.
+   */
+  @Expose()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  readonly RATE_LIMIT_MAX: number = 0;
+
+  /** The window of RATE_LIMIT_MAX, in milliseconds (fixed windows, as @fastify/rate-limit counts). */
+  @Expose()
+  @IsInt()
+  @Min(1_000)
+  @Max(86_400_000)
+  readonly RATE_LIMIT_WINDOW_MS: number = 60_000;
+
+  /**
+   * Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address (the
+   * rate limit's per-address budget), as a hop count. 0 (the default): the TCP peer is the client.
+   * Behind one ingress or load balancer, 1.
+   */
+  @Expose()
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  readonly TRUST_PROXY_HOPS: number = 0;
+
+  /**
+   * Browser origins allowed to call the API across origins (CORS), comma-separated and exact
+   * (`https://ops.example.com`). Unset (the default): no CORS headers at all, so browsers keep
+   * pages of other origins out.
+   */
+  @Expose()
+  @CommaList()
+  @IsArray()
+  @Matches(ORIGIN_PATTERN, {
+    each: true,
+    message: 'CORS_ORIGINS: each origin must be scheme://host[:port] (http or https, no path), separated by commas',
+  })
+  readonly CORS_ORIGINS: readonly string[] = [];
 
   /**
    * Fault injection for tests only: the gateway kills itself right after committing a task,

@@ -51,4 +51,50 @@ export class TrackerEnv extends BaseEnv {
   @Min(0)
   @Max(3_600_000)
   readonly LEASE_EXPIRY_GRACE_MS: number = 5_000;
+
+  /** How often the re-dispatcher compares each task queue with the pending tasks of its type (ADR 0010). */
+  @Expose()
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  readonly REDISPATCH_INTERVAL_MS: number = 5_000;
+
+  /**
+   * A pending task whose command has been out (and due) this long while its queue holds no ready
+   * message has lost its message: it is published again.
+   */
+  @Expose()
+  @IsInt()
+  @Min(1_000)
+  @Max(3_600_000)
+  readonly REDISPATCH_EMPTY_QUEUE_AFTER_MS: number = 10_000;
+
+  /**
+   * A pending task whose command has been out (and due) this long is published again whatever its
+   * queue holds, if the queue holds fewer ready messages than the type has pending tasks and has a
+   * consumer. Set it above the longest wait a task may legitimately have in a backlog.
+   */
+  @Expose()
+  @IsInt()
+  @Min(10_000)
+  @Max(604_800_000)
+  readonly REDISPATCH_AFTER_MS: number = 900_000;
+
+  /** How often this tracker reports itself alive, and up to when it has written what it received. */
+  @Expose()
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  readonly TRACKER_HEARTBEAT_INTERVAL_MS: number = 1_000;
+
+  /**
+   * A tracker that has not reported for this long is taken for dead (its unacknowledged events are
+   * back in the queue by then): longer than RabbitMQ takes to notice a dead connection (two
+   * missed 10 s heartbeats).
+   */
+  @Expose()
+  @IsInt()
+  @Min(1_000)
+  @Max(3_600_000)
+  readonly TRACKER_REPLICA_TIMEOUT_MS: number = 30_000;
 }

@@ -17,7 +17,15 @@ export const FAULT_ENV: Record<string, string> = {
   RETRY_MAX_DELAY_MS: '400',
   SHUTDOWN_GRACE_MS: '5000',
   WORKER_CONCURRENCY: '4',
+  REDISPATCH_INTERVAL_MS: '500',
+  REDISPATCH_EMPTY_QUEUE_AFTER_MS: '2000',
+  REDISPATCH_AFTER_MS: '30000',
+  TRACKER_HEARTBEAT_INTERVAL_MS: '250',
+  TRACKER_REPLICA_TIMEOUT_MS: '5000',
 };
+
+/** What the tracker logs for each command it publishes again (ADR 0010). */
+export const REDISPATCHED = '"task command published again: the broker had lost it"';
 
 // eslint-disable-next-line no-control-regex -- colours jest puts into assertion messages
 const ANSI_ESCAPES = /\u001b\[[0-9;]*m/g;

@@ -1,9 +1,20 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Channel, ChannelModel, ConfirmChannel, connect } from 'amqplib';
+import { Backoff } from '@tasklane/concurrency';
 import { BaseEnv } from '@tasklane/config';
 import { describeAmqpUrl } from './broker-errors';
 import { coalesceSocketWrites } from './coalesce-socket-writes';
 import { assertTopology } from './topology';
+
+/** A queue as the broker reports it. */
+export interface QueueState {
+  /** Messages waiting to be delivered (delivered and unacknowledged ones are not counted). */
+  ready: number;
+  consumers: number;
+}
+
+/** AMQP reply code of a missing queue or exchange. */
+const NOT_FOUND = 404;
 
 /** Runs on every (re)connection, after the topology is declared; sets up channels and consumers. */
 export type ConnectedListener = (connection: ChannelModel) => Promise<void>;
@@ -12,6 +23,8 @@ export type ConnectedListener = (connection: ChannelModel) => Promise<void>;
 export type TopologySetup = (channel: Channel) => Promise<void>;
 
 const RECONNECT_MIN_DELAY_MS = 250;
+/** Least time between two re-declarations of the topology on one connection (see {@link AmqpConnection.redeclareTopology}). */
+const REDECLARE_MIN_INTERVAL_MS = 1_000;
 const RECONNECT_MAX_DELAY_MS = 5_000;
 const HEARTBEAT_SECONDS = 10;
 
@@ -32,6 +45,9 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private readonly where: string;
+  /** The re-declaration under way, shared by everyone who asks meanwhile. */
+  private redeclaring: Promise<void> | null = null;
+  private lastRedeclaredAt = 0;
 
   constructor(@Inject(BaseEnv) private readonly env: BaseEnv) {
     this.where = describeAmqpUrl(env.AMQP_URL);
@@ -70,6 +86,46 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
     this.topologies.push(setup);
   }
 
+  /**
+   * Declares the whole topology again on the current connection: after a queue or exchange was
+   * deleted under a live connection (an operator's mistake, a node that lost its data), so that
+   * consumers can resubscribe and publishes are routed again. Concurrent calls share one
+   * declaration, and declarations are at least a second apart. Rejects while disconnected (the
+   * reconnection declares everything anyway).
+   */
+  redeclareTopology(): Promise<void> {
+    this.redeclaring ??= this.redeclare().finally(() => {
+      this.redeclaring = null;
+    });
+    return this.redeclaring;
+  }
+
+  private async redeclare(): Promise<void> {
+    const wait = this.lastRedeclaredAt + REDECLARE_MIN_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    const connection = this.connection;
+    if (!connection) {
+      throw new Error(`not connected to RabbitMQ at ${this.where}`);
+    }
+    this.lastRedeclaredAt = Date.now();
+    await this.declareTopology(connection);
+    this.logger.warn({ message: 'topology declared again (a queue or exchange had gone)', broker: this.where });
+  }
+
+  private async declareTopology(connection: ChannelModel): Promise<void> {
+    const setup = await connection.createChannel();
+    setup.on('error', () => undefined);
+    try {
+      for (const declare of this.topologies) {
+        await declare(setup);
+      }
+    } finally {
+      await setup.close().catch(() => undefined);
+    }
+  }
+
   /** Registers a listener and, if connected now, runs it at once. */
   async onConnected(listener: ConnectedListener): Promise<void> {
     this.listeners.push(listener);
@@ -80,14 +136,33 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
 
   /** Messages ready in `queue` (not counting those delivered and unacknowledged), or null while disconnected. */
   async readyMessages(queue: string): Promise<number | null> {
+    const state = await this.queueState(queue);
+    if (state === 'missing') {
+      throw new Error(`queue ${queue} does not exist`);
+    }
+    return state?.ready ?? null;
+  }
+
+  /**
+   * What the broker says of `queue`: messages ready (not counting those delivered and not yet
+   * acknowledged) and consumers; 'missing' when it has no such queue; null while disconnected.
+   */
+  async queueState(queue: string): Promise<QueueState | 'missing' | null> {
     const connection = this.connection;
     if (!connection) {
       return null;
     }
+    // A channel of its own: asking for a missing queue closes the channel that asked.
     const channel = await connection.createChannel();
     channel.on('error', () => undefined);
     try {
-      return (await channel.checkQueue(queue)).messageCount;
+      const { messageCount, consumerCount } = await channel.checkQueue(queue);
+      return { ready: messageCount, consumers: consumerCount };
+    } catch (error) {
+      if ((error as { code?: unknown }).code === NOT_FOUND) {
+        return 'missing';
+      }
+      throw error;
     } finally {
       await channel.close().catch(() => undefined);
     }
@@ -105,13 +180,13 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async run(): Promise<void> {
-    let delay = RECONNECT_MIN_DELAY_MS;
+    const backoff = new Backoff({ minDelayMs: RECONNECT_MIN_DELAY_MS, maxDelayMs: RECONNECT_MAX_DELAY_MS });
     let attempt = 0;
     while (!this.closing) {
       attempt += 1;
       try {
         const { closed } = await this.connectOnce();
-        delay = RECONNECT_MIN_DELAY_MS;
+        backoff.reset();
         attempt = 0;
         if (this.closing) {
           // Shutdown began while connecting, so it found no connection to close: close this one.
@@ -129,13 +204,13 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
         if (this.closing) {
           return;
         }
+        const delay = backoff.next();
         this.logger.warn({
           message: `RabbitMQ at ${this.where} unreachable; retrying in ${delay} ms`,
           attempt,
           error: (error as Error).message,
         });
         await this.sleep(delay);
-        delay = Math.min(delay * 2, RECONNECT_MAX_DELAY_MS);
       }
     }
   }
@@ -159,11 +234,7 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
     );
     connection.on('unblocked', () => this.logger.log({ message: 'RabbitMQ unblocked publishing' }));
     try {
-      const setup = await connection.createChannel();
-      for (const declare of this.topologies) {
-        await declare(setup);
-      }
-      await setup.close();
+      await this.declareTopology(connection);
       const publishChannel = await connection.createConfirmChannel();
       publishChannel.on('error', (error: Error) =>
         this.logger.warn({ message: 'publish channel error', error: error.message }),

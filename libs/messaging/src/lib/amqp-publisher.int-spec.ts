@@ -299,6 +299,42 @@ describe('AmqpPublisher / topology (RabbitMQ)', () => {
   });
 });
 
+describe('AmqpPublisher when the broker lost part of the topology', () => {
+  it('rejects a command to a deleted queue as unroutable, and the queue is declared again for the next try', async () => {
+    const vhost = await createTestVhost('publisher-lost-queue');
+    const app = await startApp(vhost.url);
+    const broker = await connect(vhost.url);
+    try {
+      await app.connection.waitUntilConnected(10_000);
+      const channel = await broker.createChannel();
+      await channel.deleteQueue(EMAIL_QUEUE);
+      await expect(app.messages.publishCommand(command())).rejects.toBeInstanceOf(MessageRejectedError);
+      await waitFor(
+        'the queue to be declared again',
+        async () => {
+          const check = await broker.createChannel();
+          check.on('error', () => undefined);
+          return check
+            .checkQueue(EMAIL_QUEUE)
+            .then(() => check.close().then(() => true))
+            .catch(() => false);
+        },
+        { timeoutMs: 10_000 },
+      );
+      // With its priority: the same arguments as every app declares.
+      await app.messages.publishCommand(command({ priority: 9 }));
+      expect((await channel.checkQueue(EMAIL_QUEUE)).messageCount).toBe(1);
+      const message = await channel.get(EMAIL_QUEUE, { noAck: true });
+      expect(message && message.properties.priority).toBe(9);
+      await channel.close();
+    } finally {
+      await broker.close().catch(() => undefined);
+      await app.app.close();
+      await vhost.delete().catch(() => undefined);
+    }
+  });
+});
+
 describe('AmqpPublisher while disconnected', () => {
   it('rejects with BrokerUnavailableError at once when the broker cannot be reached', async () => {
     // Nothing listens on port 1: the connection loop keeps retrying in the background.

@@ -21,7 +21,8 @@ export const PUBLISH_CONFIRM_TIMEOUT_MS = 5_000;
  * resolved publish survives a broker restart. Rejects with {@link BrokerUnavailableError} —
  * worth retrying — when disconnected, when no confirm arrives in time or when the broker nacks
  * the message; with {@link MessageRejectedError} when the message was returned as unroutable
- * (a topology fault). Never buffers in process memory.
+ * (part of the topology is gone: it is declared again for the next try). Never buffers in process
+ * memory.
  */
 @Injectable()
 export class AmqpPublisher {
@@ -100,6 +101,10 @@ export class AmqpPublisher {
       channel.on('return', (message: Message) => {
         const id = String(message.properties.messageId);
         map.set(id, (map.get(id) ?? 0) + 1);
+        // Every queue a message can go to is declared by every app: unroutable means the broker
+        // lost part of the topology (a queue deleted, a node's data wiped). Declare it again so
+        // that the publisher's next try (the outbox relay, a worker's outcome retry) is routed.
+        this.connection.redeclareTopology().catch(() => undefined);
       });
       this.returned.set(channel, map);
       returns = map;

@@ -273,4 +273,42 @@ describe('QueueConsumer (RabbitMQ)', () => {
     expect(bodies).toEqual(['before', 'after']);
     expect(await broker.consumers('test.reconnect')).toBe(1);
   });
+
+  it('comes back by itself after its queue is deleted: the topology is declared again and it resubscribes', async () => {
+    const queue = 'test.deleted';
+    // Declared with the topology, as every Tasklane queue is.
+    connection.addTopology(async (channel) => {
+      await channel.assertQueue(queue, { durable: true });
+    });
+    await connection.redeclareTopology();
+    const bodies: string[] = [];
+    const durable = consumer(queue, 2, async (delivery) => {
+      bodies.push(delivery.message.content.toString());
+      delivery.ack();
+    });
+    await durable.start();
+    await broker.send(queue, 'before');
+    await waitFor('the first message', () => bodies.length === 1);
+
+    // An operator deletes the queue under the live consumer (the broker cancels the consumer).
+    await (await broker.open()).deleteQueue(queue);
+    await waitFor(
+      'the queue to be there again with the consumer on it',
+      // A fresh connection each time: checking a missing queue closes the channel that asked.
+      async () => {
+        const probe = new Broker(vhost.url);
+        try {
+          return (await probe.consumers(queue).catch(() => 0)) === 1;
+        } finally {
+          await probe.close();
+        }
+      },
+      { timeoutMs: 15_000 },
+    );
+
+    await broker.send(queue, 'after');
+    await waitFor('the message sent after the deletion', () => bodies.length === 2);
+    expect(bodies).toEqual(['before', 'after']);
+    expect(connection.isConnected()).toBe(true);
+  });
 });

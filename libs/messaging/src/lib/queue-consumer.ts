@@ -153,17 +153,25 @@ export class QueueConsumer {
     this.logger.log({ message: 'consuming', queue: this.options.queue, prefetch: this.options.prefetch });
   }
 
+  /**
+   * Subscribes again on the same connection after the broker closed the channel or cancelled the
+   * consumer. The topology is declared first: a consumer is cancelled when its queue is deleted,
+   * and consuming a queue that no longer exists would fail forever.
+   */
   private resubscribe(connection: ChannelModel): void {
     if (this.stopping || this.channel !== null) {
       return;
     }
-    this.subscribe(connection).catch((error: unknown) =>
-      this.logger.warn({
-        message: 'could not resubscribe on this connection; waiting for the next one',
-        queue: this.options.queue,
-        error: (error as Error).message,
-      }),
-    );
+    this.connection
+      .redeclareTopology()
+      .then(() => this.subscribe(connection))
+      .catch((error: unknown) =>
+        this.logger.warn({
+          message: 'could not resubscribe on this connection; waiting for the next one',
+          queue: this.options.queue,
+          error: (error as Error).message,
+        }),
+      );
   }
 
   private track(delivery: Delivery): void {

@@ -110,7 +110,7 @@ export interface Workload extends KubeObject {
     replicas?: number;
     selector?: { matchLabels?: Record<string, string> };
     template: PodTemplate;
-    strategy?: { type?: string };
+    strategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string; maxSurge?: number | string } };
   };
 }
 

@@ -18,25 +18,23 @@ export const API_KEY_PATTERN = new RegExp(
   `^(?=.{${API_KEY_MIN_LENGTH},${API_KEY_MAX_LENGTH}}$)[A-Za-z0-9\\-._~+/]+=*$`,
 );
 
-/**
- * Parses a comma-separated list of keys as a Kubernetes Secret or an .env file holds it:
- * whitespace around keys (a trailing newline) is dropped, empty entries are ignored.
- */
-export function parseApiKeyList(raw: unknown): string[] {
-  if (raw === undefined || raw === null) {
-    return [];
-  }
-  const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
-  return items.map((key) => key.trim()).filter((key) => key !== '');
-}
-
 function digest(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
-interface Entry {
-  digest: Buffer;
+/** What a configured key grants, and a name for it that is not the key. */
+export interface ApiKeyMatch {
   access: ApiAccess;
+  /** Hex SHA-256 of the key: identifies the caller (e.g. its rate-limit budget), never logged as the key. */
+  id: string;
+}
+
+interface Entry extends ApiKeyMatch {
+  digest: Buffer;
+}
+
+function entry(value: Buffer, access: ApiAccess): Entry {
+  return { digest: value, access, id: value.toString('hex') };
 }
 
 /**
@@ -64,8 +62,8 @@ export class ApiKeyRing {
       }
     }
     this.entries = [
-      ...readWriteDigests.map((value) => ({ digest: value, access: ApiAccess.ReadWrite })),
-      ...readOnlyDigests.map((value) => ({ digest: value, access: ApiAccess.ReadOnly })),
+      ...readWriteDigests.map((value) => entry(value, ApiAccess.ReadWrite)),
+      ...readOnlyDigests.map((value) => entry(value, ApiAccess.ReadOnly)),
     ];
     this.readWriteCount = new Set(readWrite).size;
     this.readOnlyCount = new Set(readOnly).size;
@@ -76,17 +74,17 @@ export class ApiKeyRing {
     return this.entries.length > 0;
   }
 
-  /** The access a presented key grants, or undefined when it is not a configured key. */
-  lookup(candidate: string): ApiAccess | undefined {
+  /** What a presented key grants, or undefined when it is not a configured key. */
+  lookup(candidate: string): ApiKeyMatch | undefined {
     const presented = digest(candidate);
-    let found: ApiAccess | undefined;
+    let found: Entry | undefined;
     for (const entry of this.entries) {
       // No early exit: every configured key is compared, whatever matched before.
       const matches = this.compare(presented, entry.digest);
       if (matches && found === undefined) {
-        found = entry.access;
+        found = entry;
       }
     }
-    return found;
+    return found === undefined ? undefined : { access: found.access, id: found.id };
   }
 }

@@ -1,8 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { GatewayEnv } from '../gateway.env';
 import { ApiKeyRing } from './api-keys';
-import { ApiKeyGuard } from './api-key.guard';
 
 export const OPEN_API_WARNING =
   'NO API KEYS CONFIGURED: the API is OPEN — anyone who can reach it can enqueue, cancel and read ' +
@@ -22,7 +20,10 @@ export function createApiKeyRing(env: GatewayEnv, logger: Pick<Logger, 'log' | '
   return ring;
 }
 
-/** API-key authentication: the keys and the global guard that checks them on every route. */
+/**
+ * API-key authentication: the configured keys. The gateway's `onRequest` hooks
+ * (api-key.hooks.ts, added by configureGateway) check them, before any body is read.
+ */
 @Module({
   providers: [
     {
@@ -30,7 +31,7 @@ export function createApiKeyRing(env: GatewayEnv, logger: Pick<Logger, 'log' | '
       inject: [GatewayEnv],
       useFactory: (env: GatewayEnv) => createApiKeyRing(env, new Logger('Authentication')),
     },
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
   ],
+  exports: [ApiKeyRing],
 })
 export class AuthModule {}

@@ -74,7 +74,7 @@ async function startGateway(
     logger: false,
     ...GATEWAY_APP_OPTIONS,
   });
-  configureGateway(app, gatewayEnv);
+  await configureGateway(app, gatewayEnv);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return { app, tasks };
@@ -504,7 +504,9 @@ describe('gateway HTTP pipeline without API keys (open)', () => {
     { method: 'GET', url: '/api/tasks/%zz', status: 400, message: /percent-encoded/ },
     { method: 'GET', url: '/api/tasks/%ED%A0%80', status: 400, message: /percent-encoded/ },
     { method: 'POST', url: '/api/tasks/%FF/cancel', status: 400, message: /percent-encoded/ },
-    { method: 'GET', url: `/api/tasks/${'a'.repeat(200)}`, status: 414, message: /too long/ },
+    { method: 'GET', url: `/api/tasks/${'a'.repeat(300)}`, status: 400, message: /UUID/, field: 'task_id' },
+    { method: 'POST', url: `/api/tasks/${'a'.repeat(2_048)}/cancel`, status: 400, message: /UUID/, field: 'task_id' },
+    { method: 'GET', url: `/api/tasks/${'a'.repeat(2_049)}`, status: 414, message: /too long/ },
     { method: 'GET', url: "/api/tasks/1'%20OR%20'1'='1", status: 400, message: /UUID/, field: 'task_id' },
     { method: 'GET', url: '/api/tasks/%00', status: 400, message: /UUID/, field: 'task_id' },
     { method: 'GET', url: '/api/tasks/%F0%9F%98%80', status: 400, message: /UUID/, field: 'task_id' },
@@ -613,4 +615,183 @@ describe('gateway HTTP pipeline: batch enqueue with the default body limit', () 
       expect(called(tasks)).toBe(0);
     },
   );
+});
+
+describe('gateway HTTP pipeline: rate limits', () => {
+  let app: NestFastifyApplication;
+  let tasks: Record<string, jest.Mock>;
+  const RW2 = 'rw-two-0123456789abcdef';
+
+  const inject = (options: InjectOptions): Promise<LightMyRequestResponse> =>
+    app.getHttpAdapter().getInstance().inject(options);
+
+  beforeAll(async () => {
+    ({ app, tasks } = await startGateway({
+      API_KEYS_READ_WRITE: `${RW},${RW2}`,
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_WINDOW_MS: '60000',
+    }));
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const count = (headers: Record<string, string>, remoteAddress = '10.0.0.1') =>
+    inject({ method: 'GET', url: '/api/tasks/count/all', headers, remoteAddress });
+
+  it('answers 429 JSON with Retry-After once a key spent its budget, without reaching the service; another key is not affected', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const response = await count({ 'x-api-key': RW });
+      statuses.push(response.statusCode);
+      expect(response.headers['x-ratelimit-limit']).toBe('3');
+      expect(response.headers['x-ratelimit-remaining']).toBe(String(2 - i));
+    }
+    tasks.count.mockClear();
+    // The same key from another address: the budget is the key's.
+    const refused = await count({ authorization: `Bearer ${RW}` }, '10.0.0.2');
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(refused.statusCode).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(json(refused)).toEqual({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: expect.stringMatching(/^Rate limit exceeded: at most 3 requests per 60 s per API key; retry in \d+ s$/),
+    });
+    expect(refused.body).not.toContain(RW);
+    expect(tasks.count).not.toHaveBeenCalled();
+    expect((await count({ 'x-api-key': RW2 })).statusCode).toBe(200);
+  });
+
+  it('counts requests without a valid key per client address (a 401 flood ends in 429s), and closes their connection when they carry a body', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      statuses.push((await count({}, '10.0.0.9')).statusCode);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const upload = await inject({
+      method: 'POST',
+      url: '/api/tasks/enqueue',
+      remoteAddress: '10.0.0.9',
+      payload: { task_name: 'email.send', params: email },
+    });
+    expect(upload.statusCode).toBe(429);
+    expect(upload.headers.connection).toBe('close');
+    expect(json(upload).message).toMatch(/per client address/);
+    expect((await count({}, '10.0.0.10')).statusCode).toBe(401);
+  });
+
+  it('never limits the public routes (health probes, metrics, API docs)', async () => {
+    for (let i = 0; i < 6; i += 1) {
+      for (const url of ['/health/live', '/metrics', '/api/docs-json']) {
+        const response = await inject({ method: 'GET', url, remoteAddress: '10.0.0.20' });
+        expect({ url, status: response.statusCode }).toEqual({ url, status: 200 });
+        expect(response.headers['x-ratelimit-limit']).toBeUndefined();
+      }
+    }
+  });
+});
+
+describe('gateway HTTP pipeline: security headers and CORS', () => {
+  const ORIGIN = 'https://ops.example.com';
+
+  describe('without CORS_ORIGINS', () => {
+    let app: NestFastifyApplication;
+    const inject = (options: InjectOptions): Promise<LightMyRequestResponse> =>
+      app.getHttpAdapter().getInstance().inject(options);
+
+    beforeAll(async () => {
+      ({ app } = await startGateway({ API_KEYS_READ_WRITE: RW }));
+    });
+
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    it.each([
+      ['a 200', { url: '/api/tasks/count/all', headers: { 'x-api-key': RW } }, 200],
+      ['a 401', { url: '/api/tasks/count/all', headers: {} }, 401],
+      ['a 404', { url: '/api/nowhere', headers: { 'x-api-key': RW } }, 404],
+      ['the API docs', { url: '/api/docs', headers: {} }, 200],
+    ])('sets the security headers on %s', async (_case, request, status) => {
+      const response = await inject({ method: 'GET', ...request });
+      expect(response.statusCode).toBe(status);
+      expect(response.headers).toMatchObject({
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        'strict-transport-security': expect.stringMatching(/^max-age=\d+/),
+        'cross-origin-opener-policy': 'same-origin',
+      });
+      const csp = String(response.headers['content-security-policy']);
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(response.headers['x-powered-by']).toBeUndefined();
+    });
+
+    it('sends no CORS header, even to a preflight', async () => {
+      const simple = await inject({
+        method: 'GET',
+        url: '/api/tasks/count/all',
+        headers: { 'x-api-key': RW, origin: ORIGIN },
+      });
+      expect(simple.statusCode).toBe(200);
+      expect(simple.headers['access-control-allow-origin']).toBeUndefined();
+      const preflight = await inject({
+        method: 'OPTIONS',
+        url: '/api/tasks/enqueue',
+        headers: { origin: ORIGIN, 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+      expect(preflight.headers['access-control-allow-methods']).toBeUndefined();
+    });
+  });
+
+  describe('with CORS_ORIGINS', () => {
+    let app: NestFastifyApplication;
+    const inject = (options: InjectOptions): Promise<LightMyRequestResponse> =>
+      app.getHttpAdapter().getInstance().inject(options);
+
+    beforeAll(async () => {
+      ({ app } = await startGateway({ API_KEYS_READ_WRITE: RW, CORS_ORIGINS: `${ORIGIN}, http://localhost:5173` }));
+    });
+
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    it('answers a preflight from an allowed origin without a key, allowing the key headers', async () => {
+      const preflight = await inject({
+        method: 'OPTIONS',
+        url: '/api/tasks/enqueue',
+        headers: {
+          origin: ORIGIN,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe(ORIGIN);
+      expect(String(preflight.headers['access-control-allow-headers'])).toMatch(/Authorization/);
+      expect(String(preflight.headers['access-control-allow-methods'])).toMatch(/POST/);
+      expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
+    });
+
+    it('lets an allowed origin read responses (a 401 included), and no other origin', async () => {
+      const allowed = await inject({ method: 'GET', url: '/api/tasks/count/all', headers: { origin: ORIGIN } });
+      expect(allowed.statusCode).toBe(401);
+      expect(allowed.headers['access-control-allow-origin']).toBe(ORIGIN);
+      expect(allowed.headers.vary).toMatch(/Origin/);
+      const other = await inject({
+        method: 'GET',
+        url: '/api/tasks/count/all',
+        headers: { origin: 'https://evil.example.com', 'x-api-key': RW },
+      });
+      expect(other.statusCode).toBe(200);
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    });
+  });
 });

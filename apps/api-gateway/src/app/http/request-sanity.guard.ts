@@ -8,8 +8,8 @@ import { queryStringProblems } from './query-string';
  * Refuses, on every route and before any pipe or handler sees the request, a query string that is
  * not valid percent-encoded UTF-8, and a query or body holding prototype-pollution keys
  * (`__proto__`, `constructor`, `prototype`), unpaired surrogates, unsafe numbers or deep nesting —
- * whether or not the handler reads them. Registered after the API-key guard, so callers without a
- * key get a 401 first. A guard rather than an interceptor: with no interceptor at all, NestJS runs
+ * whether or not the handler reads them. API keys are checked before (an `onRequest` hook), so
+ * callers without a key get a 401 first. A guard rather than an interceptor: with no interceptor at all, NestJS runs
  * a request without an rxjs pipeline and without `AsyncResource.bind` calls (docs/benchmarks.md).
  */
 @Injectable()

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiQuery, ApiResponse } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger';
-import { ERROR_SCHEMA } from './openapi.schemas';
+import { SchemaName, schemaRef } from './openapi.schemas';
 
 /** One optional query parameter per property of a query DTO's schema. */
 export function ApiQueryFrom(schema: SchemaObject): MethodDecorator {
@@ -13,5 +13,5 @@ export function ApiQueryFrom(schema: SchemaObject): MethodDecorator {
 
 /** The JSON error responses an endpoint can give. */
 export function ApiErrors(...statuses: number[]): MethodDecorator {
-  return applyDecorators(...statuses.map((status) => ApiResponse({ status, schema: ERROR_SCHEMA })));
+  return applyDecorators(...statuses.map((status) => ApiResponse({ status, schema: schemaRef(SchemaName.ErrorBody) })));
 }

@@ -22,10 +22,36 @@ export function dtoSchema(dto: new () => object): SchemaObject {
   return { ...(targetConstructorToSchema(dto) as SchemaObject), additionalProperties: false };
 }
 
+/**
+ * The named schemas of the document (`components.schemas`): generated clients get a type per
+ * name instead of anonymous inline objects.
+ */
+export enum SchemaName {
+  EnqueueTaskRequest = 'EnqueueTaskRequest',
+  EnqueueBatchRequest = 'EnqueueBatchRequest',
+  EnqueueBatchResponse = 'EnqueueBatchResponse',
+  TaskResource = 'TaskResource',
+  TaskPage = 'TaskPage',
+  TaskRun = 'TaskRun',
+  TaskCount = 'TaskCount',
+  ErrorBody = 'ErrorBody',
+  FieldError = 'FieldError',
+}
+
+/** A reference to a named schema (of {@link SchemaName}, or a task's params DTO). */
+export function schemaRef(name: string): SchemaObject {
+  return { $ref: `#/components/schemas/${name}` } as SchemaObject;
+}
+
+/** The component name of a task's params DTO: its class name (`SendEmailParams`). */
+function paramsSchemaName(paramsClass: new () => object): string {
+  return paramsClass.name;
+}
+
 const nullableTimestamp: SchemaObject = { type: 'string', format: 'date-time', nullable: true };
 
 /** The body of POST /api/tasks/enqueue: the DTO, with `params` as one of the tasks' params DTOs. */
-export function enqueueBodySchema(): SchemaObject {
+function enqueueBodySchema(): SchemaObject {
   const schema = dtoSchema(EnqueueTaskDto);
   return {
     ...schema,
@@ -33,17 +59,15 @@ export function enqueueBodySchema(): SchemaObject {
       ...schema.properties,
       params: {
         description: 'Validated against the params DTO of `task_name`.',
-        oneOf: Object.values(TASK_CATALOGUE).map((definition) => ({
-          title: definition.name,
-          description: definition.description,
-          ...dtoSchema(definition.paramsClass as new () => object),
-        })),
+        oneOf: Object.values(TASK_CATALOGUE).map((definition) =>
+          schemaRef(paramsSchemaName(definition.paramsClass as new () => object)),
+        ),
       },
     },
   };
 }
 
-export const TASK_RESOURCE_SCHEMA: SchemaObject = {
+const TASK_RESOURCE_SCHEMA: SchemaObject = {
   type: 'object',
   required: [
     'task_id',
@@ -82,7 +106,7 @@ export const TASK_RESOURCE_SCHEMA: SchemaObject = {
 };
 
 /** The body of POST /api/tasks/enqueue/batch: `{tasks: [...]}`, each item an enqueue body. */
-export function enqueueBatchBodySchema(): SchemaObject {
+function enqueueBatchBodySchema(): SchemaObject {
   return {
     type: 'object',
     required: ['tasks'],
@@ -93,44 +117,42 @@ export function enqueueBatchBodySchema(): SchemaObject {
         minItems: EnqueueBatchSize.Min,
         maxItems: EnqueueBatchSize.Max,
         description: 'Enqueue requests, each validated like a single enqueue; one bad item rejects the batch.',
-        items: enqueueBodySchema(),
+        items: schemaRef(SchemaName.EnqueueTaskRequest),
       },
     },
   };
 }
 
 /** The answer of POST /api/tasks/enqueue/batch: the tasks created, in the order of the request. */
-export function enqueueBatchResponseSchema(): SchemaObject {
-  return {
-    type: 'object',
-    required: ['tasks'],
-    properties: { tasks: { type: 'array', items: TASK_RESOURCE_SCHEMA } },
-  };
-}
+const ENQUEUE_BATCH_RESPONSE_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['tasks'],
+  properties: { tasks: { type: 'array', items: schemaRef(SchemaName.TaskResource) } },
+};
 
-export const TASK_RUNS_SCHEMA: SchemaObject = {
-  type: 'array',
-  items: {
-    type: 'object',
-    required: ['run', 'status', 'retry_count', 'result', 'error_message', 'started_at', 'completed_at', 'archived_at'],
-    properties: {
-      run: { type: 'integer', minimum: 1 },
-      status: { type: 'string', enum: [...TASK_STATUSES] },
-      retry_count: { type: 'integer', minimum: 0 },
-      result: { nullable: true },
-      error_message: { type: 'string', nullable: true },
-      started_at: nullableTimestamp,
-      completed_at: nullableTimestamp,
-      archived_at: { type: 'string', format: 'date-time' },
-    },
+const TASK_RUN_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['run', 'status', 'retry_count', 'result', 'error_message', 'started_at', 'completed_at', 'archived_at'],
+  properties: {
+    run: { type: 'integer', minimum: 1 },
+    status: { type: 'string', enum: [...TASK_STATUSES] },
+    retry_count: { type: 'integer', minimum: 0 },
+    result: { nullable: true },
+    error_message: { type: 'string', nullable: true },
+    started_at: nullableTimestamp,
+    completed_at: nullableTimestamp,
+    archived_at: { type: 'string', format: 'date-time' },
   },
 };
 
-export const TASK_PAGE_SCHEMA: SchemaObject = {
+/** GET /api/tasks/{task_id}/runs: the task's runs, oldest first. */
+export const TASK_RUNS_SCHEMA: SchemaObject = { type: 'array', items: schemaRef(SchemaName.TaskRun) };
+
+const TASK_PAGE_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['items', 'total', 'limit', 'offset', 'next_cursor'],
   properties: {
-    items: { type: 'array', items: TASK_RESOURCE_SCHEMA, description: 'Newest first.' },
+    items: { type: 'array', items: schemaRef(SchemaName.TaskResource), description: 'Newest first.' },
     total: {
       type: 'integer',
       minimum: 0,
@@ -150,13 +172,19 @@ export const TASK_PAGE_SCHEMA: SchemaObject = {
   },
 };
 
-export const TASK_COUNT_SCHEMA: SchemaObject = {
+const TASK_COUNT_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['count'],
   properties: { count: { type: 'integer', minimum: 0 } },
 };
 
-export const ERROR_SCHEMA: SchemaObject = {
+const FIELD_ERROR_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['field', 'message'],
+  properties: { field: { type: 'string' }, message: { type: 'string' } },
+};
+
+const ERROR_BODY_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['statusCode', 'error', 'message'],
   properties: {
@@ -166,11 +194,7 @@ export const ERROR_SCHEMA: SchemaObject = {
     errors: {
       type: 'array',
       description: 'On 400: each bad field and what is wrong with it.',
-      items: {
-        type: 'object',
-        required: ['field', 'message'],
-        properties: { field: { type: 'string' }, message: { type: 'string' } },
-      },
+      items: schemaRef(SchemaName.FieldError),
     },
     status: { type: 'string', enum: [...TASK_STATUSES], description: 'On 409: the current status of the task.' },
   },
@@ -200,3 +224,28 @@ function listQuerySchema(): SchemaObject {
 
 export const LIST_QUERY_SCHEMA = listQuerySchema();
 export const COUNT_QUERY_SCHEMA = dtoSchema(CountTasksQuery);
+
+/** Every named schema of the document, for `components.schemas`. */
+export function namedSchemas(): Record<string, SchemaObject> {
+  const params = Object.fromEntries(
+    Object.values(TASK_CATALOGUE).map((definition) => {
+      const paramsClass = definition.paramsClass as new () => object;
+      return [
+        paramsSchemaName(paramsClass),
+        { title: definition.name, description: definition.description, ...dtoSchema(paramsClass) },
+      ];
+    }),
+  );
+  const named: Record<SchemaName, SchemaObject> = {
+    [SchemaName.EnqueueTaskRequest]: enqueueBodySchema(),
+    [SchemaName.EnqueueBatchRequest]: enqueueBatchBodySchema(),
+    [SchemaName.EnqueueBatchResponse]: ENQUEUE_BATCH_RESPONSE_SCHEMA,
+    [SchemaName.TaskResource]: TASK_RESOURCE_SCHEMA,
+    [SchemaName.TaskPage]: TASK_PAGE_SCHEMA,
+    [SchemaName.TaskRun]: TASK_RUN_SCHEMA,
+    [SchemaName.TaskCount]: TASK_COUNT_SCHEMA,
+    [SchemaName.ErrorBody]: ERROR_BODY_SCHEMA,
+    [SchemaName.FieldError]: FIELD_ERROR_SCHEMA,
+  };
+  return { ...params, ...named };
+}

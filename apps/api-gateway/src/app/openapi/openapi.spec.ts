@@ -11,7 +11,9 @@ import { OpsController } from '../ops/ops.controller';
 import { TasksController } from '../tasks/tasks.controller';
 import { TasksService } from '../tasks/tasks.service';
 import { buildOpenApiDocument } from './openapi';
-import { ERROR_SCHEMA } from './openapi.schemas';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import type { OpenAPI } from 'openapi-types';
+import { SchemaName, schemaRef } from './openapi.schemas';
 
 const CONTROLLERS: Array<Type<unknown>> = [TasksController, OpsController];
 
@@ -86,6 +88,21 @@ describe('OpenAPI document', () => {
     return found;
   };
 
+  /** A schema as written, or the named schema it refers to (`$ref` into components.schemas). */
+  const resolve = (schema: SchemaLike | undefined): SchemaLike => {
+    const ref = schema?.['$ref'];
+    if (typeof ref !== 'string') {
+      return schema ?? {};
+    }
+    const name = ref.replace('#/components/schemas/', '');
+    const named = document.components?.schemas?.[name] as SchemaLike | undefined;
+    if (!named) {
+      throw new Error(`${ref} is not in components.schemas`);
+    }
+    return named;
+  };
+  const ERROR_REF = schemaRef(SchemaName.ErrorBody) as SchemaLike;
+
   beforeAll(async () => {
     const module = await Test.createTestingModule({
       controllers: CONTROLLERS,
@@ -128,6 +145,47 @@ describe('OpenAPI document', () => {
     expect(document.info.title).toBe('Tasklane API');
   });
 
+  it('is valid by the OpenAPI 3 schema, every $ref resolving (swagger-parser)', async () => {
+    await expect(SwaggerParser.validate(structuredClone(document) as OpenAPI.Document)).resolves.toBeDefined();
+  });
+
+  it('rejects a broken document in that validator (the check above can fail)', async () => {
+    const broken = structuredClone(document) as unknown as { paths: Record<string, Record<string, unknown>> };
+    (broken.paths['/api/tasks']['get'] as { responses: Record<string, unknown> }).responses['200'] = {
+      description: 'x',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/NoSuchSchema' } } },
+    };
+    await expect(SwaggerParser.validate(broken as unknown as OpenAPI.Document)).rejects.toThrow(/NoSuchSchema/);
+  });
+
+  it('names its schemas, so generated clients get real types', () => {
+    const names = Object.keys(document.components?.schemas ?? {});
+    expect(names).toEqual(expect.arrayContaining(Object.values(SchemaName)));
+    const bodies: Array<[string, string, SchemaLike | undefined]> = [];
+    for (const [path, item] of Object.entries(document.paths).filter(([path]) => path.startsWith('/api/tasks'))) {
+      for (const [method, op] of Object.entries(item as Record<string, Operation>)) {
+        bodies.push([method, path, op.requestBody?.content['application/json']?.schema]);
+        for (const response of Object.values(op.responses)) {
+          bodies.push([method, path, response.content?.['application/json']?.schema]);
+        }
+      }
+    }
+    const inline = bodies.filter(([, , schema]) => {
+      if (schema === undefined) {
+        return false;
+      }
+      const items = schema['items'] as SchemaLike | undefined;
+      return typeof (schema['$ref'] ?? items?.['$ref']) !== 'string';
+    });
+    expect(inline.map(([method, path]) => `${method} ${path}`)).toEqual([]);
+    expect(operation('get', '/api/tasks/{task_id}').responses['200'].content?.['application/json'].schema).toEqual(
+      schemaRef(SchemaName.TaskResource),
+    );
+    expect(operation('get', '/api/tasks').responses['200'].content?.['application/json'].schema).toEqual(
+      schemaRef(SchemaName.TaskPage),
+    );
+  });
+
   it('documents every route of the controllers', () => {
     for (const route of routes) {
       expect(Object.keys(document.paths[route.path] ?? {})).toContain(route.method);
@@ -156,13 +214,13 @@ describe('OpenAPI document', () => {
 
   it('describes the enqueue body: params is one of the params DTOs, one per catalogue task name', () => {
     const body = operation('post', '/api/tasks/enqueue').requestBody;
-    const schema = body?.content['application/json'].schema as SchemaLike;
+    const schema = resolve(body?.content['application/json'].schema);
     expect(schema.required).toEqual(expect.arrayContaining(['task_name']));
     expect(schema['additionalProperties']).toBe(false);
     expect(Object.keys(schema.properties ?? {})).toEqual(
       expect.arrayContaining(['task_name', 'task_type', 'params', 'priority', 'max_retries']),
     );
-    const variants = schema.properties?.['params'].oneOf ?? [];
+    const variants = (schema.properties?.['params'].oneOf ?? []).map(resolve);
     expect(variants.map((variant) => variant['title']).sort()).toEqual([...TASK_NAMES].sort());
     const email = variants.find((variant) => variant['title'] === 'email.send') as SchemaLike;
     expect(email['additionalProperties']).toBe(false);
@@ -171,13 +229,13 @@ describe('OpenAPI document', () => {
 
   it('describes the batch body: 1 to 1,000 enqueue bodies under tasks, and answers the tasks in order', () => {
     const batch = operation('post', '/api/tasks/enqueue/batch');
-    const schema = batch.requestBody?.content['application/json'].schema as SchemaLike;
+    const schema = resolve(batch.requestBody?.content['application/json'].schema);
     expect(schema).toMatchObject({ type: 'object', required: ['tasks'], additionalProperties: false });
     const tasks = schema.properties?.['tasks'] as SchemaLike & { items: SchemaLike };
     expect(tasks).toMatchObject({ type: 'array', minItems: 1, maxItems: 1_000 });
     const single = operation('post', '/api/tasks/enqueue').requestBody?.content['application/json'].schema;
     expect(tasks.items).toEqual(single);
-    const answer = batch.responses['201'].content?.['application/json'].schema as SchemaLike;
+    const answer = resolve(batch.responses['201'].content?.['application/json'].schema);
     expect(answer.required).toEqual(['tasks']);
     expect((answer.properties?.['tasks'] as SchemaLike & { items: SchemaLike }).items).toEqual(
       operation('post', '/api/tasks/enqueue').responses['201'].content?.['application/json'].schema,
@@ -185,8 +243,7 @@ describe('OpenAPI document', () => {
   });
 
   it('describes the bounds of priority and max_retries', () => {
-    const schema = operation('post', '/api/tasks/enqueue').requestBody?.content['application/json']
-      .schema as SchemaLike;
+    const schema = resolve(operation('post', '/api/tasks/enqueue').requestBody?.content['application/json'].schema);
     expect(schema.properties?.['priority']).toMatchObject({ minimum: 1, maximum: 10 });
     expect(schema.properties?.['max_retries']).toMatchObject({ minimum: 0, maximum: 10 });
   });
@@ -221,7 +278,7 @@ describe('OpenAPI document', () => {
 
   it('describes the page of GET /api/tasks: next_cursor, and total exact or null beyond its bound', () => {
     const list = operation('get', '/api/tasks');
-    const page = list.responses['200'].content?.['application/json'].schema as SchemaLike;
+    const page = resolve(list.responses['200'].content?.['application/json'].schema);
     expect(page.required).toEqual(['items', 'total', 'limit', 'offset', 'next_cursor']);
     expect(page.properties?.['next_cursor']).toMatchObject({
       type: 'string',
@@ -281,7 +338,7 @@ describe('OpenAPI document', () => {
     expect(errors.sort()).toEqual([...statuses].sort());
     for (const status of statuses) {
       const schema = responses[String(status)].content?.['application/json']?.schema;
-      expect({ status, schema }).toEqual({ status, schema: ERROR_SCHEMA });
+      expect({ status, schema }).toEqual({ status, schema: ERROR_REF });
     }
   });
 
@@ -312,7 +369,7 @@ describe('OpenAPI document', () => {
         const statuses = Object.keys(operation.responses);
         expect({ method, path, has401: statuses.includes('401') }).toEqual({ method, path, has401: true });
         expect({ method, path, has403: statuses.includes('403') }).toEqual({ method, path, has403: method !== 'get' });
-        expect(operation.responses['401'].content?.['application/json']?.schema).toEqual(ERROR_SCHEMA);
+        expect(operation.responses['401'].content?.['application/json']?.schema).toEqual(ERROR_REF);
       }
     });
 
@@ -328,7 +385,7 @@ describe('OpenAPI document', () => {
   });
 
   it('the error schema names the fields every error body has', () => {
-    expect(ERROR_SCHEMA.required).toEqual(['statusCode', 'error', 'message']);
+    expect(resolve(ERROR_REF).required).toEqual(['statusCode', 'error', 'message']);
   });
 
   it('GET /health/ready documents 200 and 503', () => {

@@ -1,7 +1,9 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyInstance } from 'fastify';
 import { PUBLIC_OPERATION_EXTENSION } from '../auth/public.decorator';
-import { ERROR_SCHEMA } from './openapi.schemas';
+import { markedPublic } from '../auth/public-route';
+import { SchemaName, namedSchemas, schemaRef } from './openapi.schemas';
 
 export const OPENAPI_UI_PATH = 'api/docs';
 export const OPENAPI_JSON_PATH = 'api/docs-json';
@@ -17,7 +19,7 @@ type Operation = { security?: Array<Record<string, string[]>>; responses: Record
 >;
 
 function errorResponse(description: string): Record<string, unknown> {
-  return { description, content: { 'application/json': { schema: ERROR_SCHEMA } } };
+  return { description, content: { 'application/json': { schema: schemaRef(SchemaName.ErrorBody) } } };
 }
 
 /**
@@ -67,10 +69,29 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       SECURITY_SCHEMES.apiKey,
     )
     .build();
-  return applySecurity(SwaggerModule.createDocument(app, config));
+  const document = SwaggerModule.createDocument(app, config);
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, ...namedSchemas() },
+  };
+  return applySecurity(document);
 }
 
-/** Serves Swagger UI at /api/docs and the document at /api/docs-json (open: outside the Nest guards). */
+/** Whether a route path belongs to the API docs (Swagger UI, its assets, the JSON document). */
+export function isDocsPath(url: string): boolean {
+  return url === `/${OPENAPI_JSON_PATH}` || url === `/${OPENAPI_UI_PATH}` || url.startsWith(`/${OPENAPI_UI_PATH}/`);
+}
+
+/**
+ * Serves Swagger UI at /api/docs and the document at /api/docs-json, open to every caller: the
+ * routes Swagger registers are marked public as they are added.
+ */
 export function setupOpenApi(app: INestApplication): void {
+  const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
+  fastify.addHook('onRoute', (route) => {
+    if (isDocsPath(route.url)) {
+      route.config = markedPublic(route.config);
+    }
+  });
   SwaggerModule.setup(OPENAPI_UI_PATH, app, () => buildOpenApiDocument(app), { jsonDocumentUrl: OPENAPI_JSON_PATH });
 }

@@ -1,9 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { retryWithBackoff } from '@tasklane/concurrency';
 import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 
 const FLUSH_INTERVAL_MS = 25;
 const MAX_BATCH = 500;
-/** A batch that meets a deadlock (with a worker's claim of the same rows) is tried this often. */
+/** A batch is tried this often while the database is unavailable (25 then 50 ms apart). */
 const MAX_ATTEMPTS = 3;
 
 /**
@@ -39,22 +40,19 @@ export class DispatchRecorder implements BeforeApplicationShutdown {
     }
     const batch = this.pending;
     this.pending = [];
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.tasks.markDispatched(batch, new Date());
-        return;
-      } catch (error) {
-        if (attempt < MAX_ATTEMPTS && isDatabaseUnavailable(error)) {
-          await new Promise((resolve) => setTimeout(resolve, FLUSH_INTERVAL_MS * attempt));
-          continue;
-        }
-        this.logger.warn({
-          message: 'could not record dispatched tasks; the outbox relay will publish them again',
-          tasks: batch.length,
-          error: (error as Error).message,
-        });
-        return;
-      }
+    try {
+      await retryWithBackoff(() => this.tasks.markDispatched(batch, new Date()), {
+        minDelayMs: FLUSH_INTERVAL_MS,
+        maxDelayMs: FLUSH_INTERVAL_MS * MAX_ATTEMPTS,
+        maxAttempts: MAX_ATTEMPTS,
+        retryIf: isDatabaseUnavailable,
+      });
+    } catch (error) {
+      this.logger.warn({
+        message: 'could not record dispatched tasks; the outbox relay will publish them again',
+        tasks: batch.length,
+        error: (error as Error).message,
+      });
     }
   }
 }

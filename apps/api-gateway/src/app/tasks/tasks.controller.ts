@@ -15,13 +15,9 @@ import { ApiErrors, ApiQueryFrom } from '../openapi/openapi.decorators';
 import {
   COUNT_QUERY_SCHEMA,
   LIST_QUERY_SCHEMA,
-  TASK_COUNT_SCHEMA,
-  TASK_PAGE_SCHEMA,
-  TASK_RESOURCE_SCHEMA,
+  SchemaName,
   TASK_RUNS_SCHEMA,
-  enqueueBatchBodySchema,
-  enqueueBatchResponseSchema,
-  enqueueBodySchema,
+  schemaRef,
 } from '../openapi/openapi.schemas';
 import { EnqueueBatchPipe } from './enqueue-batch.pipe';
 import { EnqueueTaskPipe } from './enqueue-task.pipe';
@@ -38,8 +34,8 @@ export class TasksController {
   @Post('enqueue')
   @HttpCode(201)
   @ApiOperation({ summary: 'Enqueue a task', description: 'A 201 means the task is committed and will run.' })
-  @ApiBody({ schema: enqueueBodySchema() })
-  @ApiResponse({ status: 201, description: 'The task, pending.', schema: TASK_RESOURCE_SCHEMA })
+  @ApiBody({ schema: schemaRef(SchemaName.EnqueueTaskRequest) })
+  @ApiResponse({ status: 201, description: 'The task, pending.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 415, 503)
   enqueue(@Body(EnqueueTaskPipe) task: ValidEnqueueTask): Promise<TaskResource> {
     return this.tasks.enqueue(task);
@@ -54,8 +50,12 @@ export class TasksController {
       'bad field with its index (`tasks[3].params.to`), and nothing is written or published. A 201 means every ' +
       'task is committed (one transaction) and will run; the tasks come back in the order given.',
   })
-  @ApiBody({ schema: enqueueBatchBodySchema() })
-  @ApiResponse({ status: 201, description: 'The tasks, pending, in order.', schema: enqueueBatchResponseSchema() })
+  @ApiBody({ schema: schemaRef(SchemaName.EnqueueBatchRequest) })
+  @ApiResponse({
+    status: 201,
+    description: 'The tasks, pending, in order.',
+    schema: schemaRef(SchemaName.EnqueueBatchResponse),
+  })
   @ApiErrors(400, 413, 415, 503)
   async enqueueBatch(@Body(EnqueueBatchPipe) tasks: ValidEnqueueTask[]): Promise<EnqueueBatchResult> {
     return { tasks: await this.tasks.enqueueBatch(tasks) };
@@ -64,7 +64,7 @@ export class TasksController {
   @Get('count/all')
   @ApiOperation({ summary: 'Count tasks, optionally by status and task type' })
   @ApiQueryFrom(COUNT_QUERY_SCHEMA)
-  @ApiResponse({ status: 200, schema: TASK_COUNT_SCHEMA })
+  @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskCount) })
   @ApiErrors(400, 503)
   count(@Query() query: CountTasksQuery): Promise<TaskCount> {
     return this.tasks.count({ status: query.status, taskType: query.task_type });
@@ -80,7 +80,7 @@ export class TasksController {
       'cursor pages, which never count (GET /api/tasks/count/all does).',
   })
   @ApiQueryFrom(LIST_QUERY_SCHEMA)
-  @ApiResponse({ status: 200, schema: TASK_PAGE_SCHEMA })
+  @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskPage) })
   @ApiErrors(400, 503)
   list(@Query() query: ListTasksQuery): Promise<TaskPage> {
     return this.tasks.list(
@@ -92,7 +92,7 @@ export class TasksController {
   @Get(':task_id')
   @ApiOperation({ summary: 'Get a task' })
   @ApiParam(TASK_ID_PARAM)
-  @ApiResponse({ status: 200, schema: TASK_RESOURCE_SCHEMA })
+  @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 503)
   get(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
     return this.tasks.get(taskId);
@@ -114,7 +114,7 @@ export class TasksController {
     description: 'A new run of the same task (same task_id and retry_count); the previous run is kept in /runs.',
   })
   @ApiParam(TASK_ID_PARAM)
-  @ApiResponse({ status: 200, description: 'The task, pending again.', schema: TASK_RESOURCE_SCHEMA })
+  @ApiResponse({ status: 200, description: 'The task, pending again.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 409, 503)
   retry(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
     return this.tasks.retry(taskId);
@@ -127,7 +127,7 @@ export class TasksController {
     description: 'A cancelled task never starts; a running one is aborted and never completes.',
   })
   @ApiParam(TASK_ID_PARAM)
-  @ApiResponse({ status: 200, description: 'The task, now cancelled.', schema: TASK_RESOURCE_SCHEMA })
+  @ApiResponse({ status: 200, description: 'The task, now cancelled.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 409, 503)
   cancel(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
     return this.tasks.cancel(taskId);

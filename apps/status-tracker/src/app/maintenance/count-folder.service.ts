@@ -1,7 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicJob } from '@tasklane/concurrency';
 import { BackgroundTaskRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
-import { PeriodicJob } from './periodic-job';
+import { warnAndRetry } from './job-failure';
 
 /** Changes folded per transaction: a few milliseconds of locks on the oldest journal rows. */
 const BATCH = 5_000;
@@ -23,7 +24,11 @@ export class CountFolderService implements OnApplicationBootstrap, BeforeApplica
     @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
     @Inject(TrackerEnv) env: TrackerEnv,
   ) {
-    this.job = new PeriodicJob('count folding', env.COUNT_FOLD_INTERVAL_MS, () => this.fold().then(), this.logger);
+    this.job = new PeriodicJob(
+      env.COUNT_FOLD_INTERVAL_MS,
+      () => this.fold().then(),
+      warnAndRetry(this.logger, 'count folding'),
+    );
   }
 
   onApplicationBootstrap(): void {

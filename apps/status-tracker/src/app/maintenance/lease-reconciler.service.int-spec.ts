@@ -1,26 +1,14 @@
-import { Test, TestingModule } from '@nestjs/testing';
-import { Channel, ChannelModel, GetMessage, connect } from 'amqplib';
+import { GetMessage } from 'amqplib';
 import { Connection as MysqlConnection, createConnection } from 'mysql2/promise';
-import { DataSource } from 'typeorm';
-import {
-  Queue,
-  TaskCommand,
-  TaskEventType,
-  TaskName,
-  TaskStatus,
-  TaskType,
-  newTaskId,
-  taskQueueName,
-} from '@tasklane/contracts';
-import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
-import { BackgroundTaskRepository, NewTask, migrateUp } from '@tasklane/persistence';
-import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
-import { AppModule } from '../app.module';
+import { Queue, TaskCommand, TaskEventType, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
+import { TaskMessagePublisher } from '@tasklane/messaging';
+import { BackgroundTaskRepository, NewTask, TrackerReplicaRepository } from '@tasklane/persistence';
+import { TestDatabase, TestVhost, jsonBodies, takeAll, waitFor } from '@tasklane/testing';
+import { TrackerFixture, newTask as fixtureTask, startTrackerFixture } from '../testing/tracker.fixture';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(60_000);
 
-/** Set for the tracker's AppModule, which reads process.env (restored afterwards). */
 const ENV = {
   DATABASE_POOL_SIZE: '3',
   SHUTDOWN_GRACE_MS: '2000',
@@ -30,10 +18,9 @@ const ENV = {
   OUTBOX_RELAY_MIN_AGE_MS: '200',
   RECONCILE_INTERVAL_MS: '100',
   LEASE_EXPIRY_GRACE_MS: '100',
-  // Any free port: never collide with another process's health server.
-  HEALTH_PORT: '0',
+  TRACKER_HEARTBEAT_INTERVAL_MS: '200',
+  TRACKER_REPLICA_TIMEOUT_MS: '3000',
 };
-const ENV_KEYS = ['AMQP_URL', 'DATABASE_URL', ...Object.keys(ENV)];
 const QUEUE = taskQueueName(TaskType.Analytics);
 /** A lease that expires during the test (plus the 100 ms grace, it is reclaimable after ~300 ms). */
 const SHORT_LEASE_MS = 200;
@@ -48,18 +35,8 @@ interface Delivery {
   dispatched_at: Date | null;
 }
 
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    taskId: newTaskId(),
-    taskName: TaskName.DiagnosticSleep,
-    taskType: TaskType.Analytics,
-    priority: 5,
-    params: { ms: 5 },
-    maxRetries: 3,
-    timeoutMs: 45_000,
-    createdAt: new Date(),
-    ...overrides,
-  };
+function newTask(): NewTask {
+  return fixtureTask({ taskType: TaskType.Analytics });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -67,40 +44,27 @@ function sleep(ms: number): Promise<void> {
 }
 
 describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
+  let tracker: TrackerFixture;
   let vhost: TestVhost;
   let db: TestDatabase;
-  let app: TestingModule;
   let tasks: BackgroundTaskRepository;
   let messages: TaskMessagePublisher;
-  let broker: ChannelModel;
-  let channel: Channel;
-  const savedEnv: Record<string, string | undefined> = {};
   /** Every command taken off the analytics queue so far. */
   const commands: GetMessage[] = [];
 
   async function takeCommands(): Promise<void> {
-    for (;;) {
-      const message = await channel.get(QUEUE, { noAck: true });
-      if (message === false) {
-        return;
-      }
-      commands.push(message);
-    }
+    commands.push(...(await takeAll(tracker.channel, QUEUE)));
   }
 
   function commandsOf(taskId: string): TaskCommand[] {
-    return commands
-      .map((message) => JSON.parse(message.content.toString()) as TaskCommand)
-      .filter((command) => command.task_id === taskId);
+    return jsonBodies<TaskCommand>(commands).filter((command) => command.task_id === taskId);
   }
 
   async function delivery(taskId: string): Promise<Delivery> {
-    const [found] = (await app
-      .get(DataSource)
-      .query(
-        'SELECT status, retry_count, attempt, started_at, lease_expires_at, dispatched_at FROM background_tasks WHERE task_id = ?',
-        [taskId],
-      )) as Delivery[];
+    const [found] = await tracker.query<Delivery>(
+      'SELECT status, retry_count, attempt, started_at, lease_expires_at, dispatched_at FROM background_tasks WHERE task_id = ?',
+      [taskId],
+    );
     return found;
   }
 
@@ -128,43 +92,13 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
   }
 
   beforeAll(async () => {
-    vhost = await createTestVhost('tracker-reconciler');
-    db = await createTestDatabase('tracker_reconciler');
-    await migrateUp(db.url);
-    const env: Record<string, string> = { AMQP_URL: vhost.url, DATABASE_URL: db.url, ...ENV };
-    for (const key of ENV_KEYS) {
-      savedEnv[key] = process.env[key];
-      process.env[key] = env[key];
-    }
-
-    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app.useLogger(['error']);
-    await app.init();
-    await app.get(AmqpConnection).waitUntilConnected(10_000);
-    tasks = app.get(BackgroundTaskRepository);
-    messages = app.get(TaskMessagePublisher);
-
-    broker = await connect(vhost.url);
-    channel = await broker.createChannel();
-    await waitFor(
-      'the tracker to consume its queue',
-      async () => (await channel.checkQueue(Queue.StatusTracker)).consumerCount === 1,
-    );
+    tracker = await startTrackerFixture('reconciler', ENV, ['error']);
+    ({ vhost, db, tasks } = tracker);
+    messages = tracker.app.get(TaskMessagePublisher);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await channel?.close().catch(() => undefined);
-    await broker?.close().catch(() => undefined);
-    for (const key of ENV_KEYS) {
-      if (savedEnv[key] === undefined) {
-        delete process.env[key];
-      } else {
-        process.env[key] = savedEnv[key];
-      }
-    }
-    await vhost?.delete();
-    await db?.drop();
+    await tracker?.close();
   });
 
   it('hands back a running task whose lease expired (pending, next generation), and the relay republishes it', async () => {
@@ -276,5 +210,43 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
     await handedBackAndRelayed(dead);
     await takeCommands();
     expect(commandsOf(finished.taskId)).toEqual([]);
+  });
+
+  it('with another tracker running, waits until that one has written what it received; a dead one is ignored', async () => {
+    const replicas = tracker.app.get(TrackerReplicaRepository);
+    // Another replica reports itself alive, still holding an event it received a minute ago.
+    let holding = true;
+    let alive = true;
+    const other = (async () => {
+      while (alive) {
+        await replicas.report('other-tracker', holding ? 60_000 : 0);
+        await sleep(150);
+      }
+    })();
+    try {
+      await sleep(300);
+      const { task, attempt } = await claimed(SHORT_LEASE_MS);
+      await sleep(2_000);
+      expect(await delivery(task.taskId)).toMatchObject({ status: TaskStatus.Running, attempt });
+
+      // It wrote it: the lease is reclaimed at the next run.
+      holding = false;
+      await handedBackAndRelayed(task);
+
+      // It holds something again, then dies (stops reporting): once its report is older than
+      // TRACKER_REPLICA_TIMEOUT_MS (its deliveries would be back in the queue by then), it is ignored.
+      holding = true;
+      await sleep(300);
+      const { task: later, attempt: laterAttempt } = await claimed(SHORT_LEASE_MS);
+      await sleep(1_500);
+      expect(await delivery(later.taskId)).toMatchObject({ status: TaskStatus.Running, attempt: laterAttempt });
+      alive = false;
+      await other;
+      await handedBackAndRelayed(later);
+    } finally {
+      alive = false;
+      await other;
+      await replicas.remove('other-tracker');
+    }
   });
 });

@@ -1,13 +1,21 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicJob } from '@tasklane/concurrency';
 import { Queue } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { BackgroundTaskRepository, TrackerReplicaRepository } from '@tasklane/persistence';
 import { TaskEventsConsumer } from '../task-events/task-events.consumer';
+import { TrackerReplicaService } from '../task-events/tracker-replica.service';
 import { TrackerEnv } from '../tracker.env';
-import { PeriodicJob } from './periodic-job';
+import { warnAndRetry } from './job-failure';
 
 const BATCH = 200;
+/**
+ * An event the broker delivered before the queue was seen empty may still be on its way into a
+ * tracker (the socket, a busy event loop): trackers must have written what they received up to
+ * this long after the check.
+ */
+const DELIVERY_MARGIN_MS = 1_000;
 
 /**
  * The reconciler (ADR 0005): a running task whose lease expired (plus a grace period) lost its
@@ -16,11 +24,13 @@ const BATCH = 200;
  * not count as a retry.
  *
  * A worker renews its lease until its outcome is confirmed, so an outcome is always published
- * before the lease expires. Each run therefore first checks that this tracker has received
- * everything published so far (its queue holds no ready message), waits until what it received is
- * written, and then reclaims only leases that had expired (plus the grace) before that check: an
- * outcome waiting in the queue — even after the tracker was down longer than a lease — decides
- * its task, never a re-run.
+ * before the lease expires. Each run therefore first checks that the trackers have received
+ * everything published so far (their queue holds no ready message), waits until every live
+ * tracker — however many replicas run (ADR 0010) — has written what it received by then, and then
+ * reclaims only leases that had expired (plus the grace) before that check: an outcome waiting in
+ * the queue or in a tracker's hands — even after the trackers were down longer than a lease —
+ * decides its task, never a re-run. Several trackers may reconcile at once: reclaims lock rows
+ * with SKIP LOCKED and only take running rows.
  */
 @Injectable()
 export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -31,11 +41,17 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
     @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(TaskEventsConsumer) private readonly events: TaskEventsConsumer,
+    @Inject(TrackerReplicaService) private readonly replica: TrackerReplicaService,
+    @Inject(TrackerReplicaRepository) private readonly replicas: TrackerReplicaRepository,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
     metrics.leasesReclaimed.inc(0);
-    this.job = new PeriodicJob('lease reconciler', env.RECONCILE_INTERVAL_MS, () => this.reconcile(), this.logger);
+    this.job = new PeriodicJob(
+      env.RECONCILE_INTERVAL_MS,
+      () => this.reconcile(),
+      warnAndRetry(this.logger, 'lease reconciler'),
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -47,11 +63,23 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
   }
 
   async reconcile(): Promise<void> {
-    const checkedAt = Date.now();
-    if (!this.events.isConsuming() || (await this.broker.readyMessages(Queue.StatusTracker)) !== 0) {
+    if (!this.events.isConsuming()) {
       return;
     }
-    await this.events.settled();
+    const checkedAt = Date.now();
+    const checkedAtOnDatabase = await this.replicas.now();
+    if ((await this.broker.readyMessages(Queue.StatusTracker)) !== 0) {
+      return;
+    }
+    const settled = await this.replica.allSettledAt(
+      new Date(checkedAtOnDatabase.getTime() + DELIVERY_MARGIN_MS),
+      DELIVERY_MARGIN_MS + 3 * this.env.TRACKER_HEARTBEAT_INTERVAL_MS,
+    );
+    if (!settled) {
+      // Another tracker still holds events received before the check (or has not reported since):
+      // try again at the next run.
+      return;
+    }
     // Only leases that expired (plus the grace) before the queue was seen empty.
     const graceMs = this.env.LEASE_EXPIRY_GRACE_MS + (Date.now() - checkedAt);
     for (;;) {

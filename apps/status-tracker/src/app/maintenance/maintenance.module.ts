@@ -4,13 +4,15 @@ import { BacklogGauges } from './backlog.gauges';
 import { CountFolderService } from './count-folder.service';
 import { LeaseReconcilerService } from './lease-reconciler.service';
 import { OutboxRelayService } from './outbox-relay.service';
+import { RedispatchService } from './redispatch.service';
 
 /**
- * Background jobs that keep `background_tasks` moving (outbox relay, lease reconciler), its counts
+ * Background jobs that keep `background_tasks` moving (outbox relay, re-dispatch of commands the
+ * broker lost, lease reconciler), its counts
  * folded, and backlog gauges.
  */
 @Module({
   imports: [TaskEventsModule],
-  providers: [OutboxRelayService, LeaseReconcilerService, CountFolderService, BacklogGauges],
+  providers: [OutboxRelayService, RedispatchService, LeaseReconcilerService, CountFolderService, BacklogGauges],
 })
 export class MaintenanceModule {}

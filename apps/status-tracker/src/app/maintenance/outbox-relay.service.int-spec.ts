@@ -1,16 +1,12 @@
-import { Test, TestingModule } from '@nestjs/testing';
-import { Channel, ChannelModel, GetMessage, connect } from 'amqplib';
-import { DataSource } from 'typeorm';
-import { TaskCommand, TaskName, TaskStatus, TaskType, newTaskId, taskQueueName } from '@tasklane/contracts';
-import { AmqpConnection } from '@tasklane/messaging';
-import { BackgroundTaskRepository, NewTask, migrateUp } from '@tasklane/persistence';
-import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
-import { AppModule } from '../app.module';
+import { GetMessage } from 'amqplib';
+import { TaskCommand, TaskName, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
+import { BackgroundTaskRepository, NewTask } from '@tasklane/persistence';
+import { takeAll, waitFor } from '@tasklane/testing';
+import { TrackerFixture, commandOf, newTask, startTrackerFixture } from '../testing/tracker.fixture';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(60_000);
 
-/** Set for the tracker's AppModule, which reads process.env (restored afterwards). */
 const ENV = {
   DATABASE_POOL_SIZE: '3',
   SHUTDOWN_GRACE_MS: '2000',
@@ -18,59 +14,18 @@ const ENV = {
   OUTBOX_RELAY_MIN_AGE_MS: '200',
   RECONCILE_INTERVAL_MS: '100',
   LEASE_EXPIRY_GRACE_MS: '100',
-  // Any free port: never collide with another process's health server.
-  HEALTH_PORT: '0',
 };
-const ENV_KEYS = ['AMQP_URL', 'DATABASE_URL', ...Object.keys(ENV)];
 const REPORT_QUEUE = taskQueueName(TaskType.Report);
 const LEASE_MS = 600_000;
 
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    taskId: newTaskId(),
-    taskName: TaskName.DiagnosticSleep,
-    taskType: TaskType.Report,
-    priority: 6,
-    params: { ms: 5 },
-    maxRetries: 2,
-    timeoutMs: 30_000,
-    createdAt: new Date(),
-    ...overrides,
-  };
-}
-
-function commandOf(task: NewTask, retryCount = 0): TaskCommand {
-  return {
-    task_id: task.taskId,
-    task_name: task.taskName,
-    task_type: task.taskType,
-    params: task.params as never,
-    priority: task.priority,
-    max_retries: task.maxRetries,
-    retry_count: retryCount,
-    timeout_ms: task.timeoutMs,
-  };
-}
-
 describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
-  let vhost: TestVhost;
-  let db: TestDatabase;
-  let app: TestingModule;
+  let tracker: TrackerFixture;
   let tasks: BackgroundTaskRepository;
-  let broker: ChannelModel;
-  let channel: Channel;
-  const savedEnv: Record<string, string | undefined> = {};
   /** Every command taken off the report queue so far. */
   const commands: GetMessage[] = [];
 
   async function takeCommands(): Promise<void> {
-    for (;;) {
-      const message = await channel.get(REPORT_QUEUE, { noAck: true });
-      if (message === false) {
-        return;
-      }
-      commands.push(message);
-    }
+    commands.push(...(await takeAll(tracker.channel, REPORT_QUEUE)));
   }
 
   function commandsOf(taskId: string): GetMessage[] {
@@ -90,47 +45,20 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
   }
 
   async function dispatchedAt(taskId: string): Promise<Date | null> {
-    const [found] = (await app
-      .get(DataSource)
-      .query('SELECT dispatched_at FROM background_tasks WHERE task_id = ?', [taskId])) as Array<{
-      dispatched_at: Date | null;
-    }>;
+    const [found] = await tracker.query<{ dispatched_at: Date | null }>(
+      'SELECT dispatched_at FROM background_tasks WHERE task_id = ?',
+      [taskId],
+    );
     return found.dispatched_at;
   }
 
   beforeAll(async () => {
-    vhost = await createTestVhost('tracker-relay');
-    db = await createTestDatabase('tracker_relay');
-    await migrateUp(db.url);
-    const env: Record<string, string> = { AMQP_URL: vhost.url, DATABASE_URL: db.url, ...ENV };
-    for (const key of ENV_KEYS) {
-      savedEnv[key] = process.env[key];
-      process.env[key] = env[key];
-    }
-
-    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app.useLogger(['error', 'warn']);
-    await app.init();
-    await app.get(AmqpConnection).waitUntilConnected(10_000);
-    tasks = app.get(BackgroundTaskRepository);
-
-    broker = await connect(vhost.url);
-    channel = await broker.createChannel();
+    tracker = await startTrackerFixture('relay', ENV);
+    tasks = tracker.tasks;
   });
 
   afterAll(async () => {
-    await app?.close();
-    await channel?.close().catch(() => undefined);
-    await broker?.close().catch(() => undefined);
-    for (const key of ENV_KEYS) {
-      if (savedEnv[key] === undefined) {
-        delete process.env[key];
-      } else {
-        process.env[key] = savedEnv[key];
-      }
-    }
-    await vhost?.delete();
-    await db?.drop();
+    await tracker?.close();
   });
 
   it('publishes a task the gateway never published to its queue within a second, once, and marks it dispatched', async () => {

@@ -1,9 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicJob } from '@tasklane/concurrency';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { BackgroundTaskRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
-import { PeriodicJob } from './periodic-job';
+import { warnAndRetry } from './job-failure';
 
 const BATCH = 200;
 
@@ -26,7 +27,11 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
     metrics.outboxRelayed.inc(0);
-    this.job = new PeriodicJob('outbox relay', env.OUTBOX_RELAY_INTERVAL_MS, () => this.relay(), this.logger);
+    this.job = new PeriodicJob(
+      env.OUTBOX_RELAY_INTERVAL_MS,
+      () => this.relay(),
+      warnAndRetry(this.logger, 'outbox relay'),
+    );
   }
 
   onApplicationBootstrap(): void {

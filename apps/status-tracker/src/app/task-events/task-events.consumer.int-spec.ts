@@ -1,5 +1,4 @@
-import { Test, TestingModule } from '@nestjs/testing';
-import { Channel, ChannelModel, GetMessage, connect } from 'amqplib';
+import { Channel, ChannelModel, GetMessage } from 'amqplib';
 import { Connection as MysqlConnection, createConnection } from 'mysql2/promise';
 import {
   DeadLetterHeader,
@@ -7,46 +6,37 @@ import {
   Queue,
   TaskEvent,
   TaskEventType,
-  TaskName,
   TaskResource,
   TaskStatus,
-  TaskType,
-  newTaskId,
 } from '@tasklane/contracts';
-import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
-import { BackgroundTaskRepository, NewTask, migrateUp } from '@tasklane/persistence';
-import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
-import { AppModule } from '../app.module';
+import { TaskMessagePublisher } from '@tasklane/messaging';
+import { BackgroundTaskRepository, NewTask } from '@tasklane/persistence';
+import { TestDatabase, TestVhost, takeAll, waitFor } from '@tasklane/testing';
+import { TrackerFixture, newTask as fixtureTask, startTrackerFixture } from '../testing/tracker.fixture';
 
 // Real services (rabbitmqctl, vhost and database set-up) need more than Jest's default 5 s.
 jest.setTimeout(60_000);
 
-/** Set for the tracker's AppModule, which reads process.env (restored afterwards). */
-const ENV_KEYS = [
-  'AMQP_URL',
-  'DATABASE_URL',
-  'DATABASE_POOL_SIZE',
-  'SHUTDOWN_GRACE_MS',
-  'TRACKER_FLUSH_INTERVAL_MS',
-  'OUTBOX_RELAY_INTERVAL_MS',
-  'RECONCILE_INTERVAL_MS',
-  'HEALTH_PORT',
-] as const;
+const ENV = {
+  DATABASE_POOL_SIZE: '2',
+  SHUTDOWN_GRACE_MS: '5000',
+  // Long enough that events published together land in one batch (one transaction).
+  TRACKER_FLUSH_INTERVAL_MS: '100',
+  // The outbox relay and the lease reconciler have their own spec (maintenance/).
+  OUTBOX_RELAY_INTERVAL_MS: '600000',
+  RECONCILE_INTERVAL_MS: '600000',
+};
 
 /** Claims here never expire while the file runs (the reconciler is kept out of the way anyway). */
 const LEASE_MS = 600_000;
 
 function newTask(): NewTask {
-  return {
-    taskId: newTaskId(),
-    taskName: TaskName.DiagnosticSleep,
-    taskType: TaskType.Report,
+  return fixtureTask({
     priority: 4,
-    params: { ms: 5 },
     maxRetries: 2,
     timeoutMs: 60_000,
     createdAt: new Date('2025-06-01T10:00:00.000Z'),
-  };
+  });
 }
 
 /** An event of the claim `attempt` (as the worker that claimed the task would publish it). */
@@ -70,15 +60,13 @@ function event(
 }
 
 describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
+  let tracker: TrackerFixture;
   let vhost: TestVhost;
   let db: TestDatabase;
-  let app: TestingModule;
-  let appClosed = false;
   let tasks: BackgroundTaskRepository;
   let messages: TaskMessagePublisher;
   let broker: ChannelModel;
   let channel: Channel;
-  const savedEnv: Record<string, string | undefined> = {};
 
   /** Every event published so far has been written (or dead-lettered) and acked. */
   async function drained(): Promise<void> {
@@ -123,15 +111,8 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     });
   }
 
-  async function deadLetters(): Promise<GetMessage[]> {
-    const found: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(Queue.DeadLetter, { noAck: true });
-      if (message === false) {
-        return found;
-      }
-      found.push(message);
-    }
+  function deadLetters(): Promise<GetMessage[]> {
+    return takeAll(channel, Queue.DeadLetter);
   }
 
   async function publishRaw(routingKey: string, body: string, messageId: string): Promise<void> {
@@ -145,57 +126,13 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   }
 
   beforeAll(async () => {
-    vhost = await createTestVhost('tracker');
-    db = await createTestDatabase('tracker');
-    await migrateUp(db.url);
-    const env: Record<(typeof ENV_KEYS)[number], string> = {
-      AMQP_URL: vhost.url,
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: '2',
-      SHUTDOWN_GRACE_MS: '5000',
-      // Long enough that events published together land in one batch (one transaction).
-      TRACKER_FLUSH_INTERVAL_MS: '100',
-      // The outbox relay and the lease reconciler have their own spec (maintenance/).
-      OUTBOX_RELAY_INTERVAL_MS: '600000',
-      RECONCILE_INTERVAL_MS: '600000',
-      // Any free port: never collide with another process's health server.
-      HEALTH_PORT: '0',
-    };
-    for (const key of ENV_KEYS) {
-      savedEnv[key] = process.env[key];
-      process.env[key] = env[key];
-    }
-
-    app = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app.useLogger(['error', 'warn']);
-    await app.init();
-    await app.get(AmqpConnection).waitUntilConnected(10_000);
-    tasks = app.get(BackgroundTaskRepository);
-    messages = app.get(TaskMessagePublisher);
-
-    broker = await connect(vhost.url);
-    channel = await broker.createChannel();
-    await waitFor(
-      'the tracker to consume',
-      async () => (await channel.checkQueue(Queue.StatusTracker)).consumerCount === 1,
-    );
+    tracker = await startTrackerFixture('events', ENV);
+    ({ vhost, db, tasks, broker, channel } = tracker);
+    messages = tracker.app.get(TaskMessagePublisher);
   });
 
   afterAll(async () => {
-    if (app && !appClosed) {
-      await app.close();
-    }
-    await channel?.close().catch(() => undefined);
-    await broker?.close().catch(() => undefined);
-    for (const key of ENV_KEYS) {
-      if (savedEnv[key] === undefined) {
-        delete process.env[key];
-      } else {
-        process.env[key] = savedEnv[key];
-      }
-    }
-    await vhost?.delete();
-    await db?.drop();
+    await tracker?.close();
   });
 
   it('completes a claimed task on started then succeeded, with its result', async () => {
@@ -466,8 +403,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
 
   it('leaves nothing in the tracker queue after shutting down', async () => {
     await drained();
-    await app.close();
-    appClosed = true;
+    await tracker.closeApp();
 
     // Anything unacked would have been handed back to the queue when the app's connection closed.
     const queue = await channel.checkQueue(Queue.StatusTracker);

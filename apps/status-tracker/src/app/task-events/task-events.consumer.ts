@@ -2,7 +2,8 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { Queue, TaskEvent, decodeTaskEvents, encodeEvents } from '@tasklane/contracts';
 import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { retryWithBackoff } from '@tasklane/concurrency';
+import { BackgroundTaskRepository, EventsApplied, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 
 /** A delivered message and its events (one, or several published together); acked once all are written. */
@@ -31,6 +32,10 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   private pendingEvents = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Deliveries received and not yet settled, with when each arrived (in arrival order). */
+  private readonly inHand = new Map<Delivery, number>();
+  private readonly stopped: Promise<void>;
+  private markStopped!: () => void;
 
   constructor(
     @Inject(AmqpConnection) connection: AmqpConnection,
@@ -39,6 +44,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
+    this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     this.consumer = new QueueConsumer(connection, {
       queue: Queue.StatusTracker,
       // Twice the batch: one batch is being written while the next one fills.
@@ -52,7 +58,25 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS);
+    try {
+      await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS);
+    } finally {
+      this.markStopped();
+    }
+  }
+
+  /** Resolves once shutdown has stopped the consumer: everything received is written or back in the queue. */
+  whenStopped(): Promise<void> {
+    return this.stopped;
+  }
+
+  /**
+   * How long the oldest delivery received and not yet written (or handed back) has been waiting;
+   * 0 when there is none. Everything received before that is written.
+   */
+  unsettledForMs(): number {
+    const oldest = this.inHand.values().next();
+    return oldest.done ? 0 : Date.now() - oldest.value;
   }
 
   isConsuming(): boolean {
@@ -66,6 +90,15 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async handle(delivery: Delivery): Promise<void> {
+    this.inHand.set(delivery, Date.now());
+    try {
+      await this.persist(delivery);
+    } finally {
+      this.inHand.delete(delivery);
+    }
+  }
+
+  private async persist(delivery: Delivery): Promise<void> {
     const decoded = decodeTaskEvents(delivery.message.content);
     if (!decoded.ok) {
       this.logger.error({ message: 'malformed event message sent to the dead-letter queue', reason: decoded.reason });
@@ -153,39 +186,38 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
    * the database's reason when it refused the statement itself (nothing was written).
    */
   private async apply(events: TaskEvent[]): Promise<string | null> {
-    let delay = DATABASE_RETRY_MIN_DELAY_MS;
-    for (;;) {
-      try {
-        const { applied, stale } = await this.tasks.applyEvents(events);
-        this.logger.debug({ message: 'events written', applied, stale });
-        const now = Date.now();
-        for (const event of events) {
-          this.metrics.eventsPersisted.inc({ event: event.event });
-          this.metrics.eventLag.observe(Math.max(0, now - Date.parse(event.occurred_at)) / 1000);
-        }
-        return null;
-      } catch (error) {
-        if (!isDatabaseUnavailable(error)) {
-          this.logger.error({
-            message:
-              events.length === 1
-                ? 'event refused by the database; sent to the dead-letter queue'
-                : 'batch of events refused by the database; writing them one by one',
-            task_id: events.length === 1 ? events[0].task_id : undefined,
+    let written: EventsApplied;
+    try {
+      written = await retryWithBackoff(() => this.tasks.applyEvents(events), {
+        minDelayMs: DATABASE_RETRY_MIN_DELAY_MS,
+        maxDelayMs: DATABASE_RETRY_MAX_DELAY_MS,
+        retryIf: isDatabaseUnavailable,
+        onRetry: (error, delay) =>
+          this.logger.warn({
+            message: `database unavailable; retrying the batch in ${delay} ms`,
             events: events.length,
             error: (error as Error).message,
-          });
-          return (error as Error).message;
-        }
-        this.logger.warn({
-          message: `database unavailable; retrying the batch in ${delay} ms`,
-          events: events.length,
-          error: (error as Error).message,
-        });
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, DATABASE_RETRY_MAX_DELAY_MS);
-      }
+          }),
+      });
+    } catch (error) {
+      this.logger.error({
+        message:
+          events.length === 1
+            ? 'event refused by the database; sent to the dead-letter queue'
+            : 'batch of events refused by the database; writing them one by one',
+        task_id: events.length === 1 ? events[0].task_id : undefined,
+        events: events.length,
+        error: (error as Error).message,
+      });
+      return (error as Error).message;
     }
+    this.logger.debug({ message: 'events written', applied: written.applied, stale: written.stale });
+    const now = Date.now();
+    for (const event of events) {
+      this.metrics.eventsPersisted.inc({ event: event.event });
+      this.metrics.eventLag.observe(Math.max(0, now - Date.parse(event.occurred_at)) / 1000);
+    }
+    return null;
   }
 
   /** Something unexpected (e.g. the broker went away while dead-lettering): let the broker redeliver. */

@@ -32,6 +32,12 @@ const METRICS: Array<[string, (metrics: TaskMetrics) => void, string, 'counter' 
   ['outboxRelayed', (m) => m.outboxRelayed.inc(), 'tasklane_outbox_relayed_total', 'counter'],
   ['leasesReclaimed', (m) => m.leasesReclaimed.inc(), 'tasklane_leases_reclaimed_total', 'counter'],
   [
+    'tasksRedispatched',
+    (m) => m.tasksRedispatched.inc({ task_type: 'email', reason: 'queue_empty' }),
+    'tasklane_tasks_redispatched_total',
+    'counter',
+  ],
+  [
     'httpDuration',
     (m) => m.httpDuration.observe({ method: 'GET', route: '/api/tasks/:task_id', status_code: '200' }, 0.003),
     'http_request_duration_seconds',

@@ -90,6 +90,14 @@ export class TaskMetrics {
     );
   }
 
+  get tasksRedispatched(): Counter<'task_type' | 'reason'> {
+    return this.counter(
+      'tasklane_tasks_redispatched_total',
+      'Commands of pending tasks published again because the broker had lost them (reason: queue_empty, overdue).',
+      ['task_type', 'reason'],
+    );
+  }
+
   get leasesReclaimed(): Counter {
     return this.counter(
       'tasklane_leases_reclaimed_total',

@@ -65,4 +65,8 @@ export class BackgroundTask {
   /** When the broker confirmed the task's command; NULL while it waits in the outbox. */
   @Column({ name: 'dispatched_at', type: 'datetime', precision: 3, nullable: true })
   dispatchedAt!: Date | null;
+
+  /** When a pending task's command is due in its queue (a retry: the end of its delay); NULL: once dispatched. */
+  @Column({ name: 'due_at', type: 'datetime', precision: 3, nullable: true })
+  dueAt!: Date | null;
 }

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { retryWithBackoff } from '@tasklane/concurrency';
 import {
   TASK_STATUSES,
   TaskRunResource,
-  taskDefinition,
   TaskCommand,
   TaskEvent,
   TaskFailedEvent,
@@ -22,6 +22,7 @@ import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
 import { toTaskResource } from './background-task.mapper';
 import { isDeadlock } from '../database/database-errors';
+import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from './task-sql';
 import { GuardedRow, eventMayApply, eventTarget, movesForward } from './event-guard';
 import {
   TASK_COUNT_CHANGES_TABLE,
@@ -100,7 +101,6 @@ export interface EventsApplied {
   stale: number;
 }
 
-const TABLE = 'background_tasks';
 const ACTIVE_STATUSES = TASK_STATUSES.filter((status) => statusRank(status) < statusRank(TaskStatus.Completed));
 const ACTIVE_SQL = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
 const RANK_SQL = `CASE status ${TASK_STATUSES.map((status) => `WHEN '${status}' THEN ${statusRank(status)}`).join(' ')} END`;
@@ -125,7 +125,7 @@ const LEASE_UNTIL = 'DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)';
 
 /** Hands a claimed task back to the queue: pending again, a new generation, back in the outbox. */
 const HAND_BACK = `status = '${TaskStatus.Pending}', started_at = NULL, lease_expires_at = NULL,
-  dispatched_at = NULL, attempt = attempt + 1`;
+  dispatched_at = NULL, due_at = NULL, attempt = attempt + 1`;
 
 /** What a cancel did: the status the task left and the generation it now has. */
 export interface CancelResult {
@@ -154,38 +154,12 @@ export interface Claim {
   attempt: number;
 }
 
-interface OutboxRow {
-  id: string;
-  task_id: string;
-  task_name: TaskName;
-  task_type: TaskType;
-  params: string | Record<string, unknown> | null;
-  priority: number;
-  max_retries: number;
-  retry_count: number;
-  timeout_ms: number | null;
-}
-
 function toJson(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value);
 }
 
 interface UpdateResult {
   affectedRows: number;
-}
-
-/** The command of a task read from the outbox (the catalogue's timeout when the row has none). */
-function commandOfRow(row: OutboxRow): TaskCommand {
-  return {
-    task_id: row.task_id,
-    task_name: row.task_name,
-    task_type: row.task_type,
-    params: parseJson(row.params) as never,
-    priority: row.priority,
-    max_retries: row.max_retries,
-    retry_count: row.retry_count,
-    timeout_ms: row.timeout_ms ?? taskDefinition(row.task_name).defaultTimeoutMs,
-  };
 }
 
 /** `CASE task_id WHEN ? THEN ? … ELSE <otherwise> END` and its parameters (just `otherwise` for no pairs). */
@@ -197,17 +171,6 @@ function caseOf(pairs: Array<[string, unknown]>, otherwise: string): { sql: stri
     sql: `CASE task_id ${pairs.map(() => 'WHEN ? THEN ?').join(' ')} ELSE ${otherwise} END`,
     params: pairs.flat(),
   };
-}
-
-function placeholders(count: number, each = '?'): string {
-  return Array.from({ length: count }, () => each).join(', ');
-}
-
-function parseJson(value: string | Record<string, unknown> | null): Record<string, unknown> {
-  if (value === null) {
-    return {};
-  }
-  return typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : value;
 }
 
 const INSERT_PENDING = `INSERT INTO ${TABLE}
@@ -347,8 +310,7 @@ export class BackgroundTaskRepository {
         return 0;
       }
       const rows = (await manager.query(
-        `SELECT id, task_id, task_name, task_type, params, priority, max_retries, retry_count, timeout_ms
-           FROM ${TABLE} FORCE INDEX (PRIMARY)
+        `SELECT ${OUTBOX_COLUMNS} FROM ${TABLE} FORCE INDEX (PRIMARY)
           WHERE id IN (${placeholders(candidates.length)})
             AND dispatched_at IS NULL AND status = '${TaskStatus.Pending}'
           ORDER BY id FOR UPDATE SKIP LOCKED`,
@@ -400,15 +362,12 @@ export class BackgroundTaskRepository {
       const attempt = await this.claim(request.taskId, request.retryCount, startedAt, leaseMs);
       return [attempt === null ? null : { attempt, startedAt }];
     }
-    for (let tries = 1; ; tries += 1) {
-      try {
-        return await this.claimGroup(requests, leaseMs);
-      } catch (error) {
-        if (tries > CLAIM_DEADLOCK_RETRIES || !isDeadlock(error)) {
-          throw error;
-        }
-      }
-    }
+    return retryWithBackoff(() => this.claimGroup(requests, leaseMs), {
+      minDelayMs: 0,
+      maxDelayMs: 0,
+      maxAttempts: 1 + CLAIM_DEADLOCK_RETRIES,
+      retryIf: isDeadlock,
+    });
   }
 
   private claimGroup(requests: readonly ClaimRequest[], leaseMs: number): Promise<Array<ClaimWon | null>> {
@@ -546,8 +505,7 @@ export class BackgroundTaskRepository {
   async requeueFinished(taskId: string, at: Date): Promise<TaskCommand | null> {
     return this.dataSource.transaction(async (manager) => {
       const rows = (await manager.query(
-        `SELECT task_id, task_name, task_type, params, priority, max_retries, retry_count, timeout_ms, run
-           FROM ${TABLE} WHERE task_id = ? AND status IN ('${TaskStatus.Failed}', '${TaskStatus.Cancelled}') FOR UPDATE`,
+        `SELECT ${OUTBOX_COLUMNS}, run FROM ${TABLE} WHERE task_id = ? AND status IN ('${TaskStatus.Failed}', '${TaskStatus.Cancelled}') FOR UPDATE`,
         [taskId],
       )) as Array<OutboxRow & { run: number }>;
       if (rows.length === 0) {
@@ -563,7 +521,8 @@ export class BackgroundTaskRepository {
       );
       await manager.query(
         `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', run = run + 1, attempt = attempt + 1, result = NULL,
-           error_message = NULL, started_at = NULL, completed_at = NULL, lease_expires_at = NULL, dispatched_at = NULL
+           error_message = NULL, started_at = NULL, completed_at = NULL, lease_expires_at = NULL, dispatched_at = NULL,
+           due_at = NULL
          WHERE task_id = ?`,
         [taskId],
       );
@@ -894,11 +853,11 @@ export class BackgroundTaskRepository {
         );
         break;
       case TaskEventType.Retrying:
-        // Pending again as the next retry (its message waits in a delay queue).
+        // Pending again as the next retry: its message waits in a delay queue until `due_at`.
         result = await this.update(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', retry_count = ?, error_message = ?,
-             lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
-          [m, event.error_message, ...guard],
+             lease_expires_at = NULL, due_at = ? WHERE ${EVENT_GUARD}`,
+          [m, event.error_message, new Date(at.getTime() + event.delay_ms), ...guard],
           manager,
         );
         break;

@@ -2,6 +2,8 @@ import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicatio
 import { DataSource } from 'typeorm';
 import { BaseEnv } from '@tasklane/config';
 import { BackgroundTaskRepository } from '../background-task/background-task.repository';
+import { RedispatchRepository } from '../redispatch/redispatch.repository';
+import { TrackerReplicaRepository } from '../tracker-replicas/tracker-replica.repository';
 import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
 import { DatabaseReadiness } from './database.readiness';
 import { isDatabaseUnavailable, isUnknownDatabase } from './database-errors';
@@ -62,9 +64,11 @@ export class DatabaseModule {
         },
         DataSourceCloser,
         BackgroundTaskRepository,
+        RedispatchRepository,
+        TrackerReplicaRepository,
         DatabaseReadiness,
       ],
-      exports: [DataSource, BackgroundTaskRepository],
+      exports: [DataSource, BackgroundTaskRepository, RedispatchRepository, TrackerReplicaRepository],
     };
   }
 }

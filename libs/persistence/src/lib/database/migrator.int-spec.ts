@@ -10,7 +10,15 @@ const DELIVERY_MIGRATION = 'AddTaskDeliveryColumns0000000000003';
 const CONTROL_MIGRATION = 'AddTaskControlColumns0000000000004';
 const LIST_MIGRATION = 'AddTaskListIndexes0000000000005';
 const COUNTS_MIGRATION = 'AddTaskCounts0000000000006';
-const MIGRATIONS = [TABLE_MIGRATION, DELIVERY_MIGRATION, CONTROL_MIGRATION, LIST_MIGRATION, COUNTS_MIGRATION];
+const REDISPATCH_MIGRATION = 'AddRedispatchColumns0000000000007';
+const MIGRATIONS = [
+  TABLE_MIGRATION,
+  DELIVERY_MIGRATION,
+  CONTROL_MIGRATION,
+  LIST_MIGRATION,
+  COUNTS_MIGRATION,
+  REDISPATCH_MIGRATION,
+];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
   'trg_background_tasks_count_insert',
@@ -177,7 +185,9 @@ describe('migrator (MariaDB)', () => {
       'completed_at',
       'lease_expires_at',
       'dispatched_at',
+      'due_at',
     ]);
+    expect(byName.get('due_at')).toMatchObject({ columnType: 'datetime(3)', nullable: 'YES' });
     expect(byName.get('id')).toMatchObject({ columnType: 'bigint(20) unsigned', nullable: 'NO' });
     expect(byName.get('task_id')).toMatchObject({ columnType: 'char(36)', nullable: 'NO' });
     expect(byName.get('priority')).toMatchObject({
@@ -364,7 +374,32 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
+  it('migrateDown reverts 007 only: due_at and tracker_replicas go, the rows stay; up adds them again', async () => {
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      ),
+    );
+    expect(await columnNames(db)).toContain('due_at');
+    expect(await tableExists(db, 'tracker_replicas')).toBe(true);
+
+    await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
+    expect(await columnNames(db)).not.toContain('due_at');
+    expect(await tableExists(db, 'tracker_replicas')).toBe(false);
+    expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
+
+    await expect(migrateUp(db.url)).resolves.toEqual([REDISPATCH_MIGRATION]);
+    expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
+      { task_id: TASK_ID, due_at: null },
+    ]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
     await withConnection(db.url, (connection) =>
       connection.query(
@@ -376,7 +411,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([COUNTS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([COUNTS_MIGRATION, REDISPATCH_MIGRATION]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
     expect(await countsAndScan(db)).toEqual({
@@ -446,6 +481,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
 
     expect(await triggerNames(db)).toEqual([]);
@@ -537,6 +573,7 @@ describe('migrator (MariaDB)', () => {
       CONTROL_MIGRATION,
       LIST_MIGRATION,
       COUNTS_MIGRATION,
+      REDISPATCH_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -569,6 +606,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(CONTROL_MIGRATION);
@@ -580,14 +618,20 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([CONTROL_MIGRATION, LIST_MIGRATION, COUNTS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      CONTROL_MIGRATION,
+      LIST_MIGRATION,
+      COUNTS_MIGRATION,
+      REDISPATCH_MIGRATION,
+    ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
     expect(await rows(db.url, 'SELECT * FROM background_task_runs')).toEqual([]);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
-  it('migrateDown reverts 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+  it('migrateDown reverts 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
     expect(await triggerNames(db)).toEqual([]);
     await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);

@@ -3,6 +3,7 @@ import { AddTaskDeliveryColumns003 } from './003_add_task_delivery_columns';
 import { AddTaskControlColumns004 } from './004_add_task_control_columns';
 import { AddTaskListIndexes005 } from './005_add_task_list_indexes';
 import { AddTaskCounts006 } from './006_add_task_counts';
+import { AddRedispatchColumns007 } from './007_add_redispatch_columns';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   AddTaskControlColumns004,
   AddTaskListIndexes005,
   AddTaskCounts006,
+  AddRedispatchColumns007,
 ];

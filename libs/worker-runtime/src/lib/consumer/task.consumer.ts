@@ -12,6 +12,7 @@ import {
   AmqpConnection,
   BrokerUnavailableError,
   Delivery,
+  MessageRejectedError,
   QueueConsumer,
   TaskMessagePublisher,
   assertRetryDelayLevel,
@@ -19,7 +20,7 @@ import {
   retryDelayLevels,
 } from '@tasklane/messaging';
 import { TaskMetrics, TaskOutcomeLabel } from '@tasklane/observability';
-import { WriteCoalescer } from '@tasklane/concurrency';
+import { RetryStoppedError, WriteCoalescer, retryWithBackoff } from '@tasklane/concurrency';
 import { BackgroundTaskRepository, ClaimRequest, ClaimWon, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
@@ -49,6 +50,7 @@ const DEPENDENCY_RETRY_DELAY_MS = 1_000;
  * broker is slow, without keeping a handler slot idle during those round trips.
  */
 const HELD_TASKS_PER_SLOT = 4;
+const OUTCOME_PUBLISH_MIN_DELAY_MS = 250;
 const OUTCOME_PUBLISH_MAX_DELAY_MS = 5_000;
 
 /**
@@ -411,30 +413,33 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /**
-   * Keeps trying to publish an outcome through broker outages — the lease keeps being renewed
-   * meanwhile — until it is confirmed (true) or the task is given up (false).
+   * Keeps trying to publish an outcome through broker outages and lost queues — the lease keeps
+   * being renewed meanwhile — until it is confirmed (true) or the task is given up (false).
    */
   private async untilPublished(task: RunningTask, publish: () => Promise<void>): Promise<boolean> {
-    let delay = 250;
-    for (;;) {
-      if (task.givenUp) {
+    if (task.givenUp) {
+      return false;
+    }
+    try {
+      await retryWithBackoff(publish, {
+        minDelayMs: OUTCOME_PUBLISH_MIN_DELAY_MS,
+        maxDelayMs: OUTCOME_PUBLISH_MAX_DELAY_MS,
+        // Unroutable: part of the topology was lost, and the publisher declares it again.
+        retryIf: (error) => error instanceof BrokerUnavailableError || error instanceof MessageRejectedError,
+        stopIf: () => task.givenUp,
+        onRetry: (error, delay) =>
+          this.logger.warn({
+            message: `broker unavailable; retrying the outcome in ${delay} ms`,
+            task_id: task.command.task_id,
+            error: (error as Error).message,
+          }),
+      });
+      return true;
+    } catch (error) {
+      if (error instanceof RetryStoppedError) {
         return false;
       }
-      try {
-        await publish();
-        return true;
-      } catch (error) {
-        if (!(error instanceof BrokerUnavailableError)) {
-          throw error;
-        }
-        this.logger.warn({
-          message: `broker unavailable; retrying the outcome in ${delay} ms`,
-          task_id: task.command.task_id,
-          error: error.message,
-        });
-        await sleep(delay);
-        delay = Math.min(delay * 2, OUTCOME_PUBLISH_MAX_DELAY_MS);
-      }
+      throw error;
     }
   }
 

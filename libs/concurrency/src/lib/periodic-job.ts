@@ -1,18 +1,15 @@
-import { Logger } from '@nestjs/common';
-
 /**
  * Runs `work` every `intervalMs`, never two at once, and lets shutdown wait for the run in
- * progress. A failing run is logged and tried again at the next tick.
+ * progress. A failing run is reported to `onError` and tried again at the next tick.
  */
 export class PeriodicJob {
   private timer: NodeJS.Timeout | null = null;
   private current: Promise<void> | null = null;
 
   constructor(
-    private readonly name: string,
     private readonly intervalMs: number,
     private readonly work: () => Promise<void>,
-    private readonly logger: Logger,
+    private readonly onError: (error: unknown) => void,
   ) {}
 
   start(): void {
@@ -27,14 +24,17 @@ export class PeriodicJob {
     await this.current;
   }
 
+  /** Whether a run is in progress. */
+  get running(): boolean {
+    return this.current !== null;
+  }
+
   private tick(): void {
     if (this.current) {
       return;
     }
     this.current = this.work()
-      .catch((error: unknown) =>
-        this.logger.warn({ message: `${this.name} failed; trying again`, error: (error as Error).message }),
-      )
+      .catch((error: unknown) => this.onError(error))
       .finally(() => {
         this.current = null;
       });

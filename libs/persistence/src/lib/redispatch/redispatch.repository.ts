@@ -1,0 +1,93 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { TaskCommand, TaskStatus, TaskType } from '@tasklane/contracts';
+import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from '../background-task/task-sql';
+
+/** Which pending tasks of one type a re-dispatch pass looks at. */
+export interface RedispatchWindow {
+  taskType: TaskType;
+  /**
+   * Only tasks whose command went out — and, for a retry, became due — at least this long ago
+   * (on the database clock) are published again.
+   */
+  idleForMs: number;
+  /** Pending tasks of the type with a larger id than this (a keyset position), oldest first. */
+  afterId?: string;
+  /** How many pending tasks to look at, at most. */
+  scan: number;
+}
+
+export interface RedispatchPass {
+  /** Commands published again. */
+  redispatched: number;
+  /** Pending tasks looked at; fewer than the window's `scan` means the type's pending tasks are all seen. */
+  scanned: number;
+  /** Id of the last task looked at (the `afterId` of the next window), or null when none was. */
+  lastId: string | null;
+}
+
+/** `column` is at least `? microseconds` in the past on the database clock. */
+const idleSince = (column: string): string => `${column} < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)`;
+
+/** A pending task's command is out and due, both long enough ago (two parameters: the idle time twice). */
+const IDLE = `dispatched_at IS NOT NULL AND ${idleSince('dispatched_at')} AND (due_at IS NULL OR ${idleSince('due_at')})`;
+
+/**
+ * Re-dispatch (ADR 0010): the broker confirmed a task's command once, and the task is still
+ * pending — but the message may be gone (the queue purged or deleted, a node's data lost). The
+ * database is the authority, so the command is published again; the workers' claim drops
+ * whichever copy comes second.
+ */
+@Injectable()
+export class RedispatchRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /**
+   * Looks at up to `scan` pending tasks of a type, oldest first, and publishes the commands of
+   * those that have been out and due for `idleForMs` again, in one transaction: the rows are
+   * locked (`SKIP LOCKED`: a claim, a cancel or another tracker's pass holding one leaves it to
+   * them), handed to `publish` (which resolves once the broker confirmed every command), and their
+   * `dispatched_at` set to now — so a task is published again at most once per `idleForMs`, by
+   * however many trackers.
+   */
+  async redispatchIdle(
+    window: RedispatchWindow,
+    publish: (commands: TaskCommand[]) => Promise<void>,
+  ): Promise<RedispatchPass> {
+    const scan = Math.floor(window.scan);
+    if (!Number.isSafeInteger(scan) || scan < 1) {
+      throw new RangeError(`invalid re-dispatch window: scan ${window.scan}`);
+    }
+    const idleUs = Math.max(0, Math.floor(window.idleForMs * 1000));
+    return this.dataSource.transaction(async (manager) => {
+      // Read without locks, off the (task_type, status, id) index: a short range however many
+      // tasks the table holds. Only the idle ones are locked below.
+      const seen = (await manager.query(
+        `SELECT id, (${IDLE}) AS idle FROM ${TABLE} FORCE INDEX (idx_background_tasks_task_type_status)
+          WHERE task_type = ? AND status = '${TaskStatus.Pending}' AND id > ?
+          ORDER BY id LIMIT ${scan}`,
+        [idleUs, idleUs, window.taskType, window.afterId ?? '0'],
+      )) as Array<{ id: string; idle: number | string | null }>;
+      const lastId = seen.length > 0 ? String(seen[seen.length - 1].id) : null;
+      const idle = seen.filter((row) => Number(row.idle) === 1).map((row) => row.id);
+      if (idle.length === 0) {
+        return { redispatched: 0, scanned: seen.length, lastId };
+      }
+      // Locked by primary key and checked again: a claim, a cancel or another pass may have come first.
+      const rows = (await manager.query(
+        `SELECT ${OUTBOX_COLUMNS} FROM ${TABLE} FORCE INDEX (PRIMARY)
+          WHERE id IN (${placeholders(idle.length)}) AND status = '${TaskStatus.Pending}' AND ${IDLE}
+          ORDER BY id FOR UPDATE SKIP LOCKED`,
+        [...idle, idleUs, idleUs],
+      )) as OutboxRow[];
+      if (rows.length > 0) {
+        await publish(rows.map(commandOfRow));
+        await manager.query(
+          `UPDATE ${TABLE} SET dispatched_at = UTC_TIMESTAMP(3) WHERE id IN (${placeholders(rows.length)})`,
+          rows.map((row) => row.id),
+        );
+      }
+      return { redispatched: rows.length, scanned: seen.length, lastId };
+    });
+  }
+}
