@@ -327,10 +327,39 @@ describe('REST API', () => {
       }
     });
 
+    it('lists 300 tasks enqueued concurrently newest first by created_at, by offset and by cursor', async () => {
+      const enqueued = await Promise.all(
+        Array.from({ length: 300 }, (_, index) =>
+          system.enqueue({ task_name: 'report.tasks_summary', params: {}, priority: 1 + (index % 10) }),
+        ),
+      );
+      try {
+        const isNewestFirst = (items: TaskResource[]) =>
+          items.every(
+            (task, index) => index === 0 || Date.parse(items[index - 1].created_at) >= Date.parse(task.created_at),
+          );
+        const page = await system.get<TaskPage>('/api/tasks/?limit=200');
+        expect(page.status).toBe(200);
+        expect(page.body.items).toHaveLength(200);
+        expect(isNewestFirst(page.body.items)).toBe(true);
+        const rest = await system.get<TaskPage>(`/api/tasks/?limit=200&cursor=${page.body.next_cursor ?? ''}`);
+        const listed = [...page.body.items, ...rest.body.items];
+        expect(isNewestFirst(listed)).toBe(true);
+        // Every task once: the 300 and the 7 of the fixture.
+        expect(new Set(listed.map((task) => task.task_id)).size).toBe(307);
+        const byType = await system.get<TaskPage>('/api/tasks/?task_type=report&status=pending&limit=200');
+        expect(isNewestFirst(byType.body.items)).toBe(true);
+      } finally {
+        await system.query('DELETE FROM background_tasks WHERE task_id IN (?)', [enqueued.map((task) => task.task_id)]);
+      }
+    });
+
     it.each([
       ['/api/tasks?cursor=abc', 'cursor'],
       ['/api/tasks?cursor=', 'cursor'],
       ['/api/tasks?cursor=MTIz&offset=3', 'cursor'],
+      // a cursor of an earlier version (the row id alone)
+      ['/api/tasks?cursor=MTIz', 'cursor'],
       ['/api/tasks?status=done', 'status'],
       ['/api/tasks?task_type=sms', 'task_type'],
       ['/api/tasks?limit=0', 'limit'],

@@ -391,16 +391,14 @@ export async function manyRows(system: BenchSystem, rows: number, samples: numbe
   );
   const completed = `status=${TaskStatus.Completed}`;
   const cursorPagesMs = await followCursor(url, completed, samples);
-  const [{ middle }] = await system.query<{ middle: string }>(
-    'SELECT CAST((MIN(id) + MAX(id)) DIV 2 AS CHAR) AS middle FROM background_tasks',
+  // A cursor halfway down the list: the position of the row halfway through the ids.
+  const [middleRow] = await system.query<{ id: string; createdAtMs: string }>(
+    `SELECT CAST(id AS CHAR) AS id, CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', created_at) DIV 1000 AS CHAR) AS createdAtMs
+       FROM background_tasks WHERE id >= (SELECT (MIN(id) + MAX(id)) DIV 2 FROM background_tasks) ORDER BY id LIMIT 1`,
   );
-  const deepCursorPagesMs = await followCursor(url, completed, samples, encodeTaskCursor(middle));
-  const deepCursorPagesByTypeMs = await followCursor(
-    url,
-    `task_type=${TaskType.Report}`,
-    samples,
-    encodeTaskCursor(middle),
-  );
+  const middle = encodeTaskCursor({ createdAtMs: Number(middleRow.createdAtMs), id: middleRow.id });
+  const deepCursorPagesMs = await followCursor(url, completed, samples, middle);
+  const deepCursorPagesByTypeMs = await followCursor(url, `task_type=${TaskType.Report}`, samples, middle);
   const countByStatusMs = await timeGets(url, () => `/api/tasks/count/all?status=${TaskStatus.Failed}`, samples);
   const countAllMs = await timeGets(url, () => `/api/tasks/count/all?status=${TaskStatus.Completed}`, samples);
   return {

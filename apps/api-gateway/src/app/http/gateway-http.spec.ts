@@ -526,7 +526,7 @@ describe('gateway HTTP pipeline without API keys (open)', () => {
   });
 
   it('passes a valid cursor, with filters, a limit and offset 0, to the service as given', async () => {
-    const cursor = encodeTaskCursor('123456');
+    const cursor = encodeTaskCursor({ createdAtMs: 1_780_000_000_000, id: '123456' });
     const response = await inject({
       method: 'GET',
       url: `/api/tasks/?status=failed&limit=20&offset=0&cursor=${cursor}`,

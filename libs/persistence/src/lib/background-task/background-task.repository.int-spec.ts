@@ -1427,7 +1427,9 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
 
     it('refuses a malformed cursor and a cursor with a non-zero offset', async () => {
       await expect(tasks.list({}, { limit: 2, offset: 0, cursor: 'not a cursor' })).rejects.toThrow(/cursor/);
-      await expect(tasks.list({}, { limit: 2, offset: 1, cursor: encodeTaskCursor('5') })).rejects.toThrow(/offset/);
+      await expect(
+        tasks.list({}, { limit: 2, offset: 1, cursor: encodeTaskCursor({ createdAtMs: T0, id: '5' }) }),
+      ).rejects.toThrow(/offset/);
     });
 
     it('counts with and without filters', async () => {
@@ -1517,7 +1519,10 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect(ids(first.items)).toEqual(want.slice(0, 4));
 
       // Two newer matching tasks arrive, and the task the cursor points at is purged.
-      const newer = [await inserted({ taskType: TaskType.Email }), await inserted({ taskType: TaskType.Email })];
+      const newer = [
+        await inserted({ taskType: TaskType.Email, createdAt: at(1_000) }),
+        await inserted({ taskType: TaskType.Email, createdAt: at(1_001) }),
+      ];
       await dataSource.query('DELETE FROM background_tasks WHERE task_id = ?', [want[3]]);
 
       const second = await tasks.list(filter, { limit: 4, offset: 0, cursor: first.next_cursor ?? '' });
@@ -1532,7 +1537,7 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       fixture = fixture.filter((task) => task.taskId !== want[3]);
     });
 
-    it('reads each page off the index of its filter in id order (no filesort) and counts off the task counts', async () => {
+    it('reads each page off the index of its filter in (created_at, id) order (no filesort) and counts off the task counts', async () => {
       const statements: Array<{ sql: string; parameters: unknown[] }> = [];
       const logged = new DataSource({
         ...dataSourceOptions({ url: db.url, poolSize: 2 }),
@@ -1549,13 +1554,18 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       await logged.initialize();
       try {
         const repository = new BackgroundTaskRepository(logged);
-        const [newest] = (await dataSource.query('SELECT MAX(id) AS id FROM background_tasks')) as [{ id: string }];
-        const middle = encodeTaskCursor(BigInt(newest.id) - 10n);
+        const [tenth] = (await dataSource.query(
+          'SELECT id, created_at AS createdAt FROM background_tasks ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 10',
+        )) as [{ id: string; createdAt: Date }];
+        const middle = encodeTaskCursor({ createdAtMs: tenth.createdAt.getTime(), id: String(tenth.id) });
         const cases: Array<[TaskFilter, string]> = [
-          [{}, 'PRIMARY'],
-          [{ status: TaskStatus.Completed }, 'idx_background_tasks_status'],
-          [{ taskType: TaskType.Email }, 'idx_background_tasks_task_type_id'],
-          [{ taskType: TaskType.Email, status: TaskStatus.Completed }, 'idx_background_tasks_task_type_status'],
+          [{}, 'idx_background_tasks_created_at'],
+          [{ status: TaskStatus.Completed }, 'idx_background_tasks_status_created_at'],
+          [{ taskType: TaskType.Email }, 'idx_background_tasks_task_type_created_at'],
+          [
+            { taskType: TaskType.Email, status: TaskStatus.Completed },
+            'idx_background_tasks_task_type_status_created_at',
+          ],
         ];
         type Plan = Array<{
           select_type: string;
@@ -1612,7 +1622,10 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
     });
 
     it('answers an empty last page for a cursor past the oldest task', async () => {
-      const page = await tasks.list({}, { limit: 10, offset: 0, cursor: encodeTaskCursor('1') });
+      const page = await tasks.list(
+        {},
+        { limit: 10, offset: 0, cursor: encodeTaskCursor({ createdAtMs: 0, id: '1' }) },
+      );
       expect(page).toEqual({ items: [], total: null, limit: 10, offset: 0, next_cursor: null });
     });
 
@@ -1642,6 +1655,82 @@ describe('BackgroundTaskRepository (MariaDB)', () => {
       expect(tail.items).toHaveLength(matching - 2_005);
       expect(tail.next_cursor).toBeNull();
     });
+  });
+
+  describe('list order: created_at, the field clients see, not the row id', () => {
+    // Inserted in this order (ids grow), created at these offsets from T0: concurrent enqueues
+    // commit out of their created_at order, and several share a millisecond.
+    const OFFSETS = [5, 1, 9, 1, 7, 3, 9, 0, 2, 1];
+    let rows: Array<{ taskId: string; createdAtMs: number; insertedAt: number; taskType: TaskType }>;
+
+    beforeAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+      rows = [];
+      for (const [insertedAt, offset] of OFFSETS.entries()) {
+        const taskType = insertedAt % 2 === 0 ? TaskType.Email : TaskType.Report;
+        const task = await inserted({ createdAt: at(offset), taskType });
+        rows.push({ taskId: task.taskId, createdAtMs: T0 + offset, insertedAt, taskType });
+      }
+      // Half of them completed, so the status indexes are walked too.
+      const completed = rows.filter((row) => row.insertedAt % 3 === 0).map((row) => row.taskId);
+      await dataSource.query(`UPDATE background_tasks SET status = ? WHERE task_id IN (?)`, [
+        TaskStatus.Completed,
+        completed,
+      ]);
+    });
+
+    afterAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+    });
+
+    /** Newest created first; among equal created_at, the later insert first. */
+    const want = (keep: (row: (typeof rows)[number]) => boolean) =>
+      rows
+        .filter(keep)
+        .sort((a, b) => b.createdAtMs - a.createdAtMs || b.insertedAt - a.insertedAt)
+        .map((row) => row.taskId);
+
+    const filters: Array<[TaskFilter, (row: (typeof rows)[number]) => boolean]> = [
+      [{}, () => true],
+      [{ taskType: TaskType.Email }, (row) => row.taskType === TaskType.Email],
+      [{ status: TaskStatus.Pending }, (row) => row.insertedAt % 3 !== 0],
+      [
+        { status: TaskStatus.Pending, taskType: TaskType.Report },
+        (row) => row.insertedAt % 3 !== 0 && row.taskType === TaskType.Report,
+      ],
+    ];
+
+    it.each(filters)(
+      'lists %j newest created first, by offset pages and by cursor pages alike',
+      async (filter, keep) => {
+        const expected = want(keep);
+        const all = await tasks.list(filter, { limit: 50, offset: 0 });
+        expect(all.items.map((item) => item.task_id)).toEqual(expected);
+        const createdAt = all.items.map((item) => Date.parse(item.created_at));
+        expect(createdAt).toEqual([...createdAt].sort((a, b) => b - a));
+        for (const limit of [1, 2, 3]) {
+          const seen: string[] = [];
+          let cursor: string | null = null;
+          let offset = 0;
+          const byOffset: string[] = [];
+          do {
+            const page: TaskPage = await tasks.list(filter, {
+              limit,
+              offset: 0,
+              ...(cursor === null ? {} : { cursor }),
+            });
+            seen.push(...page.items.map((item) => item.task_id));
+            cursor = page.next_cursor;
+          } while (cursor !== null && seen.length <= rows.length);
+          for (; offset < expected.length; offset += limit) {
+            byOffset.push(...(await tasks.list(filter, { limit, offset })).items.map((item) => item.task_id));
+          }
+          // Every task once, in order, however the pages fall across tasks created in the same millisecond.
+          expect({ limit, seen }).toEqual({ limit, seen: expected });
+          expect({ limit, byOffset }).toEqual({ limit, byOffset: expected });
+        }
+      },
+    );
   });
 
   describe('exact counts off the task counts (ADR 0009)', () => {

@@ -9,6 +9,7 @@ import {
   TaskFailedEvent,
   TaskSucceededEvent,
   TaskEventType,
+  TaskListPosition,
   TaskName,
   TaskPage,
   TaskResource,
@@ -56,8 +57,8 @@ export interface TaskPageRequest {
   cursor?: string;
 }
 
-/** The condition of a list or count on the columns of `background_tasks`, with named parameters. */
-function matching(filter: TaskFilter, belowId?: string): { sql: string; parameters: Record<string, unknown> } {
+/** The condition of a list on the columns of `background_tasks`, with named parameters. */
+function matching(filter: TaskFilter, after?: TaskListPosition): { sql: string; parameters: Record<string, unknown> } {
   const clauses: string[] = [];
   const parameters: Record<string, unknown> = {};
   if (filter.status !== undefined) {
@@ -68,31 +69,34 @@ function matching(filter: TaskFilter, belowId?: string): { sql: string; paramete
     clauses.push('task_type = :taskType');
     parameters['taskType'] = filter.taskType;
   }
-  if (belowId !== undefined) {
-    clauses.push('id < :belowId');
-    parameters['belowId'] = belowId;
+  if (after !== undefined) {
+    // (created_at, id) < (:afterCreatedAt, :afterId), spelled out: two ranges of the index.
+    clauses.push('(created_at < :afterCreatedAt OR (created_at = :afterCreatedAt AND id < :afterId))');
+    parameters['afterCreatedAt'] = new Date(after.createdAtMs);
+    parameters['afterId'] = after.id;
   }
   return { sql: clauses.length === 0 ? 'TRUE' : clauses.join(' AND '), parameters };
 }
 
 /**
- * The index that yields the tasks matching `filter` in id order: InnoDB appends the primary key to
- * every secondary index, so `(status)` is in effect `(status, id)`, `(task_type, status)` is
- * `(task_type, status, id)`, and `(task_type, id)` is there for task_type alone (migration 005).
- * Named in the query because MariaDB, left to itself with `ORDER BY id DESC LIMIT n`, scans the
- * primary key backwards filtering every row (a few ms per page for a 1% status, unbounded when the
- * matches are old) or reads a `ref` on the prefix without using `id < ?` (75,000 rows read for
- * one page at 1M rows, 250 ms). Forced, every page is a range of at most `offset + limit` index
- * entries.
+ * The index that yields the tasks matching `filter` newest first, in (created_at, id) order —
+ * `created_at` is the order clients see (assigned by the gateway that accepted the task, it need
+ * not follow the row ids of concurrent inserts), and InnoDB appends the primary key to every
+ * secondary index, so `(status, created_at)` is in effect `(status, created_at, id)` (migration
+ * 008). Named in the query because MariaDB, left to itself with `ORDER BY … LIMIT n`, may scan
+ * another index filtering every row, or read a `ref` on the prefix without using the cursor's
+ * range. Forced, every page is a range of at most `offset + limit` index entries.
  */
 function listIndex(filter: TaskFilter): string {
   if (filter.status !== undefined && filter.taskType !== undefined) {
-    return 'idx_background_tasks_task_type_status';
+    return 'idx_background_tasks_task_type_status_created_at';
   }
   if (filter.status !== undefined) {
-    return 'idx_background_tasks_status';
+    return 'idx_background_tasks_status_created_at';
   }
-  return filter.taskType !== undefined ? 'idx_background_tasks_task_type_id' : 'PRIMARY';
+  return filter.taskType !== undefined
+    ? 'idx_background_tasks_task_type_created_at'
+    : 'idx_background_tasks_created_at';
 }
 
 export interface EventsApplied {
@@ -681,26 +685,27 @@ export class BackgroundTaskRepository {
   }
 
   /**
-   * One page of tasks matching `filter`, newest first (`id DESC`, insertion order). A `cursor` (a
-   * `next_cursor` of an earlier page) starts the page right after that page's last task — a keyset
-   * query, `WHERE <filter> AND id < ? ORDER BY id DESC LIMIT n`, the same short index range however
-   * deep the page — and cannot be combined with a non-zero `offset`. An `offset` skips that many
+   * One page of tasks matching `filter`, newest first by `created_at` (ties: the later row first).
+   * A `cursor` (a `next_cursor` of an earlier page) starts the page right after that page's last
+   * task — a keyset query, `WHERE <filter> AND (created_at, id) < (?, ?) ORDER BY created_at DESC,
+   * id DESC LIMIT n`, the same short index range however deep the page — and cannot be combined
+   * with a non-zero `offset`. An `offset` skips that many
    * matching tasks off the index before any row is read: linear in the offset, but index-only.
    * `next_cursor` comes from reading one task more than the page. `total` (an offset page only,
    * as the original API has it) is an exact count, made concurrently on another connection; a
    * cursor page does not count — its cost must not grow with the number of matches.
    */
   async list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskPage> {
-    const afterId = page.cursor === undefined ? undefined : decodeTaskCursor(page.cursor);
-    if (afterId === null) {
+    const after = page.cursor === undefined ? undefined : decodeTaskCursor(page.cursor);
+    if (after === null) {
       throw new RangeError('not a task list cursor');
     }
-    if (afterId !== undefined && page.offset > 0) {
+    if (after !== undefined && page.offset > 0) {
       throw new RangeError('a cursor cannot be combined with a non-zero offset');
     }
     const [rows, total] = await Promise.all([
-      this.pageRows(filter, afterId, page.limit + 1, page.offset),
-      afterId === undefined ? this.count(filter) : Promise.resolve(null),
+      this.pageRows(filter, after, page.limit + 1, page.offset),
+      after === undefined ? this.count(filter) : Promise.resolve(null),
     ]);
     const items = rows.slice(0, page.limit);
     const last = items[items.length - 1];
@@ -709,7 +714,8 @@ export class BackgroundTaskRepository {
       total,
       limit: page.limit,
       offset: page.offset,
-      next_cursor: rows.length > page.limit ? encodeTaskCursor(last.id) : null,
+      next_cursor:
+        rows.length > page.limit ? encodeTaskCursor({ createdAtMs: last.createdAt.getTime(), id: last.id }) : null,
     };
   }
 
@@ -796,27 +802,28 @@ export class BackgroundTaskRepository {
   }
 
   /**
-   * Up to `limit` tasks matching `filter` below `afterId`, newest first, from the `offset`-th on,
-   * in one statement: the ids of the page — and of the tasks an offset skips — come off the index
-   * of the filter in id order (index-only, no sort), then only the page's rows are read.
+   * Up to `limit` tasks matching `filter` after `after`, newest first, from the `offset`-th on, in
+   * one statement: the ids of the page — and of the tasks an offset skips — come off the index of
+   * the filter in (created_at, id) order (index-only, no sort), then only the page's rows are read.
    */
   private pageRows(
     filter: TaskFilter,
-    afterId: string | undefined,
+    after: TaskListPosition | undefined,
     limit: number,
     offset: number,
   ): Promise<BackgroundTask[]> {
     if (!Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(offset) || offset < 0) {
       throw new RangeError(`invalid page: limit ${limit}, offset ${offset}`);
     }
-    const where = matching(filter, afterId);
+    const where = matching(filter, after);
     const ids = `(SELECT id FROM ${TABLE} FORCE INDEX (${listIndex(filter)}) WHERE ${where.sql}
-      ORDER BY id DESC LIMIT ${limit} OFFSET ${offset})`;
+      ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset})`;
     return this.dataSource
       .getRepository(BackgroundTask)
       .createQueryBuilder('task')
       .innerJoin(ids, 'page', 'page.id = task.id', where.parameters)
-      .orderBy('task.id', 'DESC')
+      .orderBy('task.createdAt', 'DESC')
+      .addOrderBy('task.id', 'DESC')
       .getMany();
   }
 

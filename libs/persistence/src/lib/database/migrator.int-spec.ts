@@ -11,6 +11,7 @@ const CONTROL_MIGRATION = 'AddTaskControlColumns0000000000004';
 const LIST_MIGRATION = 'AddTaskListIndexes0000000000005';
 const COUNTS_MIGRATION = 'AddTaskCounts0000000000006';
 const REDISPATCH_MIGRATION = 'AddRedispatchColumns0000000000007';
+const ORDER_MIGRATION = 'OrderTaskListsByCreatedAt0000000000008';
 const MIGRATIONS = [
   TABLE_MIGRATION,
   DELIVERY_MIGRATION,
@@ -18,6 +19,7 @@ const MIGRATIONS = [
   LIST_MIGRATION,
   COUNTS_MIGRATION,
   REDISPATCH_MIGRATION,
+  ORDER_MIGRATION,
 ];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
@@ -320,7 +322,6 @@ describe('migrator (MariaDB)', () => {
     expect(indexes).toEqual({
       PRIMARY: { unique: true, columns: ['id'] },
       uq_background_tasks_task_id: { unique: true, columns: ['task_id'] },
-      idx_background_tasks_status: { unique: false, columns: ['status'] },
       idx_background_tasks_priority: { unique: false, columns: ['priority'] },
       idx_background_tasks_status_priority: { unique: false, columns: ['status', 'priority'] },
       idx_background_tasks_task_type_status: { unique: false, columns: ['task_type', 'status'] },
@@ -328,8 +329,13 @@ describe('migrator (MariaDB)', () => {
       idx_background_tasks_status_completed_at: { unique: false, columns: ['status', 'completed_at'] },
       idx_background_tasks_dispatched_at: { unique: false, columns: ['dispatched_at'] },
       idx_background_tasks_status_lease: { unique: false, columns: ['status', 'lease_expires_at'] },
-      // 005: task_type alone in id order, for GET /api/tasks/?task_type=…
-      idx_background_tasks_task_type_id: { unique: false, columns: ['task_type', 'id'] },
+      // 008 (replacing 002's (status) and 005's (task_type, id)): the lists, newest created first
+      idx_background_tasks_status_created_at: { unique: false, columns: ['status', 'created_at'] },
+      idx_background_tasks_task_type_created_at: { unique: false, columns: ['task_type', 'created_at'] },
+      idx_background_tasks_task_type_status_created_at: {
+        unique: false,
+        columns: ['task_type', 'status', 'created_at'],
+      },
     });
   });
 
@@ -374,7 +380,38 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
-  it('migrateDown reverts 007 only: due_at and tracker_replicas go, the rows stay; up adds them again', async () => {
+  it('migrateDown reverts 008 only: the (status) and (task_type, id) indexes come back, the rows stay', async () => {
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      ),
+    );
+    const listIndexes = [
+      'idx_background_tasks_status_created_at',
+      'idx_background_tasks_task_type_created_at',
+      'idx_background_tasks_task_type_status_created_at',
+    ];
+    expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
+
+    await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
+    const reverted = await indexNames(db);
+    expect(reverted).toEqual(
+      expect.arrayContaining(['idx_background_tasks_status', 'idx_background_tasks_task_type_id']),
+    );
+    for (const index of listIndexes) {
+      expect(reverted).not.toContain(index);
+    }
+    expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
+
+    await expect(migrateUp(db.url)).resolves.toEqual([ORDER_MIGRATION]);
+    expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
+  it('migrateDown reverts 008 then 007: due_at and tracker_replicas go, the rows stay; up adds them again', async () => {
     await withConnection(db.url, (connection) =>
       connection.query(
         `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
@@ -385,12 +422,13 @@ describe('migrator (MariaDB)', () => {
     expect(await columnNames(db)).toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(true);
 
+    await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     expect(await columnNames(db)).not.toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(false);
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([REDISPATCH_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([REDISPATCH_MIGRATION, ORDER_MIGRATION]);
     expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, due_at: null },
     ]);
@@ -399,6 +437,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
     await withConnection(db.url, (connection) =>
@@ -411,7 +450,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([COUNTS_MIGRATION, REDISPATCH_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([COUNTS_MIGRATION, REDISPATCH_MIGRATION, ORDER_MIGRATION]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
     expect(await countsAndScan(db)).toEqual({
@@ -481,6 +520,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
 
@@ -574,6 +614,7 @@ describe('migrator (MariaDB)', () => {
       LIST_MIGRATION,
       COUNTS_MIGRATION,
       REDISPATCH_MIGRATION,
+      ORDER_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -606,6 +647,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(LIST_MIGRATION);
@@ -623,6 +665,7 @@ describe('migrator (MariaDB)', () => {
       LIST_MIGRATION,
       COUNTS_MIGRATION,
       REDISPATCH_MIGRATION,
+      ORDER_MIGRATION,
     ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
@@ -630,7 +673,8 @@ describe('migrator (MariaDB)', () => {
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
-  it('migrateDown reverts 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+  it('migrateDown reverts 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
     expect(await triggerNames(db)).toEqual([]);

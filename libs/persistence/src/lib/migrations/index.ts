@@ -4,6 +4,7 @@ import { AddTaskControlColumns004 } from './004_add_task_control_columns';
 import { AddTaskListIndexes005 } from './005_add_task_list_indexes';
 import { AddTaskCounts006 } from './006_add_task_counts';
 import { AddRedispatchColumns007 } from './007_add_redispatch_columns';
+import { OrderTaskListsByCreatedAt008 } from './008_order_task_lists_by_created_at';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   AddTaskListIndexes005,
   AddTaskCounts006,
   AddRedispatchColumns007,
+  OrderTaskListsByCreatedAt008,
 ];
