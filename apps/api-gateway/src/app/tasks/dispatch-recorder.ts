@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { retryWithBackoff } from '@tasklane/concurrency';
-import { BackgroundTaskRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { TaskOutboxRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 
 const FLUSH_INTERVAL_MS = 25;
 const MAX_BATCH = 500;
@@ -18,7 +18,7 @@ export class DispatchRecorder implements BeforeApplicationShutdown {
   private pending: string[] = [];
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(@Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository) {}
+  constructor(@Inject(TaskOutboxRepository) private readonly outbox: TaskOutboxRepository) {}
 
   record(taskId: string): void {
     this.pending.push(taskId);
@@ -41,7 +41,7 @@ export class DispatchRecorder implements BeforeApplicationShutdown {
     const batch = this.pending;
     this.pending = [];
     try {
-      await retryWithBackoff(() => this.tasks.markDispatched(batch, new Date()), {
+      await retryWithBackoff(() => this.outbox.markDispatched(batch, new Date()), {
         minDelayMs: FLUSH_INTERVAL_MS,
         maxDelayMs: FLUSH_INTERVAL_MS * MAX_ATTEMPTS,
         maxAttempts: MAX_ATTEMPTS,

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TaskResource } from '@tasklane/contracts';
 import { WriteCoalescer } from '@tasklane/concurrency';
-import { BackgroundTaskRepository, NewTask, isDatabaseUnavailable } from '@tasklane/persistence';
+import { NewTask, TaskOutboxRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 
-type PendingTaskStore = Pick<BackgroundTaskRepository, 'insertPending' | 'insertPendingBatch'>;
+type PendingTaskStore = Pick<TaskOutboxRepository, 'insertPending' | 'insertPendingBatch'>;
 
 /**
  * Commits the rows of concurrent single enqueues together: while two INSERTs are on their way,
@@ -17,7 +17,7 @@ type PendingTaskStore = Pick<BackgroundTaskRepository, 'insertPending' | 'insert
 export class PendingTaskWriter {
   private readonly coalescer: WriteCoalescer<NewTask, TaskResource>;
 
-  constructor(@Inject(BackgroundTaskRepository) private readonly tasks: PendingTaskStore) {
+  constructor(@Inject(TaskOutboxRepository) private readonly tasks: PendingTaskStore) {
     this.coalescer = new WriteCoalescer((group) => this.writeGroup(group), { maxInFlight: 2, maxGroup: 256 });
   }
 

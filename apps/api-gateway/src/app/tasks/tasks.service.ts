@@ -19,7 +19,15 @@ import {
 } from '@tasklane/contracts';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { BackgroundTaskRepository, NewTask, TaskFilter, TaskPageRequest } from '@tasklane/persistence';
+import {
+  NewTask,
+  TaskControlRepository,
+  TaskCountRepository,
+  TaskFilter,
+  TaskOutboxRepository,
+  TaskPageRequest,
+  TaskQueryRepository,
+} from '@tasklane/persistence';
 import { GatewayEnv } from '../gateway.env';
 import { DispatchRecorder } from './dispatch-recorder';
 import { PendingTaskWriter } from './pending-task.writer';
@@ -57,7 +65,10 @@ export class TasksService {
   private readonly logger = new Logger(TasksService.name);
 
   constructor(
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskOutboxRepository) private readonly outbox: TaskOutboxRepository,
+    @Inject(TaskQueryRepository) private readonly queries: TaskQueryRepository,
+    @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
+    @Inject(TaskControlRepository) private readonly control: TaskControlRepository,
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(DispatchRecorder) private readonly dispatches: DispatchRecorder,
@@ -99,7 +110,7 @@ export class TasksService {
   async enqueueBatch(requests: readonly ValidEnqueueTask[]): Promise<TaskResource[]> {
     this.requireBroker();
     const createdAt = new Date();
-    const tasks = await this.tasks.insertPendingBatch(requests.map((request) => newTaskOf(request, createdAt)));
+    const tasks = await this.outbox.insertPendingBatch(requests.map((request) => newTaskOf(request, createdAt)));
     this.crashIfTesting();
     await Promise.all(tasks.map((task, index) => this.dispatch(commandOf(task, requests[index]))));
     for (const task of tasks) {
@@ -124,7 +135,7 @@ export class TasksService {
   }
 
   async get(taskId: string): Promise<TaskResource> {
-    const task = await this.tasks.findByTaskId(taskId);
+    const task = await this.queries.findByTaskId(taskId);
     if (task === null) {
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `Task ${taskId} not found` });
     }
@@ -132,11 +143,11 @@ export class TasksService {
   }
 
   list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskPage> {
-    return this.tasks.list(filter, page);
+    return this.queries.list(filter, page);
   }
 
   async count(filter: TaskFilter): Promise<TaskCount> {
-    return { count: await this.tasks.count(filter) };
+    return { count: await this.counts.count(filter) };
   }
 
   /**
@@ -145,7 +156,7 @@ export class TasksService {
    * next heartbeat. The broadcast to the workers only makes the abort immediate.
    */
   async cancel(taskId: string): Promise<TaskResource> {
-    const cancelled = await this.tasks.cancel(taskId, new Date());
+    const cancelled = await this.control.cancel(taskId, new Date());
     // The worker running it is told at once: every millisecond counts against the handler's end.
     const broadcast = cancelled?.from === TaskStatus.Running ? this.broadcastCancel(taskId, cancelled.attempt) : null;
     const task = await this.get(taskId);
@@ -184,7 +195,7 @@ export class TasksService {
         'The message broker (RabbitMQ) is unavailable; the task was not re-queued.',
       );
     }
-    const command = await this.tasks.requeueFinished(taskId, new Date());
+    const command = await this.control.requeueFinished(taskId, new Date());
     if (command === null) {
       const task = await this.get(taskId);
       throw new ConflictException({
@@ -205,7 +216,7 @@ export class TasksService {
   /** The earlier runs of a task (archived by retry), oldest first. */
   async runs(taskId: string): Promise<TaskRunResource[]> {
     await this.get(taskId);
-    return this.tasks.listRuns(taskId);
+    return this.queries.listRuns(taskId);
   }
 
   /**

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { Queue, TASK_TYPES, taskQueueName } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
-import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { TaskCountRepository, TaskQueryRepository } from '@tasklane/persistence';
 
 /** Queues whose depth is exported: every task queue, the tracker's and the dead-letter queue. */
 const WATCHED_QUEUES = [...TASK_TYPES.map(taskQueueName), Queue.StatusTracker, Queue.DeadLetter];
@@ -19,7 +19,8 @@ export class BacklogGauges {
   constructor(
     @Inject(Registry) registry: Registry,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskQueryRepository) private readonly queries: TaskQueryRepository,
+    @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
   ) {
     const readyGauge = new Gauge({
       name: 'tasklane_queue_messages_ready',
@@ -43,7 +44,7 @@ export class BacklogGauges {
       registers: [registry],
       collect: async () => {
         try {
-          const ages = new Map((await this.tasks.oldestPendingAges()).map((row) => [row.taskType, row.ageMs]));
+          const ages = new Map((await this.queries.oldestPendingAges()).map((row) => [row.taskType, row.ageMs]));
           for (const type of TASK_TYPES) {
             ageGauge.set({ task_type: type }, (ages.get(type) ?? 0) / 1000);
           }
@@ -60,7 +61,7 @@ export class BacklogGauges {
       registers: [registry],
       collect: async () => {
         try {
-          changesGauge.set(await this.tasks.pendingCountChanges());
+          changesGauge.set(await this.counts.pendingCountChanges());
         } catch {
           changesGauge.reset();
         }

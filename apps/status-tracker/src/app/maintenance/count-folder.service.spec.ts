@@ -1,4 +1,4 @@
-import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { TaskCountRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 import { CountFolderService } from './count-folder.service';
 
@@ -6,7 +6,7 @@ import { CountFolderService } from './count-folder.service';
 function journalOf(
   pending: number,
   onFold: () => void = () => undefined,
-): { repository: BackgroundTaskRepository; calls: number[] } {
+): { repository: TaskCountRepository; calls: number[] } {
   const calls: number[] = [];
   const repository = {
     foldCountChanges: (limit: number) => {
@@ -16,7 +16,7 @@ function journalOf(
       onFold();
       return Promise.resolve(folded);
     },
-  } as unknown as BackgroundTaskRepository;
+  } as unknown as TaskCountRepository;
   return { repository, calls };
 }
 

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { PeriodicJob } from '@tasklane/concurrency';
-import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { TaskCountRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 import { warnAndRetry } from './job-failure';
 
@@ -21,7 +21,7 @@ export class CountFolderService implements OnApplicationBootstrap, BeforeApplica
   private stopping = false;
 
   constructor(
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
     @Inject(TrackerEnv) env: TrackerEnv,
   ) {
     this.job = new PeriodicJob(
@@ -44,7 +44,7 @@ export class CountFolderService implements OnApplicationBootstrap, BeforeApplica
   async fold(): Promise<number> {
     let total = 0;
     while (!this.stopping) {
-      const folded = await this.tasks.foldCountChanges(BATCH);
+      const folded = await this.counts.foldCountChanges(BATCH);
       total += folded;
       if (folded < BATCH) {
         break;

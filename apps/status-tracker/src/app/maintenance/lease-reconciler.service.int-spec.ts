@@ -2,7 +2,7 @@ import { GetMessage } from 'amqplib';
 import { Connection as MysqlConnection, createConnection } from 'mysql2/promise';
 import { Queue, TaskCommand, TaskEventType, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
 import { TaskMessagePublisher } from '@tasklane/messaging';
-import { BackgroundTaskRepository, NewTask, TrackerReplicaRepository } from '@tasklane/persistence';
+import { TaskRepositories, NewTask, TrackerReplicaRepository } from '@tasklane/persistence';
 import { TestDatabase, TestVhost, jsonBodies, takeAll, waitFor } from '@tasklane/testing';
 import { TrackerFixture, newTask as fixtureTask, startTrackerFixture } from '../testing/tracker.fixture';
 
@@ -47,7 +47,7 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
   let tracker: TrackerFixture;
   let vhost: TestVhost;
   let db: TestDatabase;
-  let tasks: BackgroundTaskRepository;
+  let tasks: TaskRepositories;
   let messages: TaskMessagePublisher;
   /** Every command taken off the analytics queue so far. */
   const commands: GetMessage[] = [];
@@ -71,9 +71,9 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
   /** A task as a worker leaves it after claiming it: published (dispatched), running under a lease. */
   async function claimed(leaseMs: number, retryCount = 0): Promise<{ task: NewTask; attempt: number }> {
     const task = newTask();
-    await tasks.insertPending(task);
-    await tasks.markDispatched([task.taskId], new Date());
-    const attempt = await tasks.claim(task.taskId, retryCount, new Date(), leaseMs);
+    await tasks.outbox.insertPending(task);
+    await tasks.outbox.markDispatched([task.taskId], new Date());
+    const attempt = await tasks.claims.claim(task.taskId, retryCount, new Date(), leaseMs);
     if (attempt === null) {
       throw new Error(`task ${task.taskId} could not be claimed`);
     }
@@ -131,7 +131,7 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
       lease_expires_at: null,
     });
     // Claimable by the next worker, as a new generation.
-    expect(await tasks.claim(expired.taskId, 2, new Date(), LONG_LEASE_MS)).toBe(attempt + 2);
+    expect(await tasks.claims.claim(expired.taskId, 2, new Date(), LONG_LEASE_MS)).toBe(attempt + 2);
 
     // A task with a live lease, claimed at the same time, was left alone all along.
     expect(await delivery(live.taskId)).toEqual(liveBefore);
@@ -145,7 +145,7 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
     // A worker's heartbeats: every 200 ms, for 1.5 s — longer than the lease itself.
     const renewUntil = Date.now() + 1_500;
     while (Date.now() < renewUntil) {
-      expect(await tasks.heartbeat([{ taskId: task.taskId, attempt }], 1_000)).toEqual([]);
+      expect(await tasks.claims.heartbeat([{ taskId: task.taskId, attempt }], 1_000)).toEqual([]);
       await sleep(200);
     }
     expect(await delivery(task.taskId)).toMatchObject({ status: TaskStatus.Running, attempt });
@@ -198,12 +198,12 @@ describe('LeaseReconcilerService (status tracker, RabbitMQ + MariaDB)', () => {
 
     // Once written, the outcome decides: completed, never re-run.
     await waitFor('the queued outcome to be written', async () => {
-      const current = await tasks.findByTaskId(finished.taskId);
+      const current = await tasks.queries.findByTaskId(finished.taskId);
       return current?.status === TaskStatus.Completed ? current : false;
     });
-    expect(await tasks.findByTaskId(finished.taskId)).toMatchObject({ result: 'finished' });
+    expect(await tasks.queries.findByTaskId(finished.taskId)).toMatchObject({ result: 'finished' });
     expect(await delivery(finished.taskId)).toMatchObject({ attempt, lease_expires_at: null });
-    expect((await tasks.findByTaskId(other.taskId))?.status).toBe(TaskStatus.Completed);
+    expect((await tasks.queries.findByTaskId(other.taskId))?.status).toBe(TaskStatus.Completed);
 
     // And the reconciler is running again: a fresh expired lease is handed back.
     const { task: dead } = await claimed(SHORT_LEASE_MS);

@@ -3,7 +3,7 @@ import { PeriodicJob } from '@tasklane/concurrency';
 import { Queue } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { BackgroundTaskRepository, TrackerReplicaRepository } from '@tasklane/persistence';
+import { TaskClaimRepository, TrackerReplicaRepository } from '@tasklane/persistence';
 import { TaskEventsConsumer } from '../task-events/task-events.consumer';
 import { TrackerReplicaService } from '../task-events/tracker-replica.service';
 import { TrackerEnv } from '../tracker.env';
@@ -38,7 +38,7 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
   private readonly job: PeriodicJob;
 
   constructor(
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskClaimRepository) private readonly claims: TaskClaimRepository,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(TaskEventsConsumer) private readonly events: TaskEventsConsumer,
     @Inject(TrackerReplicaService) private readonly replica: TrackerReplicaService,
@@ -83,7 +83,7 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
     // Only leases that expired (plus the grace) before the queue was seen empty.
     const graceMs = this.env.LEASE_EXPIRY_GRACE_MS + (Date.now() - checkedAt);
     for (;;) {
-      const reclaimed = await this.tasks.reclaimExpired(graceMs, BATCH);
+      const reclaimed = await this.claims.reclaimExpired(graceMs, BATCH);
       this.metrics.leasesReclaimed.inc(reclaimed.length);
       for (const taskId of reclaimed) {
         this.logger.warn({ message: 'lease expired: task handed back to the queue', task_id: taskId });

@@ -1,6 +1,6 @@
 import { GetMessage } from 'amqplib';
 import { TaskCommand, TaskName, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
-import { BackgroundTaskRepository, NewTask } from '@tasklane/persistence';
+import { TaskRepositories, NewTask } from '@tasklane/persistence';
 import { takeAll, waitFor } from '@tasklane/testing';
 import { TrackerFixture, commandOf, newTask, startTrackerFixture } from '../testing/tracker.fixture';
 
@@ -20,7 +20,7 @@ const LEASE_MS = 600_000;
 
 describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
   let tracker: TrackerFixture;
-  let tasks: BackgroundTaskRepository;
+  let tasks: TaskRepositories;
   /** Every command taken off the report queue so far. */
   const commands: GetMessage[] = [];
 
@@ -64,7 +64,7 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
   it('publishes a task the gateway never published to its queue within a second, once, and marks it dispatched', async () => {
     const task = newTask({ priority: 9 });
     const inserted = Date.now();
-    await tasks.insertPending(task);
+    await tasks.outbox.insertPending(task);
 
     const message = await relayed(task);
     const elapsed = Date.now() - inserted;
@@ -81,11 +81,14 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
       deliveryMode: 2,
     });
     await waitFor('dispatched_at to be recorded', async () => (await dispatchedAt(task.taskId)) !== null);
-    expect(await tasks.findByTaskId(task.taskId)).toMatchObject({ status: TaskStatus.Pending, started_at: null });
+    expect(await tasks.queries.findByTaskId(task.taskId)).toMatchObject({
+      status: TaskStatus.Pending,
+      started_at: null,
+    });
 
     // Later runs leave it alone: once a newer task has been relayed, the first still has one copy.
     const later = newTask();
-    await tasks.insertPending(later);
+    await tasks.outbox.insertPending(later);
     await relayed(later);
     await takeCommands();
     expect(commandsOf(task.taskId)).toHaveLength(1);
@@ -93,18 +96,18 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
 
   it('leaves alone tasks recorded as dispatched, cancelled or running', async () => {
     const dispatched = newTask();
-    await tasks.insertPending(dispatched);
-    await tasks.markDispatched([dispatched.taskId], new Date());
+    await tasks.outbox.insertPending(dispatched);
+    await tasks.outbox.markDispatched([dispatched.taskId], new Date());
     const cancelled = newTask();
-    await tasks.insertPending(cancelled);
-    await tasks.cancel(cancelled.taskId, new Date());
+    await tasks.outbox.insertPending(cancelled);
+    await tasks.control.cancel(cancelled.taskId, new Date());
     const running = newTask();
-    await tasks.insertPending(running);
-    expect(await tasks.claim(running.taskId, 0, new Date(), LEASE_MS)).toBe(1);
+    await tasks.outbox.insertPending(running);
+    expect(await tasks.claims.claim(running.taskId, 0, new Date(), LEASE_MS)).toBe(1);
 
     // Relays run in insertion order: by the time this one is out, the three above were considered.
     const sentinel = newTask();
-    await tasks.insertPending(sentinel);
+    await tasks.outbox.insertPending(sentinel);
     await relayed(sentinel);
 
     await takeCommands();
@@ -112,16 +115,16 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
       expect(commandsOf(task.taskId)).toEqual([]);
     }
     expect(await dispatchedAt(cancelled.taskId)).toBeNull();
-    expect((await tasks.findByTaskId(cancelled.taskId))?.status).toBe(TaskStatus.Cancelled);
+    expect((await tasks.queries.findByTaskId(cancelled.taskId))?.status).toBe(TaskStatus.Cancelled);
   });
 
   it('publishes a released claim again, as the same retry', async () => {
     const task = newTask({ maxRetries: 3 });
-    await tasks.insertPending(task);
-    await tasks.markDispatched([task.taskId], new Date());
-    const attempt = await tasks.claim(task.taskId, 1, new Date(), LEASE_MS);
+    await tasks.outbox.insertPending(task);
+    await tasks.outbox.markDispatched([task.taskId], new Date());
+    const attempt = await tasks.claims.claim(task.taskId, 1, new Date(), LEASE_MS);
     expect(attempt).toBe(1);
-    expect(await tasks.releaseClaim(task.taskId, attempt as number)).toBe(true);
+    expect(await tasks.claims.releaseClaim(task.taskId, attempt as number)).toBe(true);
 
     const message = await relayed(task);
     expect(JSON.parse(message.content.toString())).toEqual(commandOf(task, 1));

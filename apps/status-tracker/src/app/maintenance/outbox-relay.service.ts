@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { PeriodicJob } from '@tasklane/concurrency';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { BackgroundTaskRepository } from '@tasklane/persistence';
+import { TaskOutboxRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 import { warnAndRetry } from './job-failure';
 
@@ -20,7 +20,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
   private readonly job: PeriodicJob;
 
   constructor(
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskOutboxRepository) private readonly outbox: TaskOutboxRepository,
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
@@ -45,7 +45,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
   /** Relays until the outbox is empty (or the broker goes away). */
   async relay(): Promise<void> {
     while (this.broker.isConnected()) {
-      const relayed = await this.tasks.relayOutbox(this.env.OUTBOX_RELAY_MIN_AGE_MS, BATCH, async (commands) => {
+      const relayed = await this.outbox.relayOutbox(this.env.OUTBOX_RELAY_MIN_AGE_MS, BATCH, async (commands) => {
         await Promise.all(commands.map((command) => this.messages.publishCommand(command)));
         for (const command of commands) {
           this.logger.log({

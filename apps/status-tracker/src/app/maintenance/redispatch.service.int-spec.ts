@@ -29,7 +29,7 @@ describe('RedispatchService (status tracker, RabbitMQ + MariaDB)', () => {
   /** Pending tasks whose command the broker confirmed a minute ago (their message is not in the queue). */
   async function confirmedLongAgo(count: number): Promise<NewTask[]> {
     const created = Array.from({ length: count }, () => newTask({ taskType: TYPE, priority: 6 }));
-    await tracker.tasks.insertPendingBatch(created);
+    await tracker.tasks.outbox.insertPendingBatch(created);
     await tracker.query(
       `UPDATE background_tasks SET dispatched_at = DATE_SUB(UTC_TIMESTAMP(3), INTERVAL 1 MINUTE)
           WHERE task_id IN (${created.map(() => '?').join(', ')})`,

@@ -3,7 +3,7 @@ import { PeriodicJob } from '@tasklane/concurrency';
 import { TASK_TYPES, TaskCommand, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
 import { AmqpConnection, QueueState, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { BackgroundTaskRepository, RedispatchRepository } from '@tasklane/persistence';
+import { RedispatchRepository, TaskCountRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 import { warnAndRetry } from './job-failure';
 
@@ -38,7 +38,7 @@ export class RedispatchService implements OnApplicationBootstrap, BeforeApplicat
 
   constructor(
     @Inject(RedispatchRepository) private readonly redispatch: RedispatchRepository,
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
     @Inject(AmqpConnection) private readonly broker: AmqpConnection,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
@@ -95,7 +95,7 @@ export class RedispatchService implements OnApplicationBootstrap, BeforeApplicat
       }
     }
     // With no consumer nothing runs anyway, and once one drains the queue the first case applies.
-    if (queue.consumers > 0 && queue.ready < (await this.tasks.count({ status: TaskStatus.Pending, taskType }))) {
+    if (queue.consumers > 0 && queue.ready < (await this.counts.count({ status: TaskStatus.Pending, taskType }))) {
       await this.redispatch.redispatchIdle(
         { taskType, idleForMs: this.env.REDISPATCH_AFTER_MS, scan: SCAN },
         (commands) => this.publish(commands, RedispatchReason.Overdue),

@@ -10,7 +10,7 @@ import {
   TaskStatus,
 } from '@tasklane/contracts';
 import { TaskMessagePublisher } from '@tasklane/messaging';
-import { BackgroundTaskRepository, NewTask } from '@tasklane/persistence';
+import { TaskRepositories, NewTask } from '@tasklane/persistence';
 import { TestDatabase, TestVhost, takeAll, waitFor } from '@tasklane/testing';
 import { TrackerFixture, newTask as fixtureTask, startTrackerFixture } from '../testing/tracker.fixture';
 
@@ -63,7 +63,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   let tracker: TrackerFixture;
   let vhost: TestVhost;
   let db: TestDatabase;
-  let tasks: BackgroundTaskRepository;
+  let tasks: TaskRepositories;
   let messages: TaskMessagePublisher;
   let broker: ChannelModel;
   let channel: Channel;
@@ -81,7 +81,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   }
 
   async function row(taskId: string): Promise<TaskResource> {
-    const found = await tasks.findByTaskId(taskId);
+    const found = await tasks.queries.findByTaskId(taskId);
     if (found === null) {
       throw new Error(`task ${taskId} not found`);
     }
@@ -90,7 +90,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
 
   /** Claims retry `retryCount` as a worker would; returns the claim's generation (`attempt`). */
   async function claim(task: NewTask, retryCount = 0, startedAt = new Date('2025-06-01T10:00:01.000Z')) {
-    const attempt = await tasks.claim(task.taskId, retryCount, startedAt, LEASE_MS);
+    const attempt = await tasks.claims.claim(task.taskId, retryCount, startedAt, LEASE_MS);
     if (attempt === null) {
       throw new Error(`task ${task.taskId} could not be claimed`);
     }
@@ -100,7 +100,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
   /** Inserts a task and claims its first run. */
   async function claimedTask(startedAt?: Date): Promise<{ task: NewTask; attempt: number }> {
     const task = newTask();
-    await tasks.insertPending(task);
+    await tasks.outbox.insertPending(task);
     return { task, attempt: await claim(task, 0, startedAt) };
   }
 
@@ -166,9 +166,9 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     // And one whose first claim was handed back (worker shut down) and claimed again: the events of
     // the lost claim are mixed in, and ignored.
     const reclaimed = newTask();
-    await tasks.insertPending(reclaimed);
+    await tasks.outbox.insertPending(reclaimed);
     const lost = await claim(reclaimed);
-    expect(await tasks.releaseClaim(reclaimed.taskId, lost)).toBe(true);
+    expect(await tasks.claims.releaseClaim(reclaimed.taskId, lost)).toBe(true);
     const current = await claim(reclaimed, 0, new Date('2025-06-01T10:00:02.000Z'));
 
     const events = (task: NewTask, generation: number, result: unknown) => {
@@ -212,7 +212,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
 
   it('follows a retry through to failure', async () => {
     const task = newTask();
-    await tasks.insertPending(task);
+    await tasks.outbox.insertPending(task);
     const retry = (retryCount: number) => ({ retry_count: retryCount });
 
     // Each retry is claimed by a worker (a new generation) before it publishes its events.

@@ -3,7 +3,7 @@ import { Queue, TaskEvent, decodeTaskEvents, encodeEvents } from '@tasklane/cont
 import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { retryWithBackoff } from '@tasklane/concurrency';
-import { BackgroundTaskRepository, EventsApplied, isDatabaseUnavailable } from '@tasklane/persistence';
+import { EventsApplied, TaskEventRepository, isDatabaseUnavailable } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 
 /** A delivered message and its events (one, or several published together); acked once all are written. */
@@ -39,7 +39,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
 
   constructor(
     @Inject(AmqpConnection) connection: AmqpConnection,
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskEventRepository) private readonly events: TaskEventRepository,
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
@@ -188,7 +188,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   private async apply(events: TaskEvent[]): Promise<string | null> {
     let written: EventsApplied;
     try {
-      written = await retryWithBackoff(() => this.tasks.applyEvents(events), {
+      written = await retryWithBackoff(() => this.events.applyEvents(events), {
         minDelayMs: DATABASE_RETRY_MIN_DELAY_MS,
         maxDelayMs: DATABASE_RETRY_MAX_DELAY_MS,
         retryIf: isDatabaseUnavailable,

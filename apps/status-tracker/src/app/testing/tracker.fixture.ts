@@ -4,7 +4,7 @@ import { Channel, ChannelModel, connect } from 'amqplib';
 import { DataSource } from 'typeorm';
 import { Queue, TaskCommand, TaskName, TaskType, newTaskId } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
-import { BackgroundTaskRepository, NewTask, migrateUp } from '@tasklane/persistence';
+import { TaskRepositories, createTaskRepositories, NewTask, migrateUp } from '@tasklane/persistence';
 import {
   TestDatabase,
   TestVhost,
@@ -23,7 +23,7 @@ export interface TrackerFixture {
   readonly app: TestingModule;
   readonly vhost: TestVhost;
   readonly db: TestDatabase;
-  readonly tasks: BackgroundTaskRepository;
+  readonly tasks: TaskRepositories;
   readonly broker: ChannelModel;
   /** A plain channel of the test's own on the tracker's vhost. */
   readonly channel: Channel;
@@ -64,7 +64,7 @@ export async function startTrackerFixture(
     app,
     vhost,
     db,
-    tasks: app.get(BackgroundTaskRepository),
+    tasks: createTaskRepositories(app.get(DataSource)),
     broker,
     channel,
     query: async <T>(sql: string, params: unknown[] = []) => (await app.get(DataSource).query(sql, params)) as T[],

@@ -1,7 +1,12 @@
 import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { BaseEnv } from '@tasklane/config';
-import { BackgroundTaskRepository } from '../background-task/background-task.repository';
+import { TaskClaimRepository } from '../background-task/task-claim.repository';
+import { TaskControlRepository } from '../background-task/task-control.repository';
+import { TaskCountRepository } from '../background-task/task-count.repository';
+import { TaskEventRepository } from '../background-task/task-event.repository';
+import { TaskOutboxRepository } from '../background-task/task-outbox.repository';
+import { TaskQueryRepository } from '../background-task/task-query.repository';
 import { RedispatchRepository } from '../redispatch/redispatch.repository';
 import { TrackerReplicaRepository } from '../tracker-replicas/tracker-replica.repository';
 import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
@@ -9,6 +14,16 @@ import { DatabaseReadiness } from './database.readiness';
 import { isDatabaseUnavailable, isUnknownDatabase } from './database-errors';
 
 const RETRY_DELAY_MS = 2_000;
+
+/** The repositories of `background_tasks`, one per concern, sharing the guards of `task-guards.ts`. */
+const TASK_REPOSITORIES = [
+  TaskOutboxRepository,
+  TaskClaimRepository,
+  TaskEventRepository,
+  TaskControlRepository,
+  TaskQueryRepository,
+  TaskCountRepository,
+];
 
 async function connect(env: BaseEnv, logger: Logger): Promise<DataSource> {
   const where = describeDatabaseUrl(env.DATABASE_URL);
@@ -48,7 +63,7 @@ class DataSourceCloser implements OnApplicationShutdown {
 
 /**
  * Provides the TypeORM `DataSource` (waiting for the database at start-up) and the
- * `BackgroundTaskRepository`; closes the pool last, on shutdown.
+ * repositories of `background_tasks`; closes the pool last, on shutdown.
  */
 @Global()
 @Module({})
@@ -63,12 +78,12 @@ export class DatabaseModule {
           useFactory: (env: BaseEnv) => connect(env, new Logger(DatabaseModule.name)),
         },
         DataSourceCloser,
-        BackgroundTaskRepository,
+        ...TASK_REPOSITORIES,
         RedispatchRepository,
         TrackerReplicaRepository,
         DatabaseReadiness,
       ],
-      exports: [DataSource, BackgroundTaskRepository, RedispatchRepository, TrackerReplicaRepository],
+      exports: [DataSource, ...TASK_REPOSITORIES, RedispatchRepository, TrackerReplicaRepository],
     };
   }
 }

@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { TaskCommand, TaskEventType, TaskName, TaskStatus, TaskType, newTaskId } from '@tasklane/contracts';
 import { TestDatabase, createTestDatabase } from '@tasklane/testing';
-import { BackgroundTaskRepository, NewTask } from '../background-task/background-task.repository';
+import { NewTask } from '../background-task/task-outbox.repository';
+import { TaskRepositories, createTaskRepositories } from '../background-task/task-repositories';
 import { dataSourceOptions } from '../database/data-source.options';
 import { migrateUp } from '../database/migrator';
 import { RedispatchRepository, RedispatchWindow } from './redispatch.repository';
@@ -28,7 +29,7 @@ function newTask(overrides: Partial<NewTask> = {}): NewTask {
 describe('RedispatchRepository (MariaDB)', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
-  let tasks: BackgroundTaskRepository;
+  let tasks: TaskRepositories;
   let redispatch: RedispatchRepository;
 
   beforeAll(async () => {
@@ -36,7 +37,7 @@ describe('RedispatchRepository (MariaDB)', () => {
     await migrateUp(db.url);
     dataSource = new DataSource(dataSourceOptions({ url: db.url, poolSize: 4 }));
     await dataSource.initialize();
-    tasks = new BackgroundTaskRepository(dataSource);
+    tasks = createTaskRepositories(dataSource);
     redispatch = new RedispatchRepository(dataSource);
   });
 
@@ -54,7 +55,7 @@ describe('RedispatchRepository (MariaDB)', () => {
   /** Inserts a pending task whose command the broker confirmed `agoMs` ago. */
   async function dispatched(agoMs: number, overrides: Partial<NewTask> = {}): Promise<NewTask> {
     const task = newTask(overrides);
-    await tasks.insertPending(task);
+    await tasks.outbox.insertPending(task);
     await dataSource.query(
       'UPDATE background_tasks SET dispatched_at = DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND) WHERE task_id = ?',
       [agoMs * 1000, task.taskId],
@@ -103,18 +104,18 @@ describe('RedispatchRepository (MariaDB)', () => {
     // Out again just now: not published again before another bound has passed.
     expect(await dispatchedAgoMs(task.taskId)).toBeLessThan(5_000);
     expect((await pass()).redispatched).toBe(0);
-    expect((await tasks.findByTaskId(task.taskId))?.status).toBe(TaskStatus.Pending);
+    expect((await tasks.queries.findByTaskId(task.taskId))?.status).toBe(TaskStatus.Pending);
   });
 
   it('leaves alone the outbox, young dispatches, other task types and tasks no longer pending', async () => {
     const outbox = newTask();
-    await tasks.insertPending(outbox);
+    await tasks.outbox.insertPending(outbox);
     await dispatched(1_000);
     await dispatched(2 * MINUTE, { taskType: TaskType.Email });
     const claimed = await dispatched(2 * MINUTE);
-    expect(await tasks.claim(claimed.taskId, 0, new Date(), LEASE_MS)).not.toBeNull();
+    expect(await tasks.claims.claim(claimed.taskId, 0, new Date(), LEASE_MS)).not.toBeNull();
     const cancelled = await dispatched(2 * MINUTE);
-    expect(await tasks.cancel(cancelled.taskId, new Date())).not.toBeNull();
+    expect(await tasks.control.cancel(cancelled.taskId, new Date())).not.toBeNull();
     const result = await pass();
     expect(result.published).toEqual([]);
     // It saw the pending report tasks (the outbox one and the young one), and only those.
@@ -123,9 +124,9 @@ describe('RedispatchRepository (MariaDB)', () => {
 
   it('publishes a retry only once its delay is over (due_at), at its next retry_count', async () => {
     const task = await dispatched(10 * MINUTE);
-    const attempt = await tasks.claim(task.taskId, 0, new Date(), LEASE_MS);
+    const attempt = await tasks.claims.claim(task.taskId, 0, new Date(), LEASE_MS);
     const retrying = (delayMs: number, occurredAt: Date) =>
-      tasks.applyEvents([
+      tasks.events.applyEvents([
         {
           event: TaskEventType.Retrying,
           task_id: task.taskId,
@@ -203,8 +204,8 @@ describe('RedispatchRepository (MariaDB)', () => {
     const [again] = (await pass()).published;
     // Both the original (only delayed, not lost) and the copy reach workers.
     const claims = await Promise.all([
-      tasks.claim(task.taskId, 0, new Date(), LEASE_MS),
-      tasks.claim(again.task_id, again.retry_count, new Date(), LEASE_MS),
+      tasks.claims.claim(task.taskId, 0, new Date(), LEASE_MS),
+      tasks.claims.claim(again.task_id, again.retry_count, new Date(), LEASE_MS),
     ]);
     expect(claims.filter((claim) => claim !== null)).toHaveLength(1);
   });

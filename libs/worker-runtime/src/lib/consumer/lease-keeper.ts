@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { BackgroundTaskRepository, Claim } from '@tasklane/persistence';
+import { Claim, TaskClaimRepository } from '@tasklane/persistence';
 import { errorMessageOf } from './task-outcome';
 
 interface HeldClaim extends Claim {
@@ -24,7 +24,7 @@ export class LeaseKeeper {
   private renewing = false;
 
   constructor(
-    private readonly tasks: BackgroundTaskRepository,
+    private readonly claims: Pick<TaskClaimRepository, 'heartbeat'>,
     private readonly leaseMs: number,
   ) {}
 
@@ -56,7 +56,7 @@ export class LeaseKeeper {
     const claims = [...this.held.values()];
     const sentAt = Date.now();
     try {
-      const lost = await this.tasks.heartbeat(claims, this.leaseMs);
+      const lost = await this.claims.heartbeat(claims, this.leaseMs);
       for (const claim of claims) {
         // The lease counts from when the renewal was sent, not from when it was answered.
         claim.renewedAt = Math.max(claim.renewedAt, sentAt);

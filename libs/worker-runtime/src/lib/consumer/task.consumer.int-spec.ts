@@ -35,7 +35,7 @@ import {
   assertTopology,
   retryDelayLevels,
 } from '@tasklane/messaging';
-import { BackgroundTaskRepository, NewTask, dataSourceOptions, migrateUp } from '@tasklane/persistence';
+import { TaskRepositories, createTaskRepositories, NewTask, dataSourceOptions, migrateUp } from '@tasklane/persistence';
 import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
 import { HandlesTask, PermanentTaskError, TaskContext, TaskHandler } from '../handlers/task-handler';
 import { HandlerRegistrationError } from '../handlers/task-handler.registry';
@@ -178,7 +178,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
   let db: TestDatabase;
   /** The test's own pool and repository: they outlive the workers the tests start and stop. */
   let dataSource: DataSource;
-  let tasks: BackgroundTaskRepository;
+  let tasks: TaskRepositories;
   let broker: ChannelModel;
   let channel: ConfirmChannel;
   const events: Array<Observed<TaskEvent>> = [];
@@ -250,7 +250,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
   }
 
   async function row(taskId: string): Promise<TaskResource> {
-    const found = await tasks.findByTaskId(taskId);
+    const found = await tasks.queries.findByTaskId(taskId);
     if (found === null) {
       throw new Error(`task ${taskId} not found`);
     }
@@ -297,7 +297,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     await migrateUp(db.url);
     dataSource = new DataSource(dataSourceOptions({ url: db.url, poolSize: 2 }));
     await dataSource.initialize();
-    tasks = new BackgroundTaskRepository(dataSource);
+    tasks = createTaskRepositories(dataSource);
 
     broker = await connect(vhost.url);
     channel = await broker.createConfirmChannel();
@@ -366,7 +366,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
     it('claims a pending task, runs its handler once and publishes started then succeeded', async () => {
       const task = newTask({ priority: 6 });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
 
       await messages.publishCommand(commandOf(task));
       const succeeded = await waitForEvent(task.taskId, TaskEventType.Succeeded);
@@ -439,13 +439,13 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       });
       // A cancel that comes once the handler has finished finds the task finished (the API's
       // 409), even before any tracker has seen the `succeeded` event.
-      expect(await tasks.cancel(task.taskId, new Date())).toBeNull();
+      expect(await tasks.control.cancel(task.taskId, new Date())).toBeNull();
       expect((await row(task.taskId)).status).toBe(TaskStatus.Completed);
     });
 
     it('runs a command delivered twice only once, and acks and drops the second copy', async () => {
       const task = newTask();
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
 
       const command = commandOf(task);
       await messages.publishCommand(command);
@@ -463,8 +463,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
     it('drops the command of a task cancelled before delivery, without running it', async () => {
       const task = newTask();
-      await tasks.insertPending(task);
-      expect((await tasks.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
+      await tasks.outbox.insertPending(task);
+      expect((await tasks.control.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
 
       await messages.publishCommand(commandOf(task));
       await taskQueueDrained();
@@ -488,13 +488,13 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
       expect(handler.callsFor(task.taskId)).toHaveLength(0);
       expect(eventsOf(task.taskId)).toEqual([]);
-      expect(await tasks.findByTaskId(task.taskId)).toBeNull();
+      expect(await tasks.queries.findByTaskId(task.taskId)).toBeNull();
       expect(await deadLetters()).toEqual([]);
     });
 
     it('retries a failing handler through the delay queues at the same priority, then fails it', async () => {
       const task = newTask({ priority: 7, maxRetries: 2, params: { subject: 'throw' } });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
 
       await messages.publishCommand(commandOf(task));
       const failed = await waitForEvent(task.taskId, TaskEventType.Failed, 2);
@@ -555,7 +555,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
     it('fails a task at once on a PermanentTaskError, without retrying', async () => {
       const task = newTask({ maxRetries: 3, params: { subject: 'permanent', to: 'bounce@example.com' } });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
 
       await messages.publishCommand(commandOf(task));
       const failed = await waitForEvent(task.taskId, TaskEventType.Failed);
@@ -574,8 +574,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       await deadLetters();
       const unknownName = newTask();
       const badParams = newTask();
-      await tasks.insertPending(unknownName);
-      await tasks.insertPending(badParams);
+      await tasks.outbox.insertPending(unknownName);
+      await tasks.outbox.insertPending(badParams);
 
       const notJson = '{"task_id":';
       const unknownNameBody = JSON.stringify({ ...commandOf(unknownName), task_name: 'email.spam' });
@@ -636,7 +636,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     it('dead-letters a malformed copy of a running task without failing the running claim', async () => {
       await deadLetters();
       const task = newTask({ params: { subject: 'slow 500' } });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
       await messages.publishCommand(commandOf(task));
       await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
 
@@ -678,7 +678,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
     it('keeps the claim of a task running far longer than its lease alive with heartbeats', async () => {
       const task = newTask({ params: { subject: 'slow 4000' } });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
       await messages.publishCommand(commandOf(task));
       await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
       await waitFor('the claim', async () => (await row(task.taskId)).status === TaskStatus.Running);
@@ -719,7 +719,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
     it('aborts a handler whose claim was taken away and publishes no outcome for it', async () => {
       const task = newTask({ params: { subject: 'slow 10000' } });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
       await messages.publishCommand(commandOf(task));
       await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
       await waitFor('the claim', async () => (await row(task.taskId)).status === TaskStatus.Running);
@@ -727,7 +727,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       const [call] = handler.callsFor(task.taskId);
 
       // The claim is handed back behind the worker's back (as the reconciler would after a lost lease).
-      expect(await tasks.releaseClaim(task.taskId, 1)).toBe(true);
+      expect(await tasks.claims.releaseClaim(task.taskId, 1)).toBe(true);
 
       const abortedWithin = Date.now();
       await waitFor('the handler to be aborted', () => call.context.signal.aborted, { timeoutMs: 5_000 });
@@ -744,11 +744,11 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(await delivery(task.taskId)).toMatchObject({ attempt: 2, lease_expires_at: null, dispatched_at: null });
       await taskQueueDrained();
       // Out of the outbox, so that no later relay in this file publishes it.
-      expect((await tasks.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
+      expect((await tasks.control.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
 
       // The worker carries on with other tasks.
       const next = newTask();
-      await tasks.insertPending(next);
+      await tasks.outbox.insertPending(next);
       await messages.publishCommand(commandOf(next));
       await waitForEvent(next.taskId, TaskEventType.Succeeded);
     });
@@ -769,7 +769,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       });
       try {
         for (const task of batch) {
-          await tasks.insertPending(task);
+          await tasks.outbox.insertPending(task);
           await messages.publishCommand(commandOf(task));
         }
         for (const task of batch) {
@@ -799,8 +799,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     it('starts the next task while the outcome of the previous one is still being recorded', async () => {
       const first = newTask({ params: { subject: 'slow 300' } });
       const second = newTask();
-      await tasks.insertPending(first);
-      await tasks.insertPending(second);
+      await tasks.outbox.insertPending(first);
+      await tasks.outbox.insertPending(second);
       await messages.publishCommand(commandOf(first));
       await waitForEvent(first.taskId, TaskEventType.Started);
 
@@ -862,7 +862,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       const second = sleepTask(20);
       const aborted = sleepTask(10_000);
       for (const task of [first, second, aborted]) {
-        await tasks.insertPending(task);
+        await tasks.outbox.insertPending(task);
       }
       await messages.publishCommand(sleepCommand(first));
       await messages.publishCommand(sleepCommand(first)); // a duplicate: dropped at the claim
@@ -871,7 +871,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       await waitForEvent(first.taskId, TaskEventType.Succeeded);
       await waitForEvent(second.taskId, TaskEventType.Succeeded);
       await waitForEvent(aborted.taskId, TaskEventType.Started);
-      expect(await tasks.releaseClaim(aborted.taskId, 1)).toBe(true);
+      expect(await tasks.claims.releaseClaim(aborted.taskId, 1)).toBe(true);
       await taskQueueDrained();
       await sleep(600); // three heartbeats: the aborted run has ended by now
 
@@ -881,11 +881,11 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       );
       expect(eventsOf(aborted.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
       // Out of the outbox, so that no later relay in this file publishes it.
-      expect((await tasks.cancel(aborted.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
+      expect((await tasks.control.cancel(aborted.taskId, new Date()))?.from).toBe(TaskStatus.Pending);
 
       // A retry of a task is an execution of its own, with its retry count.
       const retried = sleepTask(5);
-      await tasks.insertPending({ ...retried, maxRetries: 2 });
+      await tasks.outbox.insertPending({ ...retried, maxRetries: 2 });
       await messages.publishCommand({ ...sleepCommand(retried, 1), max_retries: 2 });
       await waitForEvent(retried.taskId, TaskEventType.Succeeded, 1);
       await waitFor('the execution line of the retry', async () =>
@@ -900,7 +900,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       const worker = await startWorker({ SHUTDOWN_GRACE_MS: '2000' });
       const handler = worker.get(RecordingEmailHandler);
       const task = newTask({ params: { subject: 'slow 500' } });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
       await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
       await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
 
@@ -923,7 +923,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       const worker = await startWorker({ SHUTDOWN_GRACE_MS: '300' });
       const handler = worker.get(RecordingEmailHandler);
       const task = newTask({ params: { subject: 'slow 10000' } });
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
       await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
       await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
       await waitFor('the claim', async () => (await row(task.taskId)).status === TaskStatus.Running);
@@ -966,7 +966,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       });
       try {
         const publisher = successor.get(TaskMessagePublisher);
-        const relayed = await tasks.relayOutbox(0, 100, async (commands) => {
+        const relayed = await tasks.outbox.relayOutbox(0, 100, async (commands) => {
           await Promise.all(commands.map((command) => publisher.publishCommand(command)));
         });
         expect(relayed).toBe(1);
@@ -995,8 +995,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       const running = newTask({ params: { subject: 'slow 10000' } });
       const waiting = newTask({ params: { subject: 'slow 10000' } });
       for (const task of [running, waiting]) {
-        await tasks.insertPending(task);
-        await tasks.markDispatched([task.taskId], new Date());
+        await tasks.outbox.insertPending(task);
+        await tasks.outbox.markDispatched([task.taskId], new Date());
         await publisher.publishCommand(commandOf(task));
       }
       await waitFor('the first handler to start', () => handler.callsFor(running.taskId).length === 1);
@@ -1028,7 +1028,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       try {
         const successorPublisher = successor.get(TaskMessagePublisher);
         expect(
-          await tasks.relayOutbox(0, 100, async (commands) => {
+          await tasks.outbox.relayOutbox(0, 100, async (commands) => {
             await Promise.all(commands.map((command) => successorPublisher.publishCommand(command)));
           }),
         ).toBe(1);
@@ -1088,7 +1088,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     /** Publishes a task's command and waits until its handler runs under its claim; returns the call. */
     async function runningCall(worker: TestingModule, task: NewTask): Promise<HandlerCall> {
       const handler = worker.get(RecordingEmailHandler);
-      await tasks.insertPending(task);
+      await tasks.outbox.insertPending(task);
       await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
       await waitFor('the handler to start', () => handler.callsFor(task.taskId).length === 1);
       await waitForEvent(task.taskId, TaskEventType.Started);
@@ -1123,7 +1123,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
       it('aborts a handler at its timeout_ms and fails the attempt with the timeout; retries apply', async () => {
         const task = newTask({ timeoutMs: 300, maxRetries: 1, params: { subject: 'slow 5000' } });
-        await tasks.insertPending(task);
+        await tasks.outbox.insertPending(task);
         const publishedAt = Date.now();
         await messages.publishCommand(commandOf(task));
         const failed = await waitForEvent(task.taskId, TaskEventType.Failed, 1);
@@ -1158,8 +1158,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       it('abandons a timed-out handler that ignores its signal after ABORT_GRACE_MS, freeing its slot for the next task', async () => {
         const deaf = newTask({ timeoutMs: 200, maxRetries: 0, params: { subject: 'stubborn 3000' } });
         const next = newTask();
-        await tasks.insertPending(deaf);
-        await tasks.insertPending(next);
+        await tasks.outbox.insertPending(deaf);
+        await tasks.outbox.insertPending(next);
         const publishedAt = Date.now();
         await messages.publishCommand(commandOf(deaf));
         await waitFor('the stubborn handler to start', () => handler.callsFor(deaf.taskId).length === 1);
@@ -1216,7 +1216,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         const { attempt } = await delivery(task.taskId);
 
         // What the gateway does: the database first, then the broadcast.
-        const cancelled = await tasks.cancel(task.taskId, new Date());
+        const cancelled = await tasks.control.cancel(task.taskId, new Date());
         expect(cancelled).toEqual({ from: TaskStatus.Running, attempt: attempt + 1 });
         const cancelledAt = Date.now();
         await messages.publishControl({ type: TaskControlType.Cancel, task_id: task.taskId, attempt: attempt + 1 });
@@ -1233,7 +1233,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
         // The worker carries on with other tasks.
         const next = newTask();
-        await tasks.insertPending(next);
+        await tasks.outbox.insertPending(next);
         await messages.publishCommand(commandOf(next));
         await waitForEvent(next.taskId, TaskEventType.Succeeded);
         await taskQueueDrained();
@@ -1243,10 +1243,10 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         const deaf = newTask({ params: { subject: 'stubborn 3000' } });
         const call = await runningCall(worker, deaf);
         const next = newTask();
-        await tasks.insertPending(next);
+        await tasks.outbox.insertPending(next);
         await messages.publishCommand(commandOf(next));
 
-        const cancelled = await tasks.cancel(deaf.taskId, new Date());
+        const cancelled = await tasks.control.cancel(deaf.taskId, new Date());
         expect(cancelled?.from).toBe(TaskStatus.Running);
         const cancelledAt = Date.now();
         await messages.publishControl({
@@ -1307,7 +1307,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         const call = await runningCall(worker, task);
 
         // The broadcast is lost (broker away, worker reconnecting): only the database knows.
-        expect((await tasks.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Running);
+        expect((await tasks.control.cancel(task.taskId, new Date()))?.from).toBe(TaskStatus.Running);
         const cancelledAt = Date.now();
         await waitFor('the handler to be aborted', () => call.context.signal.aborted, {
           timeoutMs: 5_000,
@@ -1320,7 +1320,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Cancelled });
 
         const next = newTask();
-        await tasks.insertPending(next);
+        await tasks.outbox.insertPending(next);
         await messages.publishCommand(commandOf(next));
         await waitForEvent(next.taskId, TaskEventType.Succeeded);
         await taskQueueDrained();

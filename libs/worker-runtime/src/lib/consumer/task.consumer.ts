@@ -21,7 +21,13 @@ import {
 } from '@tasklane/messaging';
 import { TaskMetrics, TaskOutcomeLabel } from '@tasklane/observability';
 import { RetryStoppedError, WriteCoalescer, retryWithBackoff } from '@tasklane/concurrency';
-import { BackgroundTaskRepository, ClaimRequest, ClaimWon, isDatabaseUnavailable } from '@tasklane/persistence';
+import {
+  ClaimRequest,
+  ClaimWon,
+  TaskClaimRepository,
+  TaskEventRepository,
+  isDatabaseUnavailable,
+} from '@tasklane/persistence';
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
 import { WorkerEnv } from '../worker.env';
@@ -85,7 +91,8 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     @Inject(AmqpConnection) connection: AmqpConnection,
     @Inject(TaskMessagePublisher) private readonly messages: TaskMessagePublisher,
-    @Inject(BackgroundTaskRepository) private readonly tasks: BackgroundTaskRepository,
+    @Inject(TaskClaimRepository) private readonly claimRepository: TaskClaimRepository,
+    @Inject(TaskEventRepository) events: TaskEventRepository,
     @Inject(TaskHandlerRegistry) private readonly handlers: TaskHandlerRegistry,
     @Inject(WORKER_TASK_TYPE) private readonly taskType: TaskType,
     @Inject(WorkerEnv) private readonly env: WorkerEnv,
@@ -103,14 +110,14 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     for (const counter of [metrics.started, metrics.completed, metrics.failed, metrics.retried]) {
       counter.inc({ task_type: taskType }, 0);
     }
-    this.leases = new LeaseKeeper(tasks, env.TASK_LEASE_MS);
+    this.leases = new LeaseKeeper(claimRepository, env.TASK_LEASE_MS);
     // Deliveries arriving together are claimed in one transaction.
-    this.claims = new WriteCoalescer((requests) => tasks.claimMany(requests, env.TASK_LEASE_MS), {
+    this.claims = new WriteCoalescer((requests) => claimRepository.claimMany(requests, env.TASK_LEASE_MS), {
       maxInFlight: 2,
       maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
     });
     // Outcomes of tasks finishing together are written in one statement.
-    this.outcomes = new WriteCoalescer((events) => tasks.recordOutcomes(events), {
+    this.outcomes = new WriteCoalescer((outcomes) => events.recordOutcomes(outcomes), {
       maxInFlight: 2,
       maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
     });
@@ -449,7 +456,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     await this.messages.publishDeadLetter(delivery.message.content, reason, this.queue, messageId);
     if (
       taskId !== undefined &&
-      (await this.tasks.failUnprocessable(taskId, `unprocessable message: ${reason}`, new Date()))
+      (await this.claimRepository.failUnprocessable(taskId, `unprocessable message: ${reason}`, new Date()))
     ) {
       this.metrics.failed.inc({ task_type: this.taskType });
     }
@@ -468,7 +475,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
       this.leases.release(task.command.task_id);
       const { task_id, retry_count } = task.command;
       try {
-        await this.tasks.releaseClaim(task_id, task.attempt);
+        await this.claimRepository.releaseClaim(task_id, task.attempt);
         this.logger.warn({ message: 'task handed back', task_id, retry_count, attempt: task.attempt });
       } catch (error) {
         this.logger.error({

@@ -1,0 +1,208 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { retryWithBackoff } from '@tasklane/concurrency';
+import { TaskStatus } from '@tasklane/contracts';
+import { isDeadlock } from '../database/database-errors';
+import { TABLE, placeholders } from './task-sql';
+import { GuardedRow, movesForward } from './event-guard';
+import {
+  FORWARD_GUARD,
+  HAND_BACK,
+  LEASE_UNTIL,
+  caseOf,
+  guardParams,
+  updateGeneration,
+  updateRows,
+} from './task-guards';
+
+/** A worker's request to claim retry `retryCount` of a task. */
+export interface ClaimRequest {
+  taskId: string;
+  retryCount: number;
+}
+
+/** A claim won: its generation, and when it started (the group's time, on the worker's clock). */
+export interface ClaimWon {
+  attempt: number;
+  startedAt: Date;
+}
+
+/** Times a group claim is tried again after the database chose it as a deadlock victim. */
+const CLAIM_DEADLOCK_RETRIES = 3;
+
+/** A claim held by a worker: the task and the generation it claimed. */
+export interface Claim {
+  taskId: string;
+  attempt: number;
+}
+
+/**
+ * Claims and leases: a worker claims a task (`pending → running`, a new generation and a lease on
+ * the database clock), renews its leases, gives claims back; the reconciler hands back the tasks
+ * whose lease expired; a poison message fails its pending task.
+ */
+@Injectable()
+export class TaskClaimRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /**
+   * Claims retry `retryCount` of a task for a worker: `pending → running`, with a lease of
+   * `leaseMs` on the database clock. Returns the claim's generation (`attempt`), or null when
+   * the task is unknown, cancelled, finished or already claimed — so that a duplicated or
+   * redelivered message never runs a task twice.
+   */
+  async claim(taskId: string, retryCount: number, startedAt: Date, leaseMs: number): Promise<number | null> {
+    return updateGeneration(
+      this.dataSource,
+      `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ?,
+         attempt = LAST_INSERT_ID(attempt + 1), lease_expires_at = ${LEASE_UNTIL},
+         dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
+       WHERE ${FORWARD_GUARD}`,
+      [retryCount, startedAt, leaseMs * 1000, ...guardParams(taskId, retryCount, TaskStatus.Running)],
+    );
+  }
+
+  /**
+   * {@link claim} for several deliveries at once — in one transaction and one commit instead of
+   * one per task. The rows are read and locked (`FOR UPDATE`, in `task_id` order like any other
+   * claimer), the claimable ones decided by the same forward-only guard evaluated on the locked
+   * rows, and claimed with one `UPDATE`. Answers, per request in order, the claim won or null (not
+   * claimable: unknown, cancelled, finished, already claimed, or a second copy of a task in the
+   * same group). A group chosen as a deadlock victim is tried again.
+   */
+  async claimMany(requests: readonly ClaimRequest[], leaseMs: number): Promise<Array<ClaimWon | null>> {
+    if (requests.length === 1) {
+      const [request] = requests;
+      const startedAt = new Date();
+      const attempt = await this.claim(request.taskId, request.retryCount, startedAt, leaseMs);
+      return [attempt === null ? null : { attempt, startedAt }];
+    }
+    return retryWithBackoff(() => this.claimGroup(requests, leaseMs), {
+      minDelayMs: 0,
+      maxDelayMs: 0,
+      maxAttempts: 1 + CLAIM_DEADLOCK_RETRIES,
+      retryIf: isDeadlock,
+    });
+  }
+
+  private claimGroup(requests: readonly ClaimRequest[], leaseMs: number): Promise<Array<ClaimWon | null>> {
+    const ids = [...new Set(requests.map((request) => request.taskId))];
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT task_id, status, attempt, retry_count, max_retries FROM ${TABLE}
+          WHERE task_id IN (${placeholders(ids.length)}) FOR UPDATE`,
+        ids,
+      )) as Array<GuardedRow & { task_id: string }>;
+      const locked = new Map(rows.map((row) => [row.task_id, row]));
+      const startedAt = new Date();
+      const won = new Map<string, ClaimWon & { retryCount: number }>();
+      const answers = requests.map((request): ClaimWon | null => {
+        const row = locked.get(request.taskId);
+        if (
+          row === undefined ||
+          won.has(request.taskId) ||
+          !movesForward(row, { retryCount: request.retryCount, status: TaskStatus.Running })
+        ) {
+          return null;
+        }
+        const claim = { attempt: Number(row.attempt) + 1, startedAt, retryCount: request.retryCount };
+        won.set(request.taskId, claim);
+        return { attempt: claim.attempt, startedAt };
+      });
+      if (won.size > 0) {
+        const claims = [...won.entries()];
+        const retryCounts = caseOf(
+          claims.map(([taskId, claim]) => [taskId, claim.retryCount]),
+          'retry_count',
+        );
+        // The rows are locked since the read: each changes exactly as decided.
+        await manager.query(
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ${retryCounts.sql}, started_at = ?,
+             attempt = attempt + 1, lease_expires_at = ${LEASE_UNTIL},
+             dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
+           WHERE task_id IN (${placeholders(claims.length)})`,
+          [...retryCounts.params, startedAt, leaseMs * 1000, ...claims.map(([taskId]) => taskId)],
+        );
+      }
+      return answers;
+    });
+  }
+
+  /**
+   * Extends the leases of claims a worker still runs. Returns the claims it no longer holds
+   * (released, reclaimed after an expired lease, or finished): their handlers must stop.
+   */
+  async heartbeat(claims: readonly Claim[], leaseMs: number): Promise<Claim[]> {
+    if (claims.length === 0) {
+      return [];
+    }
+    const pairs = claims.flatMap((claim) => [claim.taskId, claim.attempt]);
+    const inClaims = `(task_id, attempt) IN (${placeholders(claims.length, '(?, ?)')})`;
+    const result = await updateRows(
+      this.dataSource,
+      `UPDATE ${TABLE} SET lease_expires_at = ${LEASE_UNTIL} WHERE status = '${TaskStatus.Running}' AND ${inClaims}`,
+      [leaseMs * 1000, ...pairs],
+    );
+    if (result.affectedRows === claims.length) {
+      return [];
+    }
+    const held = (await this.dataSource.query(
+      `SELECT task_id, attempt FROM ${TABLE} WHERE status = '${TaskStatus.Running}' AND ${inClaims}`,
+      pairs,
+    )) as Array<{ task_id: string; attempt: number }>;
+    const holding = new Set(held.map((row) => `${row.task_id}/${row.attempt}`));
+    return claims.filter((claim) => !holding.has(`${claim.taskId}/${claim.attempt}`));
+  }
+
+  /**
+   * Gives a claim back (`running → pending`, same retry) when its worker stops before finishing:
+   * a new generation, back in the outbox so the relay publishes it again.
+   */
+  async releaseClaim(taskId: string, attempt: number): Promise<boolean> {
+    const result = await updateRows(
+      this.dataSource,
+      `UPDATE ${TABLE} SET ${HAND_BACK} WHERE task_id = ? AND status = '${TaskStatus.Running}' AND attempt = ?`,
+      [taskId, attempt],
+    );
+    return result.affectedRows === 1;
+  }
+
+  /**
+   * The reconciler: tasks whose lease expired more than `graceMs` ago — their worker died or
+   * lost the database — are handed back like a released claim (the crash does not count as a
+   * retry). Returns the task ids reclaimed.
+   */
+  async reclaimExpired(graceMs: number, limit: number): Promise<string[]> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT task_id FROM ${TABLE}
+          WHERE status = '${TaskStatus.Running}' AND lease_expires_at < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)
+          ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE SKIP LOCKED`,
+        [graceMs * 1000],
+      )) as Array<{ task_id: string }>;
+      if (rows.length === 0) {
+        return [];
+      }
+      const ids = rows.map((row) => row.task_id);
+      await manager.query(
+        `UPDATE ${TABLE} SET ${HAND_BACK} WHERE task_id IN (${placeholders(ids.length)}) AND status = '${TaskStatus.Running}'`,
+        ids,
+      );
+      return ids;
+    });
+  }
+
+  /**
+   * Ends a pending task whose message could not be processed at all (a poison message). A task
+   * running under a valid claim is left alone: a malformed copy must not fail a good attempt.
+   */
+  async failUnprocessable(taskId: string, reason: string, at: Date): Promise<boolean> {
+    const result = await updateRows(
+      this.dataSource,
+      `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', error_message = ?, completed_at = ?
+       WHERE task_id = ? AND status = '${TaskStatus.Pending}'`,
+      [reason, at, taskId],
+    );
+    return result.affectedRows === 1;
+  }
+}

@@ -1,0 +1,181 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { TaskEvent, TaskEventType, TaskFailedEvent, TaskStatus, TaskSucceededEvent } from '@tasklane/contracts';
+import { TABLE, placeholders } from './task-sql';
+import { GuardedRow, eventMayApply, eventTarget } from './event-guard';
+import { EVENT_GUARD, caseOf, guardParams, toJson, UpdateResult, updateRows } from './task-guards';
+
+export interface EventsApplied {
+  applied: number;
+  /** Duplicate, late or out-of-order events that would have moved a task backwards. */
+  stale: number;
+}
+
+/**
+ * Lifecycle events: the tracker applies them in batches, a worker records the outcome of its own
+ * claim first. Every write is guarded: duplicate, late or reordered events change nothing.
+ */
+@Injectable()
+export class TaskEventRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  /**
+   * Applies lifecycle events in one transaction. Events that would not move their task forward
+   * are counted as stale and change nothing, whatever order the batch arrives in.
+   */
+  async applyEvents(events: readonly TaskEvent[]): Promise<EventsApplied> {
+    if (events.length === 0) {
+      return { applied: 0, stale: 0 };
+    }
+    return this.dataSource.transaction(async (manager) => {
+      // One read of every task of the batch, then a guarded UPDATE only for the events that may
+      // change something: most events are stale by the time they arrive (the worker's claim and
+      // its own outcome write came first), and a skipped event stays stale (eventMayApply).
+      const ids = [...new Set(events.map((event) => event.task_id))];
+      const rows = (await manager.query(
+        `SELECT task_id, status, attempt, retry_count, max_retries FROM ${TABLE}
+          WHERE task_id IN (${placeholders(ids.length)})`,
+        ids,
+      )) as Array<GuardedRow & { task_id: string }>;
+      const known = new Map(rows.map((row) => [row.task_id, row]));
+      const written = new Set<string>();
+      let applied = 0;
+      for (const event of events) {
+        // After a write in this batch the row read above is out of date: let the guard decide.
+        if (written.has(event.task_id) || eventMayApply(known.get(event.task_id), event)) {
+          const changed = await this.applyEvent(manager, event);
+          applied += changed;
+          if (changed > 0) {
+            written.add(event.task_id);
+          }
+        }
+      }
+      return { applied, stale: events.length - applied };
+    });
+  }
+
+  /**
+   * A worker records the end of its own claim — succeeded, or failed for good — before it
+   * publishes the event, under the same guard as the tracker (so the tracker's later write of that
+   * event is a no-op). From then on a cancel finds the task finished (409) instead of overwriting
+   * an outcome still on its way to the tracker. False when the claim is no longer held: the task
+   * was cancelled or handed back meanwhile, and this outcome must be discarded.
+   */
+  async recordOutcome(event: TaskSucceededEvent | TaskFailedEvent): Promise<boolean> {
+    return (await this.applyEvent(this.dataSource.manager, event)) === 1;
+  }
+
+  /**
+   * {@link recordOutcome} for many claims at once, in one statement: each row changes only while
+   * it is still `running` under that claim (same task, generation and retry — what the event
+   * guard comes down to for a worker's own claim). Returns, per event, whether it was recorded;
+   * when some were not (a cancel or a hand-back came first), one read tells which.
+   */
+  async recordOutcomes(events: ReadonlyArray<TaskSucceededEvent | TaskFailedEvent>): Promise<boolean[]> {
+    if (events.length <= 1) {
+      return Promise.all(events.map((event) => this.recordOutcome(event)));
+    }
+    const ids = events.map((event) => event.task_id);
+    const succeeded = (event: TaskSucceededEvent | TaskFailedEvent): event is TaskSucceededEvent =>
+      event.event === TaskEventType.Succeeded;
+    const status = caseOf(
+      events.map((event) => [event.task_id, succeeded(event) ? TaskStatus.Completed : TaskStatus.Failed]),
+      'status',
+    );
+    // A failed attempt keeps the result column as it was.
+    const results = caseOf(
+      events.filter(succeeded).map((event) => [event.task_id, toJson(event.result)]),
+      'result',
+    );
+    const errors = caseOf(
+      events.map((event) => [event.task_id, succeeded(event) ? null : event.error_message]),
+      'error_message',
+    );
+    const completedAt = caseOf(
+      events.map((event) => [event.task_id, new Date(event.occurred_at)]),
+      'completed_at',
+    );
+    const result = await updateRows(
+      this.dataSource,
+      `UPDATE ${TABLE} SET status = ${status.sql}, result = ${results.sql}, error_message = ${errors.sql},
+         completed_at = ${completedAt.sql}, lease_expires_at = NULL
+       WHERE task_id IN (${placeholders(ids.length)}) AND status = '${TaskStatus.Running}'
+         AND (task_id, attempt, retry_count) IN (${placeholders(events.length, '(?, ?, ?)')})`,
+      [
+        ...status.params,
+        ...results.params,
+        ...errors.params,
+        ...completedAt.params,
+        ...ids,
+        ...events.flatMap((event) => [event.task_id, event.attempt, event.retry_count]),
+      ],
+    );
+    if (result.affectedRows === events.length) {
+      return events.map(() => true);
+    }
+    const rows = (await this.dataSource.query(
+      `SELECT task_id, status, attempt FROM ${TABLE} WHERE task_id IN (${placeholders(ids.length)})`,
+      ids,
+    )) as Array<{ task_id: string; status: TaskStatus; attempt: number }>;
+    const found = new Map(rows.map((row) => [row.task_id, row]));
+    // Only this worker finishes its own claim: the row final under its generation is its write.
+    return events.map((event) => {
+      const row = found.get(event.task_id);
+      const status = succeeded(event) ? TaskStatus.Completed : TaskStatus.Failed;
+      return row !== undefined && row.status === status && Number(row.attempt) === event.attempt;
+    });
+  }
+
+  private async applyEvent(manager: EntityManager, event: TaskEvent): Promise<number> {
+    const at = new Date(event.occurred_at);
+    // Where the event moves the task (retry m failing makes it pending as retry m + 1): the same
+    // target the tracker's read-ahead (eventMayApply) checks.
+    const target = eventTarget(event);
+    const m = target.retryCount;
+    const guard = [...guardParams(event.task_id, m, target.status), event.attempt];
+    let result: UpdateResult;
+    switch (event.event) {
+      case TaskEventType.Started:
+        result = await updateRows(
+          manager,
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ? WHERE ${EVENT_GUARD}`,
+          [m, at, ...guard],
+        );
+        break;
+      case TaskEventType.Succeeded:
+        result = await updateRows(
+          manager,
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Completed}', retry_count = ?, result = ?, error_message = NULL,
+             completed_at = ?, lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
+          [m, toJson(event.result), at, ...guard],
+        );
+        break;
+      case TaskEventType.Failed:
+        result = await updateRows(
+          manager,
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', retry_count = ?, error_message = ?, completed_at = ?,
+             lease_expires_at = NULL WHERE ${EVENT_GUARD}`,
+          [m, event.error_message, at, ...guard],
+        );
+        break;
+      case TaskEventType.Retrying:
+        // Pending again as the next retry: its message waits in a delay queue until `due_at`.
+        result = await updateRows(
+          manager,
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', retry_count = ?, error_message = ?,
+             lease_expires_at = NULL, due_at = ? WHERE ${EVENT_GUARD}`,
+          [m, event.error_message, new Date(at.getTime() + event.delay_ms), ...guard],
+        );
+        break;
+      case TaskEventType.Cancelled:
+        result = await updateRows(
+          manager,
+          `UPDATE ${TABLE} SET status = '${TaskStatus.Cancelled}', completed_at = ?, lease_expires_at = NULL
+           WHERE ${EVENT_GUARD}`,
+          [at, ...guard],
+        );
+        break;
+    }
+    return result.affectedRows;
+  }
+}

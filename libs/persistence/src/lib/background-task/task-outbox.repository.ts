@@ -1,0 +1,178 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { TaskCommand, TaskName, TaskResource, TaskStatus, TaskType } from '@tasklane/contracts';
+import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from './task-sql';
+import { toJson } from './task-guards';
+
+export interface NewTask {
+  taskId: string;
+  taskName: TaskName;
+  taskType: TaskType;
+  priority: number;
+  params: Record<string, unknown>;
+  maxRetries: number;
+  timeoutMs: number;
+  createdAt: Date;
+}
+
+const INSERT_PENDING = `INSERT INTO ${TABLE}
+  (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, timeout_ms, created_at)
+  VALUES`;
+const PENDING_ROW = `(?, ?, ?, ?, '${TaskStatus.Pending}', ?, 0, ?, ?, ?)`;
+
+/**
+ * Largest multi-row `INSERT` of a batch, estimated in bytes (params doubled for escaping). Below
+ * MariaDB's default `max_allowed_packet` (16 MiB) and MySQL 8's (64 MiB) with room to spare; a
+ * batch of 1,000 small tasks is about 200 KB, one statement.
+ */
+export const MAX_INSERT_STATEMENT_BYTES = 4 * 1_048_576;
+
+function pendingRowParams(task: NewTask): unknown[] {
+  return [
+    task.taskId,
+    task.taskName,
+    task.taskType,
+    task.priority,
+    toJson(task.params),
+    task.maxRetries,
+    task.timeoutMs,
+    task.createdAt,
+  ];
+}
+
+/** A task as just inserted: pending, nothing run yet. */
+function pendingResource(task: NewTask): TaskResource {
+  return {
+    task_id: task.taskId,
+    task_name: task.taskName,
+    task_type: task.taskType,
+    priority: task.priority,
+    status: TaskStatus.Pending,
+    params: task.params,
+    result: null,
+    error_message: null,
+    retry_count: 0,
+    max_retries: task.maxRetries,
+    timeout_ms: task.timeoutMs,
+    run: 1,
+    created_at: task.createdAt.toISOString(),
+    started_at: null,
+    completed_at: null,
+  };
+}
+
+/**
+ * The outbox: a task is inserted pending (its command not yet confirmed by the broker), marked
+ * dispatched once the broker confirmed it, and relayed again while it is not.
+ */
+@Injectable()
+export class TaskOutboxRepository {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  async insertPending(task: NewTask): Promise<TaskResource> {
+    await this.dataSource.query(`${INSERT_PENDING} ${PENDING_ROW}`, pendingRowParams(task));
+    return pendingResource(task);
+  }
+
+  /**
+   * Inserts many pending tasks all or nothing: one transaction, normally one multi-row `INSERT`
+   * (a batch whose statement would exceed {@link MAX_INSERT_STATEMENT_BYTES} — huge params — is
+   * split into several statements in the same transaction, below any server's
+   * `max_allowed_packet`). Every row is in the outbox once this resolves. Returns the tasks in
+   * the order given.
+   */
+  async insertPendingBatch(tasks: readonly NewTask[]): Promise<TaskResource[]> {
+    if (tasks.length === 0) {
+      return [];
+    }
+    const rows = tasks.map(pendingRowParams);
+    const chunks: unknown[][][] = [[]];
+    let bytes = 0;
+    for (const row of rows) {
+      const rowBytes = 200 + Buffer.byteLength(row[4] as string) * 2;
+      const current = chunks[chunks.length - 1];
+      if (current.length > 0 && bytes + rowBytes > MAX_INSERT_STATEMENT_BYTES) {
+        chunks.push([row]);
+        bytes = rowBytes;
+      } else {
+        current.push(row);
+        bytes += rowBytes;
+      }
+    }
+    const insert = (runner: { query: DataSource['query'] }, chunk: unknown[][]) =>
+      runner.query(
+        `${INSERT_PENDING} ${placeholders(chunk.length, PENDING_ROW)}`,
+        chunk.flatMap((row) => row),
+      );
+    if (chunks.length === 1) {
+      // One statement is atomic on its own: no transaction round trips.
+      await insert(this.dataSource, chunks[0]);
+    } else {
+      await this.dataSource.transaction(async (manager) => {
+        for (const chunk of chunks) {
+          await insert(manager, chunk);
+        }
+      });
+    }
+    return tasks.map(pendingResource);
+  }
+
+  /** Records that the broker confirmed the commands of these tasks: they leave the outbox. */
+  async markDispatched(taskIds: readonly string[], at: Date): Promise<void> {
+    if (taskIds.length === 0) {
+      return;
+    }
+    await this.dataSource.query(
+      `UPDATE ${TABLE} SET dispatched_at = ? WHERE task_id IN (${placeholders(taskIds.length)}) AND dispatched_at IS NULL`,
+      [at, ...taskIds],
+    );
+  }
+
+  /**
+   * The outbox relay: in one transaction, locks up to `limit` pending tasks whose command was
+   * never confirmed by the broker (older than `minAgeMs`, so the gateway's own publish goes
+   * first), hands their commands to `publish` (which resolves once all are confirmed), and marks
+   * them dispatched. Rows locked by another relay are skipped. Returns how many were relayed.
+   */
+  async relayOutbox(
+    minAgeMs: number,
+    limit: number,
+    publish: (commands: TaskCommand[]) => Promise<void>,
+  ): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      // The candidates are found without locks, then locked by primary key. A locking scan would
+      // also lock every row (and gap) it merely passes over — beyond the LIMIT (filesort), young
+      // rows, the gateway's inserts — for as long as the publish takes, and under some plans
+      // (index_merge) MariaDB waits for locked rows instead of skipping them.
+      const candidates = (await manager.query(
+        `SELECT id FROM ${TABLE}
+          WHERE dispatched_at IS NULL AND status = '${TaskStatus.Pending}'
+            AND created_at < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)
+          ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))}`,
+        [minAgeMs * 1000],
+      )) as Array<{ id: string }>;
+      if (candidates.length === 0) {
+        return 0;
+      }
+      const rows = (await manager.query(
+        `SELECT ${OUTBOX_COLUMNS} FROM ${TABLE} FORCE INDEX (PRIMARY)
+          WHERE id IN (${placeholders(candidates.length)})
+            AND dispatched_at IS NULL AND status = '${TaskStatus.Pending}'
+          ORDER BY id FOR UPDATE SKIP LOCKED`,
+        candidates.map((candidate) => candidate.id),
+      )) as OutboxRow[];
+      if (rows.length === 0) {
+        return 0;
+      }
+      await publish(rows.map(commandOfRow));
+      // By primary key, whose locks this transaction holds: a worker claiming a relayed task
+      // meanwhile holds its task_id key and waits for the row, and taking the task_id key here
+      // too would deadlock with it.
+      await manager.query(
+        `UPDATE ${TABLE} SET dispatched_at = UTC_TIMESTAMP(3) WHERE id IN (${placeholders(rows.length)})`,
+        rows.map((row) => row.id),
+      );
+      return rows.length;
+    });
+  }
+}

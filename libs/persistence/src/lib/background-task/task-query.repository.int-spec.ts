@@ -1,0 +1,418 @@
+import { DataSource } from 'typeorm';
+import { TaskName, TaskPage, TaskResource, TaskStatus, TaskType, encodeTaskCursor } from '@tasklane/contracts';
+import { TestDatabase } from '@tasklane/testing';
+import { dataSourceOptions } from '../database/data-source.options';
+import { NewTask } from './task-outbox.repository';
+import { TaskFilter } from './task-query.repository';
+import { TaskRepositories, createTaskRepositories } from './task-repositories';
+import { T0, at, succeeded, failed, useTaskRepositories } from './task-repositories.fixture';
+
+// Real services (database set-up, migrations) need more than Jest's default 5 s.
+jest.setTimeout(30_000);
+
+describe('TaskQueryRepository (MariaDB)', () => {
+  const fixture = useTaskRepositories('repository_queries');
+  const { inserted, claimed } = fixture;
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let tasks: TaskRepositories;
+
+  beforeAll(() => {
+    ({ db, dataSource, tasks } = fixture);
+  });
+
+  describe('list / count', () => {
+    let created: NewTask[];
+
+    beforeAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+      // Inserted oldest first; ids grow with insertion order.
+      const specs: Array<Partial<NewTask>> = [
+        { taskType: TaskType.Email, taskName: TaskName.EmailSend },
+        { taskType: TaskType.Report, taskName: TaskName.ReportTasksSummary },
+        { taskType: TaskType.Email, taskName: TaskName.EmailSend },
+        { taskType: TaskType.Cleanup, taskName: TaskName.CleanupPurgeTasks },
+        { taskType: TaskType.Email, taskName: TaskName.DiagnosticFail },
+        { taskType: TaskType.Report, taskName: TaskName.DiagnosticSleep },
+      ];
+      created = [];
+      for (const [index, spec] of specs.entries()) {
+        created.push(await inserted({ ...spec, createdAt: at(index) }));
+      }
+      // Statuses: 0 completed, 1 running, 2 failed, 3 pending, 4 pending, 5 cancelled.
+      const attempts = [await claimed(created[0]), await claimed(created[1]), await claimed(created[2])];
+      await tasks.events.applyEvents([
+        succeeded(created[0], null, { attempt: attempts[0] }),
+        failed(created[2], 'e', { attempt: attempts[2] }),
+      ]);
+      await tasks.control.cancel(created[5].taskId, at(99));
+    });
+
+    const ids = (items: TaskResource[]) => items.map((item) => item.task_id);
+    const newestFirst = (...indexes: number[]) => indexes.map((index) => created[index].taskId);
+
+    it('lists newest first with the total', async () => {
+      const page = await tasks.queries.list({}, { limit: 50, offset: 0 });
+      expect(page.total).toBe(6);
+      expect(page.limit).toBe(50);
+      expect(page.offset).toBe(0);
+      expect(page.next_cursor).toBeNull();
+      expect(ids(page.items)).toEqual(newestFirst(5, 4, 3, 2, 1, 0));
+      expect(page.items[5]).toMatchObject({ status: TaskStatus.Completed, task_name: TaskName.EmailSend });
+    });
+
+    it('honours limit and offset, with the total of all matches', async () => {
+      const first = await tasks.queries.list({}, { limit: 2, offset: 0 });
+      const second = await tasks.queries.list({}, { limit: 2, offset: 2 });
+      const last = await tasks.queries.list({}, { limit: 2, offset: 4 });
+      const beyond = await tasks.queries.list({}, { limit: 2, offset: 10 });
+      expect(ids(first.items)).toEqual(newestFirst(5, 4));
+      expect(ids(second.items)).toEqual(newestFirst(3, 2));
+      expect(ids(last.items)).toEqual(newestFirst(1, 0));
+      expect(beyond.items).toEqual([]);
+      for (const page of [first, second, last, beyond]) {
+        expect(page.total).toBe(6);
+      }
+      expect(second).toMatchObject({ limit: 2, offset: 2 });
+      // An offset page also tells where the next page starts; the last one says there is none.
+      expect(
+        ids((await tasks.queries.list({}, { limit: 2, offset: 0, cursor: second.next_cursor ?? '' })).items),
+      ).toEqual(newestFirst(1, 0));
+      expect(last.next_cursor).toBeNull();
+      expect(beyond.next_cursor).toBeNull();
+    });
+
+    it('filters by status, by task type, and by both', async () => {
+      const pending = await tasks.queries.list({ status: TaskStatus.Pending }, { limit: 50, offset: 0 });
+      expect(ids(pending.items)).toEqual(newestFirst(4, 3));
+      expect(pending.total).toBe(2);
+
+      const email = await tasks.queries.list({ taskType: TaskType.Email }, { limit: 50, offset: 0 });
+      expect(ids(email.items)).toEqual(newestFirst(4, 2, 0));
+      expect(email.total).toBe(3);
+
+      const emailPending = await tasks.queries.list(
+        { status: TaskStatus.Pending, taskType: TaskType.Email },
+        { limit: 1, offset: 0 },
+      );
+      expect(ids(emailPending.items)).toEqual(newestFirst(4));
+      expect(emailPending.total).toBe(1);
+      expect(emailPending.next_cursor).toBeNull();
+
+      const none = await tasks.queries.list(
+        { status: TaskStatus.Running, taskType: TaskType.Analytics },
+        { limit: 50, offset: 0 },
+      );
+      expect(none).toEqual({ items: [], total: 0, limit: 50, offset: 0, next_cursor: null });
+    });
+
+    it('refuses a malformed cursor and a cursor with a non-zero offset', async () => {
+      await expect(tasks.queries.list({}, { limit: 2, offset: 0, cursor: 'not a cursor' })).rejects.toThrow(/cursor/);
+      await expect(
+        tasks.queries.list({}, { limit: 2, offset: 1, cursor: encodeTaskCursor({ createdAtMs: T0, id: '5' }) }),
+      ).rejects.toThrow(/offset/);
+    });
+
+    it('counts with and without filters', async () => {
+      expect(await tasks.counts.count({})).toBe(6);
+      expect(await tasks.counts.count({ status: TaskStatus.Pending })).toBe(2);
+      expect(await tasks.counts.count({ status: TaskStatus.Completed })).toBe(1);
+      expect(await tasks.counts.count({ taskType: TaskType.Report })).toBe(2);
+      expect(await tasks.counts.count({ taskType: TaskType.Report, status: TaskStatus.Cancelled })).toBe(1);
+      expect(await tasks.counts.count({ taskType: TaskType.Analytics })).toBe(0);
+    });
+  });
+
+  describe('list with a cursor (keyset pagination) and the total of offset pages', () => {
+    const TYPES = [TaskType.Email, TaskType.Report, TaskType.Cleanup, TaskType.Email, TaskType.Report];
+    const STATUSES = [TaskStatus.Completed, TaskStatus.Pending, TaskStatus.Completed, TaskStatus.Failed];
+    const ids = (items: TaskResource[]) => items.map((item) => item.task_id);
+    /** Tasks of the fixture, oldest first, with the type and status each was given. */
+    let fixture: Array<{ taskId: string; taskType: TaskType; status: TaskStatus }>;
+
+    beforeAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+      fixture = [];
+      for (let i = 0; i < 41; i += 1) {
+        const task = await inserted({ taskType: TYPES[i % TYPES.length], createdAt: at(i) });
+        fixture.push({ taskId: task.taskId, taskType: task.taskType, status: STATUSES[i % STATUSES.length] });
+      }
+      for (const status of new Set(STATUSES)) {
+        const taskIds = fixture.filter((task) => task.status === status).map((task) => task.taskId);
+        await dataSource.query(`UPDATE background_tasks SET status = ? WHERE task_id IN (?)`, [status, taskIds]);
+      }
+    });
+
+    afterAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+    });
+
+    /** The fixture's tasks matching `filter`, newest first. */
+    const expected = (filter: TaskFilter): string[] =>
+      fixture
+        .filter(
+          (task) =>
+            (filter.status === undefined || task.status === filter.status) &&
+            (filter.taskType === undefined || task.taskType === filter.taskType),
+        )
+        .map((task) => task.taskId)
+        .reverse();
+
+    /** Follows next_cursor from the first page to the last; returns the task ids seen and the pages. */
+    async function walk(filter: TaskFilter, limit: number): Promise<{ seen: string[]; pages: TaskPage[] }> {
+      const pages = [await tasks.queries.list(filter, { limit, offset: 0 })];
+      while (pages[pages.length - 1].next_cursor !== null && pages.length <= 100) {
+        pages.push(
+          await tasks.queries.list(filter, { limit, offset: 0, cursor: pages[pages.length - 1].next_cursor ?? '' }),
+        );
+      }
+      return { seen: pages.flatMap((page) => page.items.map((item) => item.task_id)), pages };
+    }
+
+    const filters: TaskFilter[] = [
+      {},
+      { status: TaskStatus.Completed },
+      { status: TaskStatus.Failed },
+      { taskType: TaskType.Email },
+      { taskType: TaskType.Report, status: TaskStatus.Completed },
+      { taskType: TaskType.Analytics },
+    ];
+
+    it.each(filters.flatMap((filter) => [1, 3, 5, 50].map((limit) => ({ filter, limit }))))(
+      'chains the pages of $filter by $limit, every matching task exactly once, newest first',
+      async ({ filter, limit }) => {
+        const want = expected(filter);
+        const { seen, pages } = await walk(filter, limit);
+        expect(seen).toEqual(want);
+        // Full pages but the last, and no empty page after a full last one (n a multiple of limit).
+        expect(pages).toHaveLength(Math.max(1, Math.ceil(want.length / limit)));
+        for (const [index, page] of pages.entries()) {
+          // The first page (no cursor) counts exactly; cursor pages do not count.
+          expect(page).toMatchObject({ total: index === 0 ? want.length : null, limit, offset: 0 });
+          expect(page.items.every((item) => filter.status === undefined || item.status === filter.status)).toBe(true);
+        }
+        expect(pages[pages.length - 1].next_cursor).toBeNull();
+      },
+    );
+
+    it('starts a page right after its cursor even when tasks were added or its last task deleted meanwhile', async () => {
+      const filter = { taskType: TaskType.Email };
+      const want = expected(filter);
+      const first = await tasks.queries.list(filter, { limit: 4, offset: 0 });
+      expect(ids(first.items)).toEqual(want.slice(0, 4));
+
+      // Two newer matching tasks arrive, and the task the cursor points at is purged.
+      const newer = [
+        await inserted({ taskType: TaskType.Email, createdAt: at(1_000) }),
+        await inserted({ taskType: TaskType.Email, createdAt: at(1_001) }),
+      ];
+      await dataSource.query('DELETE FROM background_tasks WHERE task_id = ?', [want[3]]);
+
+      const second = await tasks.queries.list(filter, { limit: 4, offset: 0, cursor: first.next_cursor ?? '' });
+      expect(ids(second.items)).toEqual(want.slice(4, 8));
+      // The same page by offset shifts by the two arrivals less the purged task
+      const byOffset = await tasks.queries.list(filter, { limit: 4, offset: 4 });
+      // (it repeats the task before the purged one, which the first page showed already).
+      expect(ids(byOffset.items)).toEqual([want[2], ...want.slice(4, 7)]);
+      expect(second.total).toBeNull();
+
+      await dataSource.query('DELETE FROM background_tasks WHERE task_id IN (?)', [newer.map((task) => task.taskId)]);
+      fixture = fixture.filter((task) => task.taskId !== want[3]);
+    });
+
+    it('reads each page off the index of its filter in (created_at, id) order (no filesort) and counts off the task counts', async () => {
+      const statements: Array<{ sql: string; parameters: unknown[] }> = [];
+      const logged = new DataSource({
+        ...dataSourceOptions({ url: db.url, poolSize: 2 }),
+        logging: ['query'],
+        logger: {
+          logQuery: (sql, parameters) => statements.push({ sql, parameters: (parameters ?? []) as unknown[] }),
+          logQueryError: () => undefined,
+          logQuerySlow: () => undefined,
+          logSchemaBuild: () => undefined,
+          logMigration: () => undefined,
+          log: () => undefined,
+        },
+      });
+      await logged.initialize();
+      try {
+        const repository = createTaskRepositories(logged);
+        const [tenth] = (await dataSource.query(
+          'SELECT id, created_at AS createdAt FROM background_tasks ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 10',
+        )) as [{ id: string; createdAt: Date }];
+        const middle = encodeTaskCursor({ createdAtMs: tenth.createdAt.getTime(), id: String(tenth.id) });
+        const cases: Array<[TaskFilter, string]> = [
+          [{}, 'idx_background_tasks_created_at'],
+          [{ status: TaskStatus.Completed }, 'idx_background_tasks_status_created_at'],
+          [{ taskType: TaskType.Email }, 'idx_background_tasks_task_type_created_at'],
+          [
+            { taskType: TaskType.Email, status: TaskStatus.Completed },
+            'idx_background_tasks_task_type_status_created_at',
+          ],
+        ];
+        type Plan = Array<{
+          select_type: string;
+          table: string | null;
+          type: string;
+          key: string | null;
+          Extra: string | null;
+        }>;
+        const explain = async (pick: (sql: string) => boolean): Promise<Plan> => {
+          const statement = statements.find(({ sql }) => pick(sql));
+          expect(statement).toBeDefined();
+          return (await dataSource.query(`EXPLAIN ${statement?.sql ?? ''}`, statement?.parameters)) as Plan;
+        };
+        for (const [filter, index] of cases) {
+          for (const page of [
+            { limit: 5, offset: 0 },
+            { limit: 5, offset: 3 },
+            { limit: 5, offset: 0, cursor: middle },
+          ]) {
+            statements.length = 0;
+            await repository.queries.list(filter, page);
+            const scan = (await explain((sql) => sql.includes('FORCE INDEX'))).find(
+              (step) => step.select_type === 'DERIVED',
+            );
+            const where = { filter, page };
+            expect({ where, key: scan?.key, type: scan?.type, extra: scan?.Extra }).toEqual({
+              where,
+              key: index,
+              // On a table this small the optimizer picks `ref` or `range` on the forced index by
+              // sampled statistics, run to run (at 200,000 rows a cursor page is a `range` reading
+              // `limit` entries: checked by hand with Handler_read_prev; the bench times it at 1M).
+              type: expect.stringMatching(/^(ref|index|range)$/),
+              extra: expect.stringMatching(/Using index/),
+            });
+            expect(scan?.Extra).not.toMatch(/filesort/);
+            const counting = ({ sql }: { sql: string }) => sql.includes('background_task_counts');
+            if (page.cursor === undefined) {
+              // The offset page's exact total: read off the counts and their journal, never a
+              // scan of background_tasks.
+              // (A lookup of the counts by their primary key is read while planning: no step.)
+              const counted = await explain((sql) => counting({ sql }));
+              const tables = counted.map((step) => step.table);
+              expect(tables).toContain('background_task_count_changes');
+              expect(tables).not.toContain('background_tasks');
+            } else {
+              // A cursor page never counts.
+              expect(statements.some(counting)).toBe(false);
+            }
+          }
+        }
+      } finally {
+        await logged.destroy();
+      }
+    });
+
+    it('answers an empty last page for a cursor past the oldest task', async () => {
+      const page = await tasks.queries.list(
+        {},
+        { limit: 10, offset: 0, cursor: encodeTaskCursor({ createdAtMs: 0, id: '1' }) },
+      );
+      expect(page).toEqual({ items: [], total: null, limit: 10, offset: 0, next_cursor: null });
+    });
+
+    it('gives the exact total on offset pages (with a deep offset too) and none on cursor pages', async () => {
+      const digits =
+        'SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 ' +
+        'UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9';
+      await dataSource.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, priority, status, params, retry_count, max_retries, created_at)
+         SELECT UUID(), ?, ?, 5, ?, '{}', 0, 3, UTC_TIMESTAMP(3)
+           FROM (${digits}) a, (${digits}) b, (${digits}) c, (${digits}) d LIMIT 2500`,
+        [TaskName.AnalyticsTaskStats, TaskType.Analytics, TaskStatus.Completed],
+      );
+      const analytics = { taskType: TaskType.Analytics };
+      const matching = await tasks.counts.count(analytics);
+      expect(matching).toBe(2_500 + expected(analytics).length);
+      const first = await tasks.queries.list(analytics, { limit: 5, offset: 0 });
+      expect(first.total).toBe(matching);
+      const deep = await tasks.queries.list(analytics, { limit: 5, offset: 2_000 });
+      expect(deep.total).toBe(matching);
+      expect(deep.items).toHaveLength(5);
+      expect(deep.next_cursor).not.toBeNull();
+      expect((await tasks.queries.list({}, { limit: 5, offset: 0 })).total).toBe(await tasks.counts.count({}));
+      // The deep offset page and the cursor walk agree; cursor pages carry no total.
+      const tail = await tasks.queries.list(analytics, { limit: 1_000, offset: 0, cursor: deep.next_cursor ?? '' });
+      expect(tail.total).toBeNull();
+      expect(tail.items).toHaveLength(matching - 2_005);
+      expect(tail.next_cursor).toBeNull();
+    });
+  });
+
+  describe('list order: created_at, the field clients see, not the row id', () => {
+    // Inserted in this order (ids grow), created at these offsets from T0: concurrent enqueues
+    // commit out of their created_at order, and several share a millisecond.
+    const OFFSETS = [5, 1, 9, 1, 7, 3, 9, 0, 2, 1];
+    let rows: Array<{ taskId: string; createdAtMs: number; insertedAt: number; taskType: TaskType }>;
+
+    beforeAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+      rows = [];
+      for (const [insertedAt, offset] of OFFSETS.entries()) {
+        const taskType = insertedAt % 2 === 0 ? TaskType.Email : TaskType.Report;
+        const task = await inserted({ createdAt: at(offset), taskType });
+        rows.push({ taskId: task.taskId, createdAtMs: T0 + offset, insertedAt, taskType });
+      }
+      // Half of them completed, so the status indexes are walked too.
+      const completed = rows.filter((row) => row.insertedAt % 3 === 0).map((row) => row.taskId);
+      await dataSource.query(`UPDATE background_tasks SET status = ? WHERE task_id IN (?)`, [
+        TaskStatus.Completed,
+        completed,
+      ]);
+    });
+
+    afterAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+    });
+
+    /** Newest created first; among equal created_at, the later insert first. */
+    const want = (keep: (row: (typeof rows)[number]) => boolean) =>
+      rows
+        .filter(keep)
+        .sort((a, b) => b.createdAtMs - a.createdAtMs || b.insertedAt - a.insertedAt)
+        .map((row) => row.taskId);
+
+    const filters: Array<[TaskFilter, (row: (typeof rows)[number]) => boolean]> = [
+      [{}, () => true],
+      [{ taskType: TaskType.Email }, (row) => row.taskType === TaskType.Email],
+      [{ status: TaskStatus.Pending }, (row) => row.insertedAt % 3 !== 0],
+      [
+        { status: TaskStatus.Pending, taskType: TaskType.Report },
+        (row) => row.insertedAt % 3 !== 0 && row.taskType === TaskType.Report,
+      ],
+    ];
+
+    it.each(filters)(
+      'lists %j newest created first, by offset pages and by cursor pages alike',
+      async (filter, keep) => {
+        const expected = want(keep);
+        const all = await tasks.queries.list(filter, { limit: 50, offset: 0 });
+        expect(all.items.map((item) => item.task_id)).toEqual(expected);
+        const createdAt = all.items.map((item) => Date.parse(item.created_at));
+        expect(createdAt).toEqual([...createdAt].sort((a, b) => b - a));
+        for (const limit of [1, 2, 3]) {
+          const seen: string[] = [];
+          let cursor: string | null = null;
+          let offset = 0;
+          const byOffset: string[] = [];
+          do {
+            const page: TaskPage = await tasks.queries.list(filter, {
+              limit,
+              offset: 0,
+              ...(cursor === null ? {} : { cursor }),
+            });
+            seen.push(...page.items.map((item) => item.task_id));
+            cursor = page.next_cursor;
+          } while (cursor !== null && seen.length <= rows.length);
+          for (; offset < expected.length; offset += limit) {
+            byOffset.push(...(await tasks.queries.list(filter, { limit, offset })).items.map((item) => item.task_id));
+          }
+          // Every task once, in order, however the pages fall across tasks created in the same millisecond.
+          expect({ limit, seen }).toEqual({ limit, seen: expected });
+          expect({ limit, byOffset }).toEqual({ limit, byOffset: expected });
+        }
+      },
+    );
+  });
+});

@@ -1,0 +1,171 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import {
+  TaskListPosition,
+  TaskPage,
+  TaskResource,
+  TaskRunResource,
+  TaskStatus,
+  TaskType,
+  decodeTaskCursor,
+  encodeTaskCursor,
+} from '@tasklane/contracts';
+import { BackgroundTask } from './background-task.entity';
+import { BackgroundTaskRun } from './background-task-run.entity';
+import { toTaskResource } from './background-task.mapper';
+import { TABLE } from './task-sql';
+import { TaskCountFilter } from './task-counts';
+import { TaskCountRepository } from './task-count.repository';
+
+/** Which tasks a list or a count is about: any combination of status and task type. */
+export type TaskFilter = TaskCountFilter;
+
+/** Which page of a list: `limit` tasks, after `cursor` (a `next_cursor`) or from `offset` on. */
+export interface TaskPageRequest {
+  limit: number;
+  offset: number;
+  cursor?: string;
+}
+
+/** The condition of a list on the columns of `background_tasks`, with named parameters. */
+function matching(filter: TaskFilter, after?: TaskListPosition): { sql: string; parameters: Record<string, unknown> } {
+  const clauses: string[] = [];
+  const parameters: Record<string, unknown> = {};
+  if (filter.status !== undefined) {
+    clauses.push('status = :status');
+    parameters['status'] = filter.status;
+  }
+  if (filter.taskType !== undefined) {
+    clauses.push('task_type = :taskType');
+    parameters['taskType'] = filter.taskType;
+  }
+  if (after !== undefined) {
+    // (created_at, id) < (:afterCreatedAt, :afterId), spelled out: two ranges of the index.
+    clauses.push('(created_at < :afterCreatedAt OR (created_at = :afterCreatedAt AND id < :afterId))');
+    parameters['afterCreatedAt'] = new Date(after.createdAtMs);
+    parameters['afterId'] = after.id;
+  }
+  return { sql: clauses.length === 0 ? 'TRUE' : clauses.join(' AND '), parameters };
+}
+
+/**
+ * The index that yields the tasks matching `filter` newest first, in (created_at, id) order —
+ * `created_at` is the order clients see (assigned by the gateway that accepted the task, it need
+ * not follow the row ids of concurrent inserts), and InnoDB appends the primary key to every
+ * secondary index, so `(status, created_at)` is in effect `(status, created_at, id)` (migration
+ * 008). Named in the query because MariaDB, left to itself with `ORDER BY … LIMIT n`, may scan
+ * another index filtering every row, or read a `ref` on the prefix without using the cursor's
+ * range. Forced, every page is a range of at most `offset + limit` index entries.
+ */
+function listIndex(filter: TaskFilter): string {
+  if (filter.status !== undefined && filter.taskType !== undefined) {
+    return 'idx_background_tasks_task_type_status_created_at';
+  }
+  if (filter.status !== undefined) {
+    return 'idx_background_tasks_status_created_at';
+  }
+  return filter.taskType !== undefined
+    ? 'idx_background_tasks_task_type_created_at'
+    : 'idx_background_tasks_created_at';
+}
+
+/** Reads of tasks for the API and the metrics: one task, a page of tasks, its earlier runs. */
+@Injectable()
+export class TaskQueryRepository {
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
+  ) {}
+
+  async findByTaskId(taskId: string): Promise<TaskResource | null> {
+    const row = await this.dataSource.getRepository(BackgroundTask).findOneBy({ taskId });
+    return row === null ? null : toTaskResource(row);
+  }
+
+  /**
+   * One page of tasks matching `filter`, newest first by `created_at` (ties: the later row first).
+   * A `cursor` (a `next_cursor` of an earlier page) starts the page right after that page's last
+   * task — a keyset query, `WHERE <filter> AND (created_at, id) < (?, ?) ORDER BY created_at DESC,
+   * id DESC LIMIT n`, the same short index range however deep the page — and cannot be combined
+   * with a non-zero `offset`. An `offset` skips that many
+   * matching tasks off the index before any row is read: linear in the offset, but index-only.
+   * `next_cursor` comes from reading one task more than the page. `total` (an offset page only,
+   * as the original API has it) is an exact count, made concurrently on another connection; a
+   * cursor page does not count — its cost must not grow with the number of matches.
+   */
+  async list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskPage> {
+    const after = page.cursor === undefined ? undefined : decodeTaskCursor(page.cursor);
+    if (after === null) {
+      throw new RangeError('not a task list cursor');
+    }
+    if (after !== undefined && page.offset > 0) {
+      throw new RangeError('a cursor cannot be combined with a non-zero offset');
+    }
+    const [rows, total] = await Promise.all([
+      this.pageRows(filter, after, page.limit + 1, page.offset),
+      after === undefined ? this.counts.count(filter) : Promise.resolve(null),
+    ]);
+    const items = rows.slice(0, page.limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map(toTaskResource),
+      total,
+      limit: page.limit,
+      offset: page.offset,
+      next_cursor:
+        rows.length > page.limit ? encodeTaskCursor({ createdAtMs: last.createdAt.getTime(), id: last.id }) : null,
+    };
+  }
+
+  /**
+   * Up to `limit` tasks matching `filter` after `after`, newest first, from the `offset`-th on, in
+   * one statement: the ids of the page — and of the tasks an offset skips — come off the index of
+   * the filter in (created_at, id) order (index-only, no sort), then only the page's rows are read.
+   */
+  private pageRows(
+    filter: TaskFilter,
+    after: TaskListPosition | undefined,
+    limit: number,
+    offset: number,
+  ): Promise<BackgroundTask[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new RangeError(`invalid page: limit ${limit}, offset ${offset}`);
+    }
+    const where = matching(filter, after);
+    const ids = `(SELECT id FROM ${TABLE} FORCE INDEX (${listIndex(filter)}) WHERE ${where.sql}
+      ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset})`;
+    return this.dataSource
+      .getRepository(BackgroundTask)
+      .createQueryBuilder('task')
+      .innerJoin(ids, 'page', 'page.id = task.id', where.parameters)
+      .orderBy('task.createdAt', 'DESC')
+      .addOrderBy('task.id', 'DESC')
+      .getMany();
+  }
+
+  /** The earlier runs of a task, oldest first (empty when it never was re-queued). */
+  async listRuns(taskId: string): Promise<TaskRunResource[]> {
+    const runs = await this.dataSource
+      .getRepository(BackgroundTaskRun)
+      .find({ where: { taskId }, order: { run: 'ASC' } });
+    return runs.map((run) => ({
+      run: run.run,
+      status: run.status,
+      retry_count: run.retryCount,
+      result: run.result ?? null,
+      error_message: run.errorMessage,
+      started_at: run.startedAt?.toISOString() ?? null,
+      completed_at: run.completedAt?.toISOString() ?? null,
+      archived_at: run.archivedAt.toISOString(),
+    }));
+  }
+
+  /** Per task type, the age (ms, on the database clock) of the oldest task still pending. */
+  async oldestPendingAges(): Promise<Array<{ taskType: TaskType; ageMs: number }>> {
+    const rows = (await this.dataSource.query(
+      `SELECT task_type, TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(3)) AS age_us FROM ${TABLE}
+        WHERE status = '${TaskStatus.Pending}' GROUP BY task_type`,
+    )) as Array<{ task_type: TaskType; age_us: string | number }>;
+    return rows.map((row) => ({ taskType: row.task_type, ageMs: Math.max(0, Number(row.age_us) / 1000) }));
+  }
+}
