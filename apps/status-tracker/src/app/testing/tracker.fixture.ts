@@ -2,7 +2,7 @@ import { LogLevel } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { DataSource } from 'typeorm';
-import { Queue, TaskCommand, TaskName, TaskType, newTaskId } from '@tasklane/contracts';
+import { Queue, TaskName, TaskType, newTaskId } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
 import { TaskRepositories, createTaskRepositories, NewTask, migrateUp } from '@tasklane/persistence';
 import {
@@ -95,16 +95,4 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
   };
 }
 
-/** The command of `task`'s retry `retryCount`, as the gateway or the relay publishes it. */
-export function commandOf(task: NewTask, retryCount = 0): TaskCommand {
-  return {
-    task_id: task.taskId,
-    task_name: task.taskName,
-    task_type: task.taskType,
-    params: task.params as never,
-    priority: task.priority,
-    max_retries: task.maxRetries,
-    retry_count: retryCount,
-    timeout_ms: task.timeoutMs,
-  };
-}
+export { commandOfTask as commandOf } from '@tasklane/persistence/testing';

@@ -12,6 +12,8 @@ import { TestDatabase, createTestDatabase } from '@tasklane/testing';
 import { dataSourceOptions } from '../database/data-source.options';
 import { migrateUp } from '../database/migrator';
 import { NewTask } from './task-outbox.repository';
+export type { Delivery } from '../testing/task-rows.fixture';
+import { Delivery, commandOfTask, readDelivery, readTask } from '../testing/task-rows.fixture';
 import { TaskRepositories, createTaskRepositories } from './task-repositories';
 
 /*
@@ -85,15 +87,6 @@ export const cancelled = (task: NewTask, fields: EventFields = {}): TaskEvent =>
   ...base(task, fields),
 });
 
-/** The delivery columns of a row (migration 003), which the API resource does not expose. */
-export interface Delivery {
-  attempt: number;
-  lease_expires_at: Date | null;
-  dispatched_at: Date | null;
-  /** lease_expires_at − now on the database clock, in ms (negative once expired); null without a lease. */
-  lease_left_ms: number | null;
-}
-
 export function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((done) => (resolve = done));
@@ -149,25 +142,12 @@ export function useTaskRepositories(label: string): TaskRepositoriesFixture {
     await db?.drop();
   });
 
-  async function row(taskId: string): Promise<TaskResource> {
-    const found = await fixture.tasks.queries.findByTaskId(taskId);
-    if (found === null) {
-      throw new Error(`task ${taskId} not found`);
-    }
-    return found;
+  function row(taskId: string): Promise<TaskResource> {
+    return readTask(fixture.tasks.queries, taskId);
   }
 
-  async function delivery(taskId: string): Promise<Delivery> {
-    const [found] = (await fixture.dataSource.query(
-      `SELECT attempt, lease_expires_at, dispatched_at,
-              CAST(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), lease_expires_at) DIV 1000 AS SIGNED) AS lease_left_ms
-         FROM background_tasks WHERE task_id = ?`,
-      [taskId],
-    )) as Delivery[];
-    if (found === undefined) {
-      throw new Error(`task ${taskId} not found`);
-    }
-    return { ...found, lease_left_ms: found.lease_left_ms === null ? null : Number(found.lease_left_ms) };
+  function delivery(taskId: string): Promise<Delivery> {
+    return readDelivery(fixture.dataSource, taskId);
   }
 
   async function inserted(overrides: Partial<NewTask> = {}): Promise<NewTask> {
@@ -193,19 +173,6 @@ export function useTaskRepositories(label: string): TaskRepositoriesFixture {
     );
   }
 
-  function commandOf(task: NewTask, retryCount = 0): TaskCommand {
-    return {
-      task_id: task.taskId,
-      task_name: task.taskName,
-      task_type: task.taskType,
-      params: task.params as never,
-      priority: task.priority,
-      max_retries: task.maxRetries,
-      retry_count: retryCount,
-      timeout_ms: task.timeoutMs,
-    };
-  }
-
   const fixture: TaskRepositoriesFixture = {
     get db() {
       return ready(db, 'the database');
@@ -221,7 +188,7 @@ export function useTaskRepositories(label: string): TaskRepositoriesFixture {
     inserted,
     claimed,
     expireLease,
-    commandOf,
+    commandOf: commandOfTask,
   };
   return fixture;
 }

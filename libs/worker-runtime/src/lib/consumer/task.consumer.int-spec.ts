@@ -36,6 +36,7 @@ import {
   retryDelayLevels,
 } from '@tasklane/messaging';
 import { TaskRepositories, createTaskRepositories, NewTask, dataSourceOptions, migrateUp } from '@tasklane/persistence';
+import { Delivery, readDelivery, readTask } from '@tasklane/persistence/testing';
 import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
 import { HandlesTask, PermanentTaskError, TaskContext, TaskHandler } from '../handlers/task-handler';
 import { HandlerRegistrationError } from '../handlers/task-handler.registry';
@@ -160,14 +161,6 @@ function commandOf(task: NewTask): TaskCommand<TaskName.EmailSend> {
   };
 }
 
-interface Delivery {
-  attempt: number;
-  lease_expires_at: Date | null;
-  dispatched_at: Date | null;
-  /** lease_expires_at − now on the database clock, in ms; null without a lease. */
-  lease_left_ms: number | null;
-}
-
 interface Observed<T> {
   body: T;
   message: ConsumeMessage;
@@ -249,26 +242,12 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     );
   }
 
-  async function row(taskId: string): Promise<TaskResource> {
-    const found = await tasks.queries.findByTaskId(taskId);
-    if (found === null) {
-      throw new Error(`task ${taskId} not found`);
-    }
-    return found;
+  function row(taskId: string): Promise<TaskResource> {
+    return readTask(tasks.queries, taskId);
   }
 
-  /** The delivery columns of a row (migration 003), which the API resource does not expose. */
-  async function delivery(taskId: string): Promise<Delivery> {
-    const [found] = (await dataSource.query(
-      `SELECT attempt, lease_expires_at, dispatched_at,
-              CAST(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), lease_expires_at) DIV 1000 AS SIGNED) AS lease_left_ms
-         FROM background_tasks WHERE task_id = ?`,
-      [taskId],
-    )) as Delivery[];
-    if (found === undefined) {
-      throw new Error(`task ${taskId} not found`);
-    }
-    return { ...found, lease_left_ms: found.lease_left_ms === null ? null : Number(found.lease_left_ms) };
+  function delivery(taskId: string): Promise<Delivery> {
+    return readDelivery(dataSource, taskId);
   }
 
   async function deadLetters(): Promise<GetMessage[]> {
