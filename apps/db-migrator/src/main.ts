@@ -8,8 +8,8 @@
 import 'reflect-metadata';
 import { BaseEnv, loadConfig } from '@tasklane/config';
 import {
+  DatabaseUnavailableError,
   describeDatabaseUrl,
-  isDatabaseUnavailable,
   migrateDown,
   migrateUp,
   recountTaskCounts,
@@ -35,12 +35,13 @@ async function main(direction: string | undefined): Promise<void> {
 }
 
 main(process.argv[2]).catch((error: unknown) => {
-  const message = isDatabaseUnavailable(error)
-    ? `cannot reach MySQL/MariaDB (${(error as Error).message}). Is it running? ` +
-      'Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd'
-    : error instanceof Error
-      ? error.message
-      : String(error);
+  const message =
+    error instanceof DatabaseUnavailableError
+      ? `cannot reach MySQL/MariaDB (${error.cause instanceof Error ? error.cause.message : error.message}). Is it running? ` +
+        'Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd'
+      : error instanceof Error
+        ? error.message
+        : String(error);
   process.stderr.write(`migrate: ${message}\n`);
   process.exit(1);
 });

@@ -12,7 +12,7 @@ export * from './lib/background-task/task-counts';
 export * from './lib/redispatch/redispatch.repository';
 export * from './lib/tracker-replicas/tracker-replica.repository';
 export * from './lib/database/data-source.options';
-export * from './lib/database/database-errors';
+export { DatabaseBoundary, DatabaseUnavailableError } from './lib/database/database-errors';
 export * from './lib/database/database.module';
 export * from './lib/migrations';
 export * from './lib/database/migrator';

@@ -3,6 +3,9 @@ import { Execution, readExecutions } from './execution-log';
 import { sleep } from './shared-services';
 import { TasklaneSystem } from './tasklane-system';
 
+/** What a worker logs once a task's success is committed (task.consumer), with its `task_id`. */
+const SUCCEEDED = '"message":"task succeeded"';
+
 export interface DeliveryCheckOptions {
   /** Task ids the client was answered 201 for. */
   accepted: readonly string[];
@@ -46,8 +49,13 @@ export interface DeliveryFigures {
   cancelled: number;
   /** Accepted tasks that never executed and are not completed (or cancelled where allowed), or whose row is missing. */
   lost: number;
-  /** Tasks with two or more finished executions in the execution log. */
+  /** Tasks with two or more finished executions in the execution log, not explained by a SIGKILL. */
   executedTwice: number;
+  /**
+   * Tasks whose handler finished in a process SIGKILLed before it committed the outcome, then ran
+   * again under a new claim: the re-run at-least-once per crash allows, not a duplicate delivery.
+   */
+  rerunAfterCrash: number;
   /** Tasks not in a final status when the check gave up waiting. */
   stuck: number;
   /** Tasks handed back at least once (lease expired or claim released) before they finished (cancelled ones not counted). */
@@ -106,7 +114,10 @@ async function countsAgainstTable(system: TasklaneSystem): Promise<string[]> {
  * final status, lets late executions land, then counts from the status table AND the execution
  * log (independent of the table):
  * - lost: accepted, never executed and not completed — or the row is missing;
- * - executed twice: two or more finished executions of one task;
+ * - executed twice: two or more finished executions of one task — except the one re-run that
+ *   at-least-once per crash allows (ADR 0005): every earlier execution came from a process the
+ *   scenario SIGKILLed (one each), that process never logged the task's success (its outcome was
+ *   not committed), and the row was handed back; those are counted as `rerunAfterCrash`;
  * - stuck: not in a final status at the deadline;
  * plus violations that are none of those (completed without ever running, cancelled after
  * running, failed, task counts that drifted from the table). The population is every accepted task and every `diagnostic.sleep` row in
@@ -156,9 +167,22 @@ export async function checkDelivery(system: TasklaneSystem, options: DeliveryChe
   await sleep(options.settleMs ?? 1_500);
   snapshot = await population();
   const executions = readExecutions(system.executionLog);
+  const killed = new Map(system.killed.map((process) => [process.pid, process]));
+  // Only a process that died without a word can have finished a handler and not committed it.
+  const diedBeforeCommit = (run: Execution): boolean => {
+    const process = killed.get(run.pid);
+    return (
+      process !== undefined &&
+      !process
+        .logs()
+        .split('\n')
+        .some((line) => line.includes(SUCCEEDED) && line.includes(`"task_id":"${run.taskId}"`))
+    );
+  };
 
   const lost: string[] = [];
   const twice: string[] = [];
+  let rerunAfterCrash = 0;
   const stuck: string[] = [];
   const completedUnrun: string[] = [];
   const cancelledRun: string[] = [];
@@ -169,9 +193,16 @@ export async function checkDelivery(system: TasklaneSystem, options: DeliveryChe
   let handedBack = 0;
   for (const id of snapshot.ids) {
     const row = snapshot.rows.get(id);
-    const runs = executions.get(id)?.length ?? 0;
+    const runsOf = executions.get(id) ?? [];
+    const runs = runsOf.length;
     if (runs >= 2) {
-      twice.push(id);
+      const earlier = runsOf.slice(0, -1);
+      const onePerKilledProcess = new Set(earlier.map((run) => run.pid)).size === earlier.length;
+      if (row !== undefined && row.attempt > runs - 1 && onePerKilledProcess && earlier.every(diedBeforeCommit)) {
+        rerunAfterCrash += 1;
+      } else {
+        twice.push(id);
+      }
     }
     if (!row) {
       lost.push(id);
@@ -232,6 +263,7 @@ export async function checkDelivery(system: TasklaneSystem, options: DeliveryChe
     cancelled,
     lost: lost.length,
     executedTwice: twice.length,
+    rerunAfterCrash,
     stuck: stuck.length,
     handedBack,
     violations,

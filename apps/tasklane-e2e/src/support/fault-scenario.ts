@@ -48,6 +48,11 @@ function figureNotes(figures: DeliveryFigures): string[] {
   if (figures.cancelled > 0) {
     notes.push(`${figures.cancelled} cancelled`);
   }
+  if (figures.rerunAfterCrash > 0) {
+    notes.push(
+      `${figures.rerunAfterCrash} ran again after a SIGKILL hit between the end of its handler and the commit of its outcome (at-least-once per crash, ADR 0005)`,
+    );
+  }
   if (figures.handedBack > 0) {
     notes.push(`${figures.handedBack} handed back (lease expired or claim released), then run by a new claim`);
   }

@@ -59,6 +59,8 @@ export class TasklaneSystem {
   /** Running apps by key: the app name, or `<app>#<replica>` for a replica started with a label. */
   private readonly healthPorts = new Map<string, number>();
   readonly apps = new Map<string, AppProcess>();
+  /** Every process this system SIGKILLed ({@link killApp}), with its log as it was when it died. */
+  readonly killed: AppProcess[] = [];
   readonly baseUrl: string;
   readonly workDir: string;
   /** File to which `diagnostic.sleep` appends one line per finished execution (DIAGNOSTIC_EXECUTION_LOG). */
@@ -187,7 +189,10 @@ export class TasklaneSystem {
     const key = TasklaneSystem.appKey(app, replica);
     const process = this.apps.get(key);
     this.apps.delete(key);
-    await process?.stop('SIGKILL');
+    if (process) {
+      this.killed.push(process);
+      await process.stop('SIGKILL');
+    }
   }
 
   async consumers(queue: string): Promise<number> {

@@ -1,17 +1,13 @@
+import { TasklaneError } from '@tasklane/concurrency';
+
 /** The broker cannot take the message now (disconnected, channel closed, no confirm in time). */
-export class BrokerUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BrokerUnavailableError';
-  }
+export class BrokerUnavailableError extends TasklaneError {
+  readonly transient = true;
 }
 
 /** The broker returned the message as unroutable: no queue is bound for it (a topology fault). */
-export class MessageRejectedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MessageRejectedError';
-  }
+export class MessageRejectedError extends TasklaneError {
+  readonly transient = false;
 }
 
 /** Where an AMQP URL points, without credentials (safe to log). */

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerUnavailableError, MessageRejectedError } from '@tasklane/messaging';
-import { isDatabaseUnavailable } from '@tasklane/persistence';
+import { DatabaseUnavailableError } from '@tasklane/persistence';
 import { fastifyClientMessage } from './client-errors';
 
 interface ErrorBody {
@@ -57,7 +57,7 @@ export class ErrorsFilter implements ExceptionFilter {
       });
       return unavailable('The message broker (RabbitMQ) is unavailable; nothing was changed. Retry later.');
     }
-    if (isDatabaseUnavailable(exception)) {
+    if (exception instanceof DatabaseUnavailableError) {
       this.logger.warn({
         message: 'database unavailable',
         request_id: request.id,

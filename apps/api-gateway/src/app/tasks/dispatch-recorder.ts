@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { retryWithBackoff } from '@tasklane/concurrency';
-import { TaskOutboxRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { DatabaseUnavailableError, TaskOutboxRepository } from '@tasklane/persistence';
 
 const FLUSH_INTERVAL_MS = 25;
 const MAX_BATCH = 500;
@@ -45,7 +45,7 @@ export class DispatchRecorder implements BeforeApplicationShutdown {
         minDelayMs: FLUSH_INTERVAL_MS,
         maxDelayMs: FLUSH_INTERVAL_MS * MAX_ATTEMPTS,
         maxAttempts: MAX_ATTEMPTS,
-        retryIf: isDatabaseUnavailable,
+        retryIf: (error) => error instanceof DatabaseUnavailableError,
       });
     } catch (error) {
       this.logger.warn({

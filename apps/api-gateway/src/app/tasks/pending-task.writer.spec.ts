@@ -1,5 +1,5 @@
 import { TaskName, TaskResource, TaskType } from '@tasklane/contracts';
-import { NewTask } from '@tasklane/persistence';
+import { DatabaseUnavailableError, NewTask } from '@tasklane/persistence';
 import { PendingTaskWriter } from './pending-task.writer';
 
 function newTask(index: number): NewTask {
@@ -85,13 +85,16 @@ describe('PendingTaskWriter', () => {
 
   it('fails every enqueue of a group when the database is unavailable (→ 503), without retrying', async () => {
     const store = new FakeStore();
-    store.failBatchWith = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    // What the repository's database boundary raises for a refused connection.
+    store.failBatchWith = new DatabaseUnavailableError(
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    );
     const writer = new PendingTaskWriter(store as never);
     const all = Array.from({ length: 5 }, (_, index) => writer.insert(newTask(index)).catch((error: Error) => error));
     await store.releaseAll();
     const settled = await Promise.all(all);
     expect(settled.slice(2).map((error) => (error as Error).message)).toEqual(
-      Array.from({ length: 3 }, () => 'connect ECONNREFUSED'),
+      Array.from({ length: 3 }, () => 'the database is unavailable: connect ECONNREFUSED'),
     );
     expect(store.statements).toHaveLength(3);
   });

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TaskResource } from '@tasklane/contracts';
 import { WriteCoalescer } from '@tasklane/concurrency';
-import { NewTask, TaskOutboxRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { DatabaseUnavailableError, NewTask, TaskOutboxRepository } from '@tasklane/persistence';
 
 type PendingTaskStore = Pick<TaskOutboxRepository, 'insertPending' | 'insertPendingBatch'>;
 
@@ -32,7 +32,7 @@ export class PendingTaskWriter {
     try {
       return await this.tasks.insertPendingBatch(group);
     } catch (error) {
-      if (isDatabaseUnavailable(error)) {
+      if (error instanceof DatabaseUnavailableError) {
         throw error;
       }
     }

@@ -3,7 +3,7 @@ import { Queue, TaskEvent, decodeTaskEvents, encodeEvents } from '@tasklane/cont
 import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { retryWithBackoff } from '@tasklane/concurrency';
-import { EventsApplied, TaskEventRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { DatabaseUnavailableError, EventsApplied, TaskEventRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 
 /** A delivered message and its events (one, or several published together); acked once all are written. */
@@ -191,7 +191,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
       written = await retryWithBackoff(() => this.events.applyEvents(events), {
         minDelayMs: DATABASE_RETRY_MIN_DELAY_MS,
         maxDelayMs: DATABASE_RETRY_MAX_DELAY_MS,
-        retryIf: isDatabaseUnavailable,
+        retryIf: (error) => error instanceof DatabaseUnavailableError,
         onRetry: (error, delay) =>
           this.logger.warn({
             message: `database unavailable; retrying the batch in ${delay} ms`,

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { PeriodicJob } from '@tasklane/concurrency';
 import { randomUUID } from 'node:crypto';
-import { TrackerReplicaRepository, isDatabaseUnavailable } from '@tasklane/persistence';
+import { DatabaseUnavailableError, TrackerReplicaRepository } from '@tasklane/persistence';
 import { warnAndRetry } from '../maintenance/job-failure';
 import { TrackerEnv } from '../tracker.env';
 import { TaskEventsConsumer } from './task-events.consumer';
@@ -78,7 +78,7 @@ export class TrackerReplicaService implements OnApplicationBootstrap, BeforeAppl
           return true;
         }
       } catch (error) {
-        if (!isDatabaseUnavailable(error)) {
+        if (!(error instanceof DatabaseUnavailableError)) {
           throw error;
         }
         return false;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { retryWithBackoff } from '@tasklane/concurrency';
 import { TaskStatus } from '@tasklane/contracts';
-import { isDeadlock } from '../database/database-errors';
+import { isDeadlock, DatabaseBoundary } from '../database/database-errors';
 import { TABLE, placeholders } from './task-sql';
 import { GuardedRow, movesForward } from './event-guard';
 import {
@@ -42,6 +42,7 @@ export interface Claim {
  * whose lease expired; a poison message fails its pending task.
  */
 @Injectable()
+@DatabaseBoundary()
 export class TaskClaimRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { TaskCommand, TaskStatus } from '@tasklane/contracts';
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow } from './task-sql';
 import { updateGeneration } from './task-guards';
+import { DatabaseBoundary } from '../database/database-errors';
 
 /** What a cancel did: the status the task left and the generation it now has. */
 export interface CancelResult {
@@ -12,6 +13,7 @@ export interface CancelResult {
 
 /** What clients do to a task through the API: cancel it, re-queue a finished one as a new run. */
 @Injectable()
+@DatabaseBoundary()
 export class TaskControlRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 

@@ -10,9 +10,11 @@ import {
   countStatement,
   sumCountChanges,
 } from './task-counts';
+import { DatabaseBoundary } from '../database/database-errors';
 
 /** The exact task counts (ADR 0009): read off the counts and their journal, folded by the tracker. */
 @Injectable()
+@DatabaseBoundary()
 export class TaskCountRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 

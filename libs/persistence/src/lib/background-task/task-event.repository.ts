@@ -4,6 +4,7 @@ import { TaskEvent, TaskEventType, TaskFailedEvent, TaskStatus, TaskSucceededEve
 import { TABLE, placeholders } from './task-sql';
 import { GuardedRow, eventMayApply, eventTarget } from './event-guard';
 import { EVENT_GUARD, caseOf, guardParams, toJson, UpdateResult, updateRows } from './task-guards';
+import { DatabaseBoundary } from '../database/database-errors';
 
 export interface EventsApplied {
   applied: number;
@@ -16,6 +17,7 @@ export interface EventsApplied {
  * claim first. Every write is guarded: duplicate, late or reordered events change nothing.
  */
 @Injectable()
+@DatabaseBoundary()
 export class TaskEventRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { TaskCommand, TaskName, TaskResource, TaskStatus, TaskType } from '@tasklane/contracts';
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from './task-sql';
 import { toJson } from './task-guards';
+import { DatabaseBoundary } from '../database/database-errors';
 
 export interface NewTask {
   taskId: string;
@@ -66,6 +67,7 @@ function pendingResource(task: NewTask): TaskResource {
  * dispatched once the broker confirmed it, and relayed again while it is not.
  */
 @Injectable()
+@DatabaseBoundary()
 export class TaskOutboxRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 

@@ -16,6 +16,7 @@ import { toTaskResource } from './background-task.mapper';
 import { TABLE } from './task-sql';
 import { TaskCountFilter } from './task-counts';
 import { TaskCountRepository } from './task-count.repository';
+import { DatabaseBoundary } from '../database/database-errors';
 
 /** Which tasks a list or a count is about: any combination of status and task type. */
 export type TaskFilter = TaskCountFilter;
@@ -71,6 +72,7 @@ function listIndex(filter: TaskFilter): string {
 
 /** Reads of tasks for the API and the metrics: one task, a page of tasks, its earlier runs. */
 @Injectable()
+@DatabaseBoundary()
 export class TaskQueryRepository {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,

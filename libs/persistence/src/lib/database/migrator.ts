@@ -1,47 +1,50 @@
 import { DataSource } from 'typeorm';
 import { recountTasks } from '../background-task/task-counts';
 import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
+import { atDatabaseBoundary } from './database-errors';
+
+/** The database named in `url`, and a data source on its server (no database selected). */
+async function withServer<T>(url: string, work: (server: DataSource, database: string) => Promise<T>): Promise<T> {
+  const parsed = new URL(url);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  parsed.pathname = '/';
+  return atDatabaseBoundary(async () => {
+    const server = new DataSource({ type: 'mysql', url: parsed.toString(), connectTimeout: 5_000 });
+    await server.initialize();
+    try {
+      return await work(server, database);
+    } finally {
+      await server.destroy();
+    }
+  });
+}
 
 /** Creates the database named in `url` when it does not exist yet (utf8mb4). */
 export async function ensureDatabase(url: string): Promise<void> {
-  const parsed = new URL(url);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  const database = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
   if (!/^[A-Za-z0-9_$]+$/.test(database)) {
     throw new Error(`invalid database name ${JSON.stringify(database)}`);
   }
-  parsed.pathname = '/';
-  const server = new DataSource({ type: 'mysql', url: parsed.toString(), connectTimeout: 5_000 });
-  await server.initialize();
-  try {
-    await server.query(
-      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-    );
-  } finally {
-    await server.destroy();
-  }
+  await withServer(url, (server) =>
+    server.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`),
+  );
 }
 
 export async function dropDatabase(url: string): Promise<void> {
-  const parsed = new URL(url);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  parsed.pathname = '/';
-  const server = new DataSource({ type: 'mysql', url: parsed.toString(), connectTimeout: 5_000 });
-  await server.initialize();
-  try {
-    await server.query(`DROP DATABASE IF EXISTS \`${database}\``);
-  } finally {
-    await server.destroy();
-  }
+  await withServer(url, (server, database) => server.query(`DROP DATABASE IF EXISTS \`${database}\``));
 }
 
+/** A data source on the database of `url` for `work`; transient driver failures raised as DatabaseUnavailableError. */
 async function withDataSource<T>(url: string, work: (dataSource: DataSource) => Promise<T>): Promise<T> {
-  const dataSource = new DataSource({ ...dataSourceOptions({ url, poolSize: 1 }), logging: false });
-  await dataSource.initialize();
-  try {
-    return await work(dataSource);
-  } finally {
-    await dataSource.destroy();
-  }
+  return atDatabaseBoundary(async () => {
+    const dataSource = new DataSource({ ...dataSourceOptions({ url, poolSize: 1 }), logging: false });
+    await dataSource.initialize();
+    try {
+      return await work(dataSource);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
 }
 
 /** Applies every pending migration (creating the database first); returns the names applied. */

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { TaskCommand, TaskStatus, TaskType } from '@tasklane/contracts';
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from '../background-task/task-sql';
+import { DatabaseBoundary } from '../database/database-errors';
 
 /** Which pending tasks of one type a re-dispatch pass looks at. */
 export interface RedispatchWindow {
@@ -39,6 +40,7 @@ const IDLE = `dispatched_at IS NOT NULL AND ${idleSince('dispatched_at')} AND (d
  * whichever copy comes second.
  */
 @Injectable()
+@DatabaseBoundary()
 export class RedispatchRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { DatabaseBoundary } from '../database/database-errors';
 
 export const TRACKER_REPLICAS_TABLE = 'tracker_replicas';
 
@@ -13,6 +14,7 @@ const AGO = 'DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)';
  * an outcome that should decide a task.
  */
 @Injectable()
+@DatabaseBoundary()
 export class TrackerReplicaRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 

@@ -24,9 +24,9 @@ import { RetryStoppedError, WriteCoalescer, retryWithBackoff } from '@tasklane/c
 import {
   ClaimRequest,
   ClaimWon,
+  DatabaseUnavailableError,
   TaskClaimRepository,
   TaskEventRepository,
-  isDatabaseUnavailable,
 } from '@tasklane/persistence';
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from '../worker.constants';
@@ -203,7 +203,7 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     try {
       claim = await this.claims.write({ taskId: command.task_id, retryCount: command.retry_count });
     } catch (error) {
-      if (!isDatabaseUnavailable(error)) {
+      if (!(error instanceof DatabaseUnavailableError)) {
         throw error;
       }
       this.logger.warn({
