@@ -405,7 +405,7 @@ describe('observability', () => {
         expect(line).toMatchObject({
           level: 'info',
           app: 'worker-email',
-          context: 'TaskConsumer',
+          context: 'TaskLifecycle',
           task_id: task.task_id,
           task_name: 'email.send',
           attempt: expect.any(Number),

@@ -4,8 +4,17 @@ import { TaskType } from '@tasklane/contracts';
 import { AmqpModule } from '@tasklane/messaging';
 import { DatabaseModule } from '@tasklane/persistence';
 import { ObservabilityModule } from '@tasklane/observability';
+import { PoisonMessageRejecter } from './consumer/poison-message.rejecter';
 import { TaskConsumer } from './consumer/task.consumer';
 import { TaskConsumerReadiness } from './consumer/task-consumer.readiness';
+import { TaskControlSubscriber } from './consumer/task-control.subscriber';
+import { LeaseKeeper } from './lifecycle/lease-keeper';
+import { OutcomePublishStage } from './lifecycle/outcome-publish.stage';
+import { OutcomeRecordStage } from './lifecycle/outcome-record.stage';
+import { RunningTasks } from './lifecycle/running-tasks';
+import { TaskClaimStage } from './lifecycle/task-claim.stage';
+import { TaskLifecycle } from './lifecycle/task-lifecycle.service';
+import { TaskRunStage } from './lifecycle/task-run.stage';
 import { FailHandler } from './diagnostics/fail.handler';
 import { SleepHandler } from './diagnostics/sleep.handler';
 import { TaskHandlerRegistry } from './handlers/task-handler.registry';
@@ -13,8 +22,9 @@ import { WORKER_TASK_TYPE } from './worker.constants';
 
 /**
  * Everything a worker app needs besides its own handlers: the RabbitMQ connection, the database
- * (for claims), the handler registry, the diagnostic handlers, the consumer of its queue, and
- * health and metrics on HEALTH_PORT.
+ * (for claims), the handler registry, the diagnostic handlers, the consumer of its queue (the
+ * transport: slots, ack/nack, poison, control broadcasts), the lifecycle of a claimed task (its
+ * stages: claim, run, record, publish), and health and metrics on HEALTH_PORT.
  */
 @Module({})
 export class WorkerRuntimeModule {
@@ -32,6 +42,15 @@ export class WorkerRuntimeModule {
         TaskHandlerRegistry,
         TaskConsumer,
         TaskConsumerReadiness,
+        TaskControlSubscriber,
+        PoisonMessageRejecter,
+        LeaseKeeper,
+        RunningTasks,
+        TaskClaimStage,
+        TaskRunStage,
+        OutcomeRecordStage,
+        OutcomePublishStage,
+        TaskLifecycle,
         SleepHandler,
         FailHandler,
       ],

@@ -1,24 +1,27 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Channel } from 'amqplib';
 import { Exchange, TaskControlType, decodeTaskControl } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
+import { RunningTasks } from '../lifecycle/running-tasks';
 
 /**
  * Listens to the control broadcast (`tasklane.control`) through a queue of this process's own
  * (exclusive, deleted with the connection) and hands cancels to `onCancel`. Best effort by
  * design: the database is the authority, and a worker that misses a broadcast learns of the
- * cancel from its next heartbeat.
+ * cancel from its next heartbeat. Subscribed from start-up until the application shuts down
+ * (after the consumer has drained, so a cancel still reaches a task finishing in the grace).
  */
-export class TaskControlSubscriber {
+@Injectable()
+export class TaskControlSubscriber implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(TaskControlSubscriber.name);
   private channel: Channel | null = null;
 
   constructor(
-    private readonly connection: AmqpConnection,
-    private readonly onCancel: (taskId: string, attempt: number) => void,
+    @Inject(AmqpConnection) private readonly connection: AmqpConnection,
+    @Inject(RunningTasks) private readonly running: Pick<RunningTasks, 'cancel'>,
   ) {}
 
-  async start(): Promise<void> {
+  async onApplicationBootstrap(): Promise<void> {
     await this.connection.onConnected(async (model) => {
       const channel = await model.createChannel();
       channel.on('error', (error: Error) =>
@@ -39,7 +42,7 @@ export class TaskControlSubscriber {
           }
           switch (decoded.value.type) {
             case TaskControlType.Cancel:
-              this.onCancel(decoded.value.task_id, decoded.value.attempt);
+              this.running.cancel(decoded.value.task_id, decoded.value.attempt);
               return;
           }
         },
@@ -49,7 +52,7 @@ export class TaskControlSubscriber {
     });
   }
 
-  async stop(): Promise<void> {
+  async onApplicationShutdown(): Promise<void> {
     const channel = this.channel;
     this.channel = null;
     await channel?.close().catch(() => undefined);

@@ -42,7 +42,7 @@ import { HandlesTask, PermanentTaskError, TaskContext, TaskHandler } from '../ha
 import { HandlerRegistrationError } from '../handlers/task-handler.registry';
 import { WorkerRuntimeModule } from '../worker-runtime.module';
 import { WorkerEnv } from '../worker.env';
-import { TaskCancelledError, TaskTimeoutError } from './abort';
+import { TaskCancelledError, TaskTimeoutError } from '../lifecycle/abort';
 import { TaskConsumer } from './task.consumer';
 
 // Real services (rabbitmqctl, vhost and database set-up, retries through TTL queues) need time.

@@ -1,5 +1,6 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Claim, TaskClaimRepository } from '@tasklane/persistence';
+import { WorkerEnv } from '../worker.env';
 import { errorMessageOf } from './task-outcome';
 
 interface HeldClaim extends Claim {
@@ -17,16 +18,20 @@ const SELF_FENCE_FRACTION = 0.8;
  * not be renewed for 80 % of its length, e.g. while the database is unreachable — is reported
  * lost, so its handler is aborted before the reconciler can hand the task to another worker.
  */
+@Injectable()
 export class LeaseKeeper {
   private readonly logger = new Logger(LeaseKeeper.name);
   private readonly held = new Map<string, HeldClaim>();
+  private readonly leaseMs: number;
   private timer: NodeJS.Timeout | null = null;
   private renewing = false;
 
   constructor(
-    private readonly claims: Pick<TaskClaimRepository, 'heartbeat'>,
-    private readonly leaseMs: number,
-  ) {}
+    @Inject(TaskClaimRepository) private readonly claims: Pick<TaskClaimRepository, 'heartbeat'>,
+    @Inject(WorkerEnv) env: Pick<WorkerEnv, 'TASK_LEASE_MS'>,
+  ) {
+    this.leaseMs = env.TASK_LEASE_MS;
+  }
 
   start(): void {
     this.timer ??= setInterval(() => void this.renew(), Math.max(100, Math.floor(this.leaseMs / 5)));

@@ -1,0 +1,47 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { TaskFailedEvent, TaskSucceededEvent } from '@tasklane/contracts';
+import { WriteCoalescer } from '@tasklane/concurrency';
+import { TaskEventRepository } from '@tasklane/persistence';
+import { WorkerEnv } from '../worker.env';
+import { errorMessageOf } from './task-outcome';
+
+export type RecordResult = 'recorded' | 'claim lost' | 'not recorded';
+
+/**
+ * Stage 3: write a final outcome to the task's row under this worker's claim before its event goes
+ * out (ADR 0006), so that a cancel coming after it finds the task finished. Outcomes of tasks
+ * finishing together are written in one statement.
+ * - 'recorded': the row is final;
+ * - 'claim lost': the claim is gone (cancelled or handed back meanwhile) — discard the outcome;
+ * - 'not recorded': the database is away — the event alone carries the outcome, and the status
+ *   tracker writes it once it can.
+ */
+@Injectable()
+export class OutcomeRecordStage {
+  private readonly logger = new Logger(OutcomeRecordStage.name);
+  private readonly outcomes: WriteCoalescer<TaskSucceededEvent | TaskFailedEvent, boolean>;
+
+  constructor(
+    @Inject(TaskEventRepository) events: Pick<TaskEventRepository, 'recordOutcomes'>,
+    @Inject(WorkerEnv) env: Pick<WorkerEnv, 'WORKER_CONCURRENCY'>,
+  ) {
+    this.outcomes = new WriteCoalescer((outcomes) => events.recordOutcomes(outcomes), {
+      maxInFlight: 2,
+      maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
+    });
+  }
+
+  async record(event: TaskSucceededEvent | TaskFailedEvent): Promise<RecordResult> {
+    try {
+      return (await this.outcomes.write(event)) ? 'recorded' : 'claim lost';
+    } catch (error) {
+      this.logger.warn({
+        message: 'could not record the outcome in the database; the status tracker will from its event',
+        task_id: event.task_id,
+        attempt: event.attempt,
+        error: errorMessageOf(error),
+      });
+      return 'not recorded';
+    }
+  }
+}
