@@ -10,6 +10,8 @@ export * from './lib/background-task/task-query.repository';
 export * from './lib/background-task/task-repositories';
 export * from './lib/background-task/task-counts';
 export * from './lib/redispatch/redispatch.repository';
+export * from './lib/reporting/task-reporting.repository';
+export * from './lib/retention/task-retention.repository';
 export * from './lib/tracker-replicas/tracker-replica.repository';
 export * from './lib/database/data-source.options';
 export { DatabaseBoundary, DatabaseUnavailableError } from './lib/database/database-errors';

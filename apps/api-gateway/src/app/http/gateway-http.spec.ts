@@ -11,7 +11,10 @@ import { GATEWAY_APP_OPTIONS, configureGateway, createGatewayAdapter } from '../
 import { GatewayEnv } from '../gateway.env';
 import { OpsController } from '../ops/ops.controller';
 import { TasksController } from '../tasks/tasks.controller';
-import { TasksService } from '../tasks/tasks.service';
+import { CancelTask } from '../tasks/use-cases/cancel-task.use-case';
+import { EnqueueTasks } from '../tasks/use-cases/enqueue-tasks.use-case';
+import { RetryTask } from '../tasks/use-cases/retry-task.use-case';
+import { TaskQueries } from '../tasks/use-cases/task-queries.service';
 
 // Swagger UI's assets are served by @fastify/static, which needs an ES module Jest cannot load on
 // Node 20; the document and the UI page do not use it.
@@ -22,8 +25,8 @@ jest.mock('@fastify/static', () => {
 
 /**
  * The gateway's HTTP pipeline in process (Fastify inject, no services): the API-key guard, the
- * strict JSON parser, the request sanity checks and the error bodies, with a fake TasksService
- * that records every call — a rejected request must never reach it.
+ * strict JSON parser, the request sanity checks and the error bodies, with fake use cases that
+ * record every call — a rejected request must never reach them.
  */
 
 const RW = 'rw-key-0123456789abcdef';
@@ -61,7 +64,10 @@ async function startGateway(
     imports: [ConfigModule.forRoot(GatewayEnv, env), AuthModule],
     controllers: [TasksController, OpsController],
     providers: [
-      { provide: TasksService, useValue: tasks },
+      { provide: EnqueueTasks, useValue: { one: tasks.enqueue, batch: tasks.enqueueBatch } },
+      { provide: TaskQueries, useValue: { get: tasks.get, runs: tasks.runs, list: tasks.list, count: tasks.count } },
+      { provide: CancelTask, useValue: { execute: tasks.cancel } },
+      { provide: RetryTask, useValue: { execute: tasks.retry } },
       {
         provide: HealthService,
         useValue: { readiness: async () => ({ status: 'ready', checks: {} }), markShuttingDown: () => undefined },

@@ -9,7 +9,10 @@ import { TASK_NAMES, TASK_STATUSES, TASK_TYPES, TaskListLimit, encodeTaskCursor 
 import { HealthService } from '@tasklane/observability';
 import { OpsController } from '../ops/ops.controller';
 import { TasksController } from '../tasks/tasks.controller';
-import { TasksService } from '../tasks/tasks.service';
+import { CancelTask } from '../tasks/use-cases/cancel-task.use-case';
+import { EnqueueTasks } from '../tasks/use-cases/enqueue-tasks.use-case';
+import { RetryTask } from '../tasks/use-cases/retry-task.use-case';
+import { TaskQueries } from '../tasks/use-cases/task-queries.service';
 import { buildOpenApiDocument } from './openapi';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPI } from 'openapi-types';
@@ -107,7 +110,7 @@ describe('OpenAPI document', () => {
     const module = await Test.createTestingModule({
       controllers: CONTROLLERS,
       providers: [
-        { provide: TasksService, useValue: {} },
+        ...[EnqueueTasks, TaskQueries, CancelTask, RetryTask].map((useCase) => ({ provide: useCase, useValue: {} })),
         {
           provide: HealthService,
           useValue: { readiness: async () => ({ status: 'ready', checks: {} }), markShuttingDown: () => undefined },

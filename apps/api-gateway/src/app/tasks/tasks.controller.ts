@@ -22,14 +22,22 @@ import {
 import { EnqueueBatchPipe } from './enqueue-batch.pipe';
 import { EnqueueTaskPipe } from './enqueue-task.pipe';
 import { TaskIdPipe } from './task-id.pipe';
-import { TasksService } from './tasks.service';
+import { CancelTask } from './use-cases/cancel-task.use-case';
+import { EnqueueTasks } from './use-cases/enqueue-tasks.use-case';
+import { RetryTask } from './use-cases/retry-task.use-case';
+import { TaskQueries } from './use-cases/task-queries.service';
 
 const TASK_ID_PARAM = { name: 'task_id', schema: { type: 'string', format: 'uuid' } } as const;
 
 @ApiTags('tasks')
 @Controller('api/tasks')
 export class TasksController {
-  constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
+  constructor(
+    @Inject(EnqueueTasks) private readonly enqueueTasks: EnqueueTasks,
+    @Inject(TaskQueries) private readonly queries: TaskQueries,
+    @Inject(CancelTask) private readonly cancelTask: CancelTask,
+    @Inject(RetryTask) private readonly retryTask: RetryTask,
+  ) {}
 
   @Post('enqueue')
   @HttpCode(201)
@@ -38,7 +46,7 @@ export class TasksController {
   @ApiResponse({ status: 201, description: 'The task, pending.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 415, 503)
   enqueue(@Body(EnqueueTaskPipe) task: ValidEnqueueTask): Promise<TaskResource> {
-    return this.tasks.enqueue(task);
+    return this.enqueueTasks.one(task);
   }
 
   @Post('enqueue/batch')
@@ -58,7 +66,7 @@ export class TasksController {
   })
   @ApiErrors(400, 413, 415, 503)
   async enqueueBatch(@Body(EnqueueBatchPipe) tasks: ValidEnqueueTask[]): Promise<EnqueueBatchResult> {
-    return { tasks: await this.tasks.enqueueBatch(tasks) };
+    return { tasks: await this.enqueueTasks.batch(tasks) };
   }
 
   @Get('count/all')
@@ -67,7 +75,7 @@ export class TasksController {
   @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskCount) })
   @ApiErrors(400, 503)
   count(@Query() query: CountTasksQuery): Promise<TaskCount> {
-    return this.tasks.count({ status: query.status, taskType: query.task_type });
+    return this.queries.count({ status: query.status, taskType: query.task_type });
   }
 
   @Get()
@@ -83,7 +91,7 @@ export class TasksController {
   @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskPage) })
   @ApiErrors(400, 503)
   list(@Query() query: ListTasksQuery): Promise<TaskPage> {
-    return this.tasks.list(
+    return this.queries.list(
       { status: query.status, taskType: query.task_type },
       { limit: query.limit ?? TaskListLimit.Default, offset: query.offset ?? 0, cursor: query.cursor },
     );
@@ -95,7 +103,7 @@ export class TasksController {
   @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 503)
   get(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
-    return this.tasks.get(taskId);
+    return this.queries.get(taskId);
   }
 
   @Get(':task_id/runs')
@@ -104,7 +112,7 @@ export class TasksController {
   @ApiResponse({ status: 200, schema: TASK_RUNS_SCHEMA })
   @ApiErrors(400, 404, 503)
   runs(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskRunResource[]> {
-    return this.tasks.runs(taskId);
+    return this.queries.runs(taskId);
   }
 
   @Post(':task_id/retry')
@@ -117,7 +125,7 @@ export class TasksController {
   @ApiResponse({ status: 200, description: 'The task, pending again.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 409, 503)
   retry(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
-    return this.tasks.retry(taskId);
+    return this.retryTask.execute(taskId);
   }
 
   @Post(':task_id/cancel')
@@ -130,6 +138,6 @@ export class TasksController {
   @ApiResponse({ status: 200, description: 'The task, now cancelled.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 409, 503)
   cancel(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
-    return this.tasks.cancel(taskId);
+    return this.cancelTask.execute(taskId);
   }
 }

@@ -2,7 +2,15 @@ import { Module } from '@nestjs/common';
 import { DispatchRecorder } from './dispatch-recorder';
 import { PendingTaskWriter } from './pending-task.writer';
 import { TasksController } from './tasks.controller';
-import { TasksService } from './tasks.service';
+import { CancelTask } from './use-cases/cancel-task.use-case';
+import { EnqueueTasks } from './use-cases/enqueue-tasks.use-case';
+import { RetryTask } from './use-cases/retry-task.use-case';
+import { TaskDispatcher } from './use-cases/task-dispatcher';
+import { TaskQueries } from './use-cases/task-queries.service';
 
-@Module({ controllers: [TasksController], providers: [TasksService, DispatchRecorder, PendingTaskWriter] })
+/** The tasks API: one use case per operation (the read side in TaskQueries), one way onto the broker. */
+@Module({
+  controllers: [TasksController],
+  providers: [EnqueueTasks, CancelTask, RetryTask, TaskQueries, TaskDispatcher, DispatchRecorder, PendingTaskWriter],
+})
 export class TasksModule {}

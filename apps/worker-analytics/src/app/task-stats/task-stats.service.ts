@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import {
   DurationPercentiles,
   TASK_STATUSES,
@@ -8,6 +7,7 @@ import {
   TaskStatus,
   TaskTypeStats,
 } from '@tasklane/contracts';
+import { TaskReportingRepository } from '@tasklane/persistence';
 import { TimeWindow, resolveTimeWindow } from '@tasklane/worker-runtime';
 
 /** Nearest-rank percentile: the 0-based position of the p-th percentile among n sorted values. */
@@ -30,26 +30,23 @@ const PERCENTILES: ReadonlyArray<[keyof DurationPercentiles, number]> = [
 
 /**
  * Per task type, over tasks created in a window: counts by status, failure rate, and run-time
- * percentiles of completed tasks. Portable SQL (MariaDB and MySQL 8): percentiles are read by
- * nearest rank with ORDER BY … LIMIT 1 OFFSET k, one indexed scan per figure.
+ * percentiles of completed tasks, read by nearest rank (one indexed scan per figure).
  */
 @Injectable()
 export class TaskStatsService {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+  constructor(
+    @Inject(TaskReportingRepository)
+    private readonly reporting: Pick<TaskReportingRepository, 'countByTypeAndStatus' | 'runTimeAtRank'>,
+  ) {}
 
   async compute(params: TaskStatsParams, signal: AbortSignal): Promise<TaskStatsResult> {
     const window = resolveTimeWindow(params);
-    const counts = (await this.dataSource.query(
-      `SELECT task_type, status, COUNT(*) AS n FROM background_tasks
-        WHERE created_at >= ? AND created_at < ? ${params.task_type ? 'AND task_type = ?' : ''}
-        GROUP BY task_type, status ORDER BY task_type`,
-      [window.from, window.to, ...(params.task_type ? [params.task_type] : [])],
-    )) as Array<{ task_type: string; status: string; n: string | number }>;
+    const counts = await this.reporting.countByTypeAndStatus({ ...window, taskType: params.task_type });
 
     const byType = new Map<string, Record<string, number>>();
     for (const row of counts) {
       const statuses = byType.get(row.task_type) ?? Object.fromEntries(TASK_STATUSES.map((status) => [status, 0]));
-      statuses[row.status] = Number(row.n);
+      statuses[row.status] = row.n;
       byType.set(row.task_type, statuses);
     }
 
@@ -73,13 +70,7 @@ export class TaskStatsService {
       return result;
     }
     for (const [key, p] of PERCENTILES) {
-      const rows = (await this.dataSource.query(
-        `SELECT TIMESTAMPDIFF(MICROSECOND, started_at, completed_at) AS us FROM background_tasks
-          WHERE task_type = ? AND status = ? AND created_at >= ? AND created_at < ? AND started_at IS NOT NULL
-          ORDER BY us LIMIT 1 OFFSET ${percentileOffset(p, completed)}`,
-        [taskType, TaskStatus.Completed, window.from, window.to],
-      )) as Array<{ us: string | number }>;
-      result[key] = rows.length === 0 ? null : Number(rows[0].us) / 1000;
+      result[key] = await this.reporting.runTimeAtRank(taskType, window, percentileOffset(p, completed));
     }
     return result;
   }

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@tasklane/config';
 import { TaskName, TaskStatus, TaskType, newTaskId } from '@tasklane/contracts';
-import { dataSourceOptions, migrateUp } from '@tasklane/persistence';
+import { TaskRetentionRepository, dataSourceOptions, migrateUp } from '@tasklane/persistence';
 import { TestDatabase, createTestDatabase } from '@tasklane/testing';
 import { CleanupWorkerEnv } from '../cleanup-worker.env';
 import { PurgeTasksService } from './purge-tasks.service';
@@ -88,7 +88,7 @@ describe('PurgeTasksService (MariaDB)', () => {
     await migrateUp(db.url);
     dataSource = new DataSource(dataSourceOptions({ url: db.url, poolSize: 2 }));
     await dataSource.initialize();
-    service = new PurgeTasksService(dataSource, loadConfig(CleanupWorkerEnv, {}));
+    service = new PurgeTasksService(new TaskRetentionRepository(dataSource), loadConfig(CleanupWorkerEnv, {}));
   });
 
   beforeEach(async () => {

@@ -3,8 +3,8 @@ import { createWriteStream, WriteStream } from 'node:fs';
 import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
-import { DataSource } from 'typeorm';
 import { ReportFormat, TasksSummaryReportParams, TasksSummaryReportResult } from '@tasklane/contracts';
+import { ReportTaskRow, TaskReportingRepository } from '@tasklane/persistence';
 import { resolveTimeWindow } from '@tasklane/worker-runtime';
 import { ReportWorkerEnv } from '../report-worker.env';
 
@@ -27,20 +27,6 @@ export const REPORT_COLUMNS = [
 
 export type ReportRow = Record<(typeof REPORT_COLUMNS)[number], string | number | null>;
 
-interface TaskRow {
-  id: number;
-  task_id: string;
-  task_name: string;
-  task_type: string;
-  priority: number;
-  status: string;
-  retry_count: number;
-  created_at: Date;
-  started_at: Date | null;
-  completed_at: Date | null;
-  error_message: string | null;
-}
-
 export function csvField(value: string | number | null): string {
   if (value === null) {
     return '';
@@ -49,7 +35,7 @@ export function csvField(value: string | number | null): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function toReportRow(row: TaskRow): ReportRow {
+function toReportRow(row: ReportTaskRow): ReportRow {
   return {
     task_id: row.task_id,
     task_name: row.task_name,
@@ -71,7 +57,7 @@ export class TasksSummaryReportService {
   private readonly reportsDir: string;
 
   constructor(
-    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(TaskReportingRepository) private readonly reporting: Pick<TaskReportingRepository, 'page'>,
     @Inject(ReportWorkerEnv) env: ReportWorkerEnv,
   ) {
     this.reportsDir = resolve(env.REPORTS_DIR);
@@ -94,14 +80,7 @@ export class TasksSummaryReportService {
       let afterId = 0;
       for (;;) {
         signal.throwIfAborted();
-        const rows = (await this.dataSource.query(
-          `SELECT id, task_id, task_name, task_type, priority, status, retry_count, created_at, started_at,
-                  completed_at, error_message
-             FROM background_tasks
-            WHERE created_at >= ? AND created_at < ? AND id > ? ${params.task_type ? 'AND task_type = ?' : ''}
-            ORDER BY id LIMIT ${BATCH_SIZE}`,
-          [window.from, window.to, afterId, ...(params.task_type ? [params.task_type] : [])],
-        )) as TaskRow[];
+        const rows = await this.reporting.page({ ...window, taskType: params.task_type }, afterId, BATCH_SIZE);
         for (const row of rows) {
           const record = toReportRow(row);
           const line =

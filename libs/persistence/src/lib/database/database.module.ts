@@ -8,6 +8,8 @@ import { TaskEventRepository } from '../background-task/task-event.repository';
 import { TaskOutboxRepository } from '../background-task/task-outbox.repository';
 import { TaskQueryRepository } from '../background-task/task-query.repository';
 import { RedispatchRepository } from '../redispatch/redispatch.repository';
+import { TaskReportingRepository } from '../reporting/task-reporting.repository';
+import { TaskRetentionRepository } from '../retention/task-retention.repository';
 import { TrackerReplicaRepository } from '../tracker-replicas/tracker-replica.repository';
 import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
 import { DatabaseReadiness } from './database.readiness';
@@ -23,6 +25,15 @@ const TASK_REPOSITORIES = [
   TaskControlRepository,
   TaskQueryRepository,
   TaskCountRepository,
+];
+
+/** Every repository an app may inject; the `DataSource` itself stays inside this library. */
+const REPOSITORIES = [
+  ...TASK_REPOSITORIES,
+  TaskReportingRepository,
+  TaskRetentionRepository,
+  RedispatchRepository,
+  TrackerReplicaRepository,
 ];
 
 async function connect(env: BaseEnv, logger: Logger): Promise<DataSource> {
@@ -62,8 +73,9 @@ class DataSourceCloser implements OnApplicationShutdown {
 }
 
 /**
- * Provides the TypeORM `DataSource` (waiting for the database at start-up) and the
- * repositories of `background_tasks`; closes the pool last, on shutdown.
+ * Opens the TypeORM `DataSource` (waiting for the database at start-up) and provides the
+ * repositories — not the `DataSource`: apps reach the database only through them. Closes the
+ * pool last, on shutdown.
  */
 @Global()
 @Module({})
@@ -78,12 +90,10 @@ export class DatabaseModule {
           useFactory: (env: BaseEnv) => connect(env, new Logger(DatabaseModule.name)),
         },
         DataSourceCloser,
-        ...TASK_REPOSITORIES,
-        RedispatchRepository,
-        TrackerReplicaRepository,
+        ...REPOSITORIES,
         DatabaseReadiness,
       ],
-      exports: [DataSource, ...TASK_REPOSITORIES, RedispatchRepository, TrackerReplicaRepository],
+      exports: REPOSITORIES,
     };
   }
 }
