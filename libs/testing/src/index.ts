@@ -8,3 +8,4 @@ export * from './lib/prometheus-text';
 export * from './lib/free-port';
 export * from './lib/process-env';
 export * from './lib/queue-messages';
+export * from './lib/system-launcher';

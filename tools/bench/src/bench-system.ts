@@ -1,19 +1,7 @@
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { Pool, createPool } from 'mysql2/promise';
 import { TaskStatus } from '@tasklane/contracts';
-import {
-  AppProcess,
-  TestDatabase,
-  TestVhost,
-  createTestDatabase,
-  createTestVhost,
-  freePort,
-  waitFor,
-} from '@tasklane/testing';
+import { AppProcess, SystemLauncher, waitFor } from '@tasklane/testing';
 
-const WORKSPACE_ROOT = resolve(__dirname, '../../..');
 const START_TIMEOUT_MS = 60_000;
 
 export type AppName = 'api-gateway' | 'status-tracker' | 'worker-email';
@@ -26,59 +14,27 @@ export interface BenchSystemOptions {
   workerReplicas: number;
 }
 
-interface RunningApp {
-  process: AppProcess;
-  healthUrl: string;
-}
-
 /**
- * The system under test: a fresh database and RabbitMQ vhost of its own, migrations applied, and
- * the built apps (`dist/apps`) as separate processes — the gateway, the status tracker and the
- * email worker (the no-op `diagnostic.sleep` tasks run on it).
+ * The system under test ({@link SystemLauncher}): a fresh database and RabbitMQ vhost of its own,
+ * migrations applied, and the built apps (`dist/apps`) as separate processes — the gateway, the
+ * status tracker and the email worker (the no-op `diagnostic.sleep` tasks run on it).
  */
 export class BenchSystem {
-  readonly apps = new Map<string, RunningApp>();
-  readonly baseUrl: string;
   readonly db: Pool;
-  /** AMQP_URL of the run's vhost. */
-  readonly amqpUrl: string;
 
-  private constructor(
-    private readonly database: TestDatabase,
-    private readonly vhost: TestVhost,
-    private readonly port: number,
-    private readonly env: Record<string, string>,
-    private readonly nodeOptions: string[],
-  ) {
-    this.baseUrl = `http://127.0.0.1:${port}`;
-    this.amqpUrl = vhost.url;
-    this.db = createPool({ uri: database.url, connectionLimit: 2, dateStrings: false, timezone: 'Z' });
+  private constructor(private readonly launcher: SystemLauncher) {
+    this.db = createPool({ uri: launcher.database.url, connectionLimit: 2, dateStrings: false, timezone: 'Z' });
   }
 
   static async start(options: BenchSystemOptions): Promise<BenchSystem> {
-    const database = await createTestDatabase('bench');
-    const vhost = await createTestVhost('bench');
-    await promisify(execFile)(
-      process.execPath,
-      [join(WORKSPACE_ROOT, 'dist', 'apps', 'db-migrator', 'main.js'), 'up'],
-      {
-        cwd: WORKSPACE_ROOT,
-        env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: 'warn' },
-      },
-    );
-    const port = await freePort();
-    const system = new BenchSystem(
-      database,
-      vhost,
-      port,
-      {
-        AMQP_URL: vhost.url,
-        DATABASE_URL: database.url,
-        PORT: String(port),
-        ...options.env,
-      },
-      options.nodeOptions,
-    );
+    const launcher = await SystemLauncher.start({
+      label: 'bench',
+      migrator: 'build',
+      env: () => options.env,
+      nodeOptions: options.nodeOptions,
+      startTimeoutMs: START_TIMEOUT_MS,
+    });
+    const system = new BenchSystem(launcher);
     await system.startApp('api-gateway');
     await system.startApp('status-tracker');
     for (let replica = 1; replica <= options.workerReplicas; replica += 1) {
@@ -87,38 +43,31 @@ export class BenchSystem {
     return system;
   }
 
+  /** Running apps by key: the app name, or `<app>#<replica>` for a worker replica. */
+  get apps(): Map<string, AppProcess> {
+    return this.launcher.apps;
+  }
+
+  get baseUrl(): string {
+    return this.launcher.baseUrl;
+  }
+
+  /** AMQP_URL of the run's vhost. */
+  get amqpUrl(): string {
+    return this.launcher.vhost.url;
+  }
+
   get databaseName(): string {
-    return this.database.name;
+    return this.launcher.database.name;
   }
 
   /** Starts an app (a worker replica by number) and waits until it is ready. */
   async startApp(app: AppName, replica?: number): Promise<void> {
-    const key = replica === undefined ? app : `${app}#${replica}`;
-    const healthPort = app === 'api-gateway' ? this.port : await freePort();
-    const process = new AppProcess(
-      app,
-      { ...this.env, HEALTH_PORT: String(healthPort) },
-      `bench-${key.replace('#', '-')}`,
-      this.nodeOptions,
-    );
-    const healthUrl = `http://127.0.0.1:${healthPort}/health/ready`;
-    this.apps.set(key, { process, healthUrl });
-    await waitFor(
-      `${key} to be ready`,
-      async () => {
-        if (!process.running) {
-          throw new Error(`${key} exited while starting; see tmp/e2e-logs/bench-*.log`);
-        }
-        const response = await fetch(healthUrl).catch(() => null);
-        return response?.status === 200;
-      },
-      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
-    );
+    await this.launcher.startApp(app, {}, replica);
   }
 
   async stopApp(key: string): Promise<void> {
-    await this.apps.get(key)?.process.stop('SIGTERM');
-    this.apps.delete(key);
+    await this.launcher.stopApp(key);
   }
 
   /** Keys of the running worker replicas. */
@@ -128,14 +77,7 @@ export class BenchSystem {
 
   /** Pids of the running apps, grouped by app (replicas together). */
   pidsByApp(): Map<string, number[]> {
-    const pids = new Map<string, number[]>();
-    for (const [key, app] of this.apps) {
-      const name = key.split('#')[0];
-      if (app.process.pid !== undefined) {
-        pids.set(name, [...(pids.get(name) ?? []), app.process.pid]);
-      }
-    }
-    return pids;
+    return this.launcher.pidsByApp();
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
@@ -187,11 +129,8 @@ export class BenchSystem {
   }
 
   async stop(): Promise<void> {
-    for (const key of [...this.apps.keys()].reverse()) {
-      await this.stopApp(key);
-    }
+    await this.launcher.stopApps('last-first');
     await this.db.end();
-    await this.database.drop();
-    await this.vhost.delete();
+    await this.launcher.cleanUp();
   }
 }

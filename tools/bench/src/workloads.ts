@@ -69,8 +69,8 @@ function costOf(system: BenchSystem, cpu: CpuMeter, tasks: number): Cost {
     .reduce((total, [, ms]) => total + ms, 0);
   const peakRssMiB: Record<string, number> = {};
   for (const [key, app] of system.apps) {
-    if (app.process.pid !== undefined) {
-      peakRssMiB[key] = memoryMiB(app.process.pid).peak;
+    if (app.pid !== undefined) {
+      peakRssMiB[key] = memoryMiB(app.pid).peak;
     }
   }
   return { cpuMsPerTask, appsCpuMsPerTask: apps / tasks, peakRssMiB };
@@ -463,8 +463,8 @@ export async function idleRss(
   const read = (): Record<string, number> => {
     const rss: Record<string, number> = {};
     for (const [key, app] of system.apps) {
-      if (app.process.pid !== undefined) {
-        rss[key] = memoryMiB(app.process.pid).rss;
+      if (app.pid !== undefined) {
+        rss[key] = memoryMiB(app.pid).rss;
       }
     }
     return rss;

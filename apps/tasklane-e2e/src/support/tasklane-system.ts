@@ -1,28 +1,20 @@
 import { connect, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { createConnection } from 'mysql2/promise';
-import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { TaskResource, TaskType } from '@tasklane/contracts';
 import {
   AppProcess,
+  SystemLauncher,
+  TasklaneApp,
   TcpProxy,
   TestDatabase,
   TestVhost,
-  createTestDatabase,
-  createTestVhost,
-  freePort,
+  appKey,
   waitFor,
 } from '@tasklane/testing';
 
-export type AppName =
-  | 'api-gateway'
-  | 'status-tracker'
-  | 'worker-email'
-  | 'worker-report'
-  | 'worker-analytics'
-  | 'worker-cleanup';
+export type AppName = TasklaneApp;
 
 export const WORKER_OF: Record<TaskType, AppName> = {
   [TaskType.Email]: 'worker-email',
@@ -32,10 +24,14 @@ export const WORKER_OF: Record<TaskType, AppName> = {
 };
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
-const run = promisify(execFile);
 
 /** How long an app may take to start before the test gives up on it. */
 const START_TIMEOUT_MS = 30_000;
+
+/** The folder of one system's outbox, reports and execution log. */
+function workDirOf(label: string, database: TestDatabase): string {
+  return join(WORKSPACE_ROOT, 'tmp', 'e2e', `${label}-${database.name}`);
+}
 
 export interface HttpResponse<T = unknown> {
   status: number;
@@ -53,68 +49,45 @@ export interface SystemOptions {
 
 /**
  * The whole of Tasklane for one test file: its own database and RabbitMQ vhost, and the built
- * apps (`dist/apps`) as separate processes, driven over HTTP like a real client would.
+ * apps (`dist/apps`) as separate processes ({@link SystemLauncher}), driven over HTTP like a real
+ * client would.
  */
 export class TasklaneSystem {
-  /** Running apps by key: the app name, or `<app>#<replica>` for a replica started with a label. */
-  private readonly healthPorts = new Map<string, number>();
-  readonly apps = new Map<string, AppProcess>();
   /** Every process this system SIGKILLed ({@link killApp}), with its log as it was when it died. */
   readonly killed: AppProcess[] = [];
-  readonly baseUrl: string;
   readonly workDir: string;
   /** File to which `diagnostic.sleep` appends one line per finished execution (DIAGNOSTIC_EXECUTION_LOG). */
   readonly executionLog: string;
   private broker: Promise<ChannelModel> | null = null;
   private publishChannel: Promise<ConfirmChannel> | null = null;
 
-  private constructor(
-    readonly label: string,
-    readonly database: TestDatabase,
-    readonly vhost: TestVhost,
-    private readonly port: number,
-    private readonly env: Record<string, string>,
-    readonly brokerProxy: TcpProxy | null,
-    readonly databaseProxy: TcpProxy | null,
-  ) {
-    this.baseUrl = `http://127.0.0.1:${port}`;
-    this.workDir = join(WORKSPACE_ROOT, 'tmp', 'e2e', `${label}-${database.name}`);
+  private constructor(private readonly launcher: SystemLauncher) {
+    this.workDir = workDirOf(launcher.label, launcher.database);
     this.executionLog = join(this.workDir, 'executions.log');
     mkdirSync(this.workDir, { recursive: true });
   }
 
   static async start(label: string, options: SystemOptions = {}): Promise<TasklaneSystem> {
-    const database = await createTestDatabase(label);
-    const vhost = await createTestVhost(label);
-    await run(process.execPath, ['-r', '@swc-node/register', 'apps/db-migrator/src/main.ts', 'up'], {
-      cwd: WORKSPACE_ROOT,
-      env: { ...process.env, DATABASE_URL: database.url, SWC_NODE_PROJECT: 'tsconfig.base.json' },
+    const launcher = await SystemLauncher.start({
+      label,
+      migrator: 'source',
+      proxies: options.proxies,
+      startTimeoutMs: START_TIMEOUT_MS,
+      env: (database) => {
+        const workDir = workDirOf(label, database);
+        return {
+          LOG_LEVEL: 'log',
+          RETRY_BASE_DELAY_MS: '50',
+          RETRY_MAX_DELAY_MS: '400',
+          SHUTDOWN_GRACE_MS: '10000',
+          MAIL_OUTBOX_DIR: join(workDir, 'outbox'),
+          REPORTS_DIR: join(workDir, 'reports'),
+          DIAGNOSTIC_EXECUTION_LOG: join(workDir, 'executions.log'),
+          ...options.env,
+        };
+      },
     });
-    let brokerProxy: TcpProxy | null = null;
-    let databaseProxy: TcpProxy | null = null;
-    let amqpUrl = vhost.url;
-    let databaseUrl = database.url;
-    if (options.proxies) {
-      brokerProxy = await TcpProxy.start('127.0.0.1', 5672);
-      databaseProxy = await TcpProxy.start('127.0.0.1', 3306);
-      amqpUrl = vhost.url.replace(':5672', `:${brokerProxy.port}`);
-      databaseUrl = database.url.replace(':3306', `:${databaseProxy.port}`);
-    }
-    const port = await freePort();
-    const system = new TasklaneSystem(label, database, vhost, port, {}, brokerProxy, databaseProxy);
-    Object.assign(system.env, {
-      AMQP_URL: amqpUrl,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      LOG_LEVEL: 'log',
-      RETRY_BASE_DELAY_MS: '50',
-      RETRY_MAX_DELAY_MS: '400',
-      SHUTDOWN_GRACE_MS: '10000',
-      MAIL_OUTBOX_DIR: join(system.workDir, 'outbox'),
-      REPORTS_DIR: join(system.workDir, 'reports'),
-      DIAGNOSTIC_EXECUTION_LOG: system.executionLog,
-      ...options.env,
-    });
+    const system = new TasklaneSystem(launcher);
     const apps = options.apps ?? (['api-gateway', 'status-tracker', ...Object.values(WORKER_OF)] as AppName[]);
     await Promise.all(apps.map((app) => system.startApp(app)));
     return system;
@@ -122,7 +95,36 @@ export class TasklaneSystem {
 
   /** Key of an app in {@link apps}: its name, or `<app>#<replica>` for a labelled replica. */
   static appKey(app: AppName, replica?: string): string {
-    return replica === undefined ? app : `${app}#${replica}`;
+    return appKey(app, replica);
+  }
+
+  /** Running apps by key: the app name, or `<app>#<replica>` for a replica started with a label. */
+  get apps(): Map<string, AppProcess> {
+    return this.launcher.apps;
+  }
+
+  get label(): string {
+    return this.launcher.label;
+  }
+
+  get baseUrl(): string {
+    return this.launcher.baseUrl;
+  }
+
+  get database(): TestDatabase {
+    return this.launcher.database;
+  }
+
+  get vhost(): TestVhost {
+    return this.launcher.vhost;
+  }
+
+  get brokerProxy(): TcpProxy | null {
+    return this.launcher.brokerProxy;
+  }
+
+  get databaseProxy(): TcpProxy | null {
+    return this.launcher.databaseProxy;
   }
 
   /**
@@ -131,68 +133,35 @@ export class TasklaneSystem {
    * the same app next to the running ones (its own key in {@link apps} and its own log file);
    * without one it (re)starts the app's main process.
    */
-  async startApp(app: AppName, env: Record<string, string> = {}, replica?: string): Promise<AppProcess> {
-    const key = TasklaneSystem.appKey(app, replica);
-    const logLabel = replica === undefined ? `${this.label}-${app}` : `${this.label}-${app}-${replica}`;
-    const healthPort = app === 'api-gateway' ? this.port : await freePort();
-    const process = new AppProcess(app, { ...this.env, HEALTH_PORT: String(healthPort), ...env }, logLabel);
-    this.apps.set(key, process);
-    this.healthPorts.set(key, healthPort);
-    await waitFor(
-      `${key} to be ready`,
-      async () => {
-        if (!process.running) {
-          throw new Error(`${key} exited while starting; its log: tmp/e2e-logs/${logLabel}.log`);
-        }
-        return (await this.readiness(key)) === 200;
-      },
-      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
-    );
-    return process;
+  startApp(app: AppName, env: Record<string, string> = {}, replica?: string): Promise<AppProcess> {
+    return this.launcher.startApp(app, env, replica);
   }
 
   /** HTTP status of an app's `/health/ready` (0 when it does not answer). */
-  async readiness(key: string): Promise<number> {
-    const port = this.healthPorts.get(key);
-    if (port === undefined) {
-      throw new Error(`${key} is not running`);
-    }
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(3_000) });
-      await response.arrayBuffer();
-      return response.status;
-    } catch {
-      return 0;
-    }
+  readiness(key: string): Promise<number> {
+    return this.launcher.readiness(key);
   }
 
   /** GET on an app's health/metrics port (the gateway: its API port). */
   async opsGet(key: string, path: string): Promise<{ status: number; body: string; contentType: string | null }> {
-    const port = this.healthPorts.get(key);
-    if (port === undefined) {
-      throw new Error(`${key} is not running`);
-    }
+    const port = this.launcher.healthPort(key);
     const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
     return { status: response.status, body: await response.text(), contentType: response.headers.get('content-type') };
   }
 
   /** Stops an app (or one replica) with SIGTERM (graceful) and returns its exit code. */
-  async stopApp(app: AppName, replica?: string): Promise<number | null> {
-    const key = TasklaneSystem.appKey(app, replica);
-    const process = this.apps.get(key);
-    this.apps.delete(key);
-    return process ? process.stop('SIGTERM') : null;
+  stopApp(app: AppName, replica?: string): Promise<number | null> {
+    return this.launcher.stopApp(appKey(app, replica), 'SIGTERM');
   }
 
   /** Kills an app (or one replica) with SIGKILL — no shutdown hook runs — and waits until it is gone. */
   async killApp(app: AppName, replica?: string): Promise<void> {
-    const key = TasklaneSystem.appKey(app, replica);
+    const key = appKey(app, replica);
     const process = this.apps.get(key);
-    this.apps.delete(key);
     if (process) {
       this.killed.push(process);
-      await process.stop('SIGKILL');
     }
+    await this.launcher.stopApp(key, 'SIGKILL');
   }
 
   async consumers(queue: string): Promise<number> {
@@ -353,15 +322,10 @@ export class TasklaneSystem {
   }
 
   async stop(): Promise<void> {
-    const running = [...this.apps.values()];
-    this.apps.clear();
-    await Promise.all(running.map((process) => process.stop('SIGTERM')));
+    await this.launcher.stopApps('together');
     const broker = this.broker;
     this.broker = null;
     await broker?.then((connection) => connection.close()).catch(() => undefined);
-    await this.brokerProxy?.stop();
-    await this.databaseProxy?.stop();
-    await this.vhost.delete().catch(() => undefined);
-    await this.database.drop().catch(() => undefined);
+    await this.launcher.cleanUp().catch(() => undefined);
   }
 }
