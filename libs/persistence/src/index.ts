@@ -1,6 +1,5 @@
 export * from './lib/background-task/background-task.entity';
 export * from './lib/background-task/background-task-run.entity';
-export * from './lib/background-task/background-task.mapper';
 export * from './lib/background-task/task-claim.repository';
 export * from './lib/background-task/task-control.repository';
 export * from './lib/background-task/task-count.repository';

@@ -1,4 +1,4 @@
-import { TaskName, TaskResource, TaskType } from '@tasklane/contracts';
+import { TaskName, TaskType } from '@tasklane/contracts';
 import { DatabaseUnavailableError, NewTask } from '@tasklane/persistence';
 import { PendingTaskWriter } from './pending-task.writer';
 
@@ -15,8 +15,6 @@ function newTask(index: number): NewTask {
   };
 }
 
-const resource = (task: NewTask) => ({ task_id: task.taskId }) as TaskResource;
-
 /** A fake store whose writes finish when the test says so. */
 class FakeStore {
   readonly statements: string[][] = [];
@@ -28,22 +26,22 @@ class FakeStore {
     return new Promise((resolve) => this.releases.push(resolve));
   }
 
-  async insertPending(task: NewTask): Promise<TaskResource> {
+  async insertPending(task: NewTask): Promise<NewTask> {
     this.statements.push([task.taskId]);
     await this.wait();
     if (this.refuse.has(task.taskId)) {
       throw Object.assign(new Error('Data too long'), { code: 'ER_DATA_TOO_LONG' });
     }
-    return resource(task);
+    return task;
   }
 
-  async insertPendingBatch(tasks: readonly NewTask[]): Promise<TaskResource[]> {
+  async insertPendingBatch(tasks: readonly NewTask[]): Promise<NewTask[]> {
     this.statements.push(tasks.map((task) => task.taskId));
     await this.wait();
     if (this.failBatchWith !== null) {
       throw this.failBatchWith;
     }
-    return tasks.map(resource);
+    return [...tasks];
   }
 
   /** Lets every write started so far finish. */
@@ -64,7 +62,7 @@ describe('PendingTaskWriter', () => {
     const done = writer.insert(newTask(1));
     expect(store.statements).toEqual([['task-1']]);
     await store.releaseAll();
-    await expect(done).resolves.toEqual({ task_id: 'task-1' });
+    await expect(done).resolves.toEqual(newTask(1));
   });
 
   it('gathers enqueues that arrive while two INSERTs are in flight into one, each settling with its row', async () => {
@@ -78,9 +76,7 @@ describe('PendingTaskWriter', () => {
       ['task-1'],
       ['task-2', 'task-3', 'task-4', 'task-5', 'task-6', 'task-7', 'task-8', 'task-9'],
     ]);
-    await expect(Promise.all(all)).resolves.toEqual(
-      Array.from({ length: 10 }, (_, index) => ({ task_id: `task-${index}` })),
-    );
+    await expect(Promise.all(all)).resolves.toEqual(Array.from({ length: 10 }, (_, index) => newTask(index)));
   });
 
   it('fails every enqueue of a group when the database is unavailable (→ 503), without retrying', async () => {
@@ -106,7 +102,7 @@ describe('PendingTaskWriter', () => {
     const writer = new PendingTaskWriter(store as never);
     const all = Array.from({ length: 5 }, (_, index) =>
       writer.insert(newTask(index)).then(
-        (task) => task.task_id,
+        (task) => task.taskId,
         (error: Error) => `refused: ${error.message}`,
       ),
     );

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TaskResource } from '@tasklane/contracts';
 import { WriteCoalescer } from '@tasklane/concurrency';
 import { DatabaseUnavailableError, NewTask, TaskOutboxRepository } from '@tasklane/persistence';
 
@@ -15,17 +14,17 @@ type PendingTaskStore = Pick<TaskOutboxRepository, 'insertPending' | 'insertPend
  */
 @Injectable()
 export class PendingTaskWriter {
-  private readonly coalescer: WriteCoalescer<NewTask, TaskResource>;
+  private readonly coalescer: WriteCoalescer<NewTask, NewTask>;
 
   constructor(@Inject(TaskOutboxRepository) private readonly tasks: PendingTaskStore) {
     this.coalescer = new WriteCoalescer((group) => this.writeGroup(group), { maxInFlight: 2, maxGroup: 256 });
   }
 
-  insert(task: NewTask): Promise<TaskResource> {
+  insert(task: NewTask): Promise<NewTask> {
     return this.coalescer.write(task);
   }
 
-  private async writeGroup(group: NewTask[]): Promise<Array<TaskResource | Promise<TaskResource>>> {
+  private async writeGroup(group: NewTask[]): Promise<Array<NewTask | Promise<NewTask>>> {
     if (group.length === 1) {
       return [await this.tasks.insertPending(group[0])];
     }
@@ -37,7 +36,7 @@ export class PendingTaskWriter {
       }
     }
     // Row by row: each caller gets its own row's answer, the refused one its own error.
-    const rows: Array<Promise<TaskResource>> = [];
+    const rows: Array<Promise<NewTask>> = [];
     for (const task of group) {
       const inserted = this.tasks.insertPending(task);
       rows.push(inserted);

@@ -35,13 +35,13 @@ describe('TaskClaimRepository (MariaDB)', () => {
       expect(await tasks.claims.claim(task.taskId, 0, at(1_234), LEASE_MS)).toBe(FIRST_CLAIM);
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Running,
-        retry_count: 0,
-        started_at: at(1_234).toISOString(),
-        completed_at: null,
+        retryCount: 0,
+        startedAt: at(1_234),
+        completedAt: null,
       });
 
       expect(await tasks.claims.claim(task.taskId, 0, at(5_000), LEASE_MS)).toBeNull();
-      expect((await row(task.taskId)).started_at).toBe(at(1_234).toISOString());
+      expect((await row(task.taskId)).startedAt).toEqual(at(1_234));
       expect((await delivery(task.taskId)).attempt).toBe(FIRST_CLAIM);
     });
 
@@ -74,7 +74,7 @@ describe('TaskClaimRepository (MariaDB)', () => {
 
       expect(await tasks.claims.claim(task.taskId, 1, at(2), LEASE_MS)).toBe(FIRST_CLAIM);
       expect(await tasks.claims.claim(task.taskId, 0, at(3), LEASE_MS)).toBeNull();
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 1 });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retryCount: 1 });
     });
 
     it('does not claim a cancelled task', async () => {
@@ -84,8 +84,8 @@ describe('TaskClaimRepository (MariaDB)', () => {
       expect(await tasks.claims.claim(task.taskId, 0, at(20), LEASE_MS)).toBeNull();
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Cancelled,
-        started_at: null,
-        completed_at: at(10).toISOString(),
+        startedAt: null,
+        completedAt: at(10),
       });
       // The cancel is a new generation of its own (ADR 0006); the task was never claimed.
       expect(await delivery(task.taskId)).toMatchObject({ attempt: UNCLAIMED + 1, lease_expires_at: null });
@@ -95,7 +95,7 @@ describe('TaskClaimRepository (MariaDB)', () => {
       const pending = await inserted();
       expect((await tasks.control.cancel(pending.taskId, at(10)))?.from).toBe(TaskStatus.Pending);
       expect(await tasks.control.cancel(pending.taskId, at(20))).toBeNull();
-      expect((await row(pending.taskId)).completed_at).toBe(at(10).toISOString());
+      expect((await row(pending.taskId)).completedAt).toEqual(at(10));
 
       const running = await inserted();
       await claimed(running, 0, at(5));
@@ -103,7 +103,7 @@ describe('TaskClaimRepository (MariaDB)', () => {
       expect(await tasks.control.cancel(running.taskId, at(20))).toBeNull();
       expect(await row(running.taskId)).toMatchObject({
         status: TaskStatus.Cancelled,
-        completed_at: at(10).toISOString(),
+        completedAt: at(10),
       });
 
       const completed = await inserted();
@@ -126,7 +126,7 @@ describe('TaskClaimRepository (MariaDB)', () => {
       expect((await row(task.taskId)).status).toBe(TaskStatus.Running);
 
       expect(await tasks.claims.releaseClaim(task.taskId, attempt)).toBe(true);
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, retry_count: 0, started_at: null });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, retryCount: 0, startedAt: null });
       expect(await delivery(task.taskId)).toEqual({
         attempt: attempt + 1,
         lease_expires_at: null,
@@ -138,7 +138,7 @@ describe('TaskClaimRepository (MariaDB)', () => {
 
       // Claimable again, as the next generation.
       expect(await tasks.claims.claim(task.taskId, 0, at(200), LEASE_MS)).toBe(attempt + 2);
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, started_at: at(200).toISOString() });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, startedAt: at(200) });
     });
 
     it('releaseClaim does not touch a finished task', async () => {
@@ -155,17 +155,17 @@ describe('TaskClaimRepository (MariaDB)', () => {
       expect(await tasks.claims.failUnprocessable(task.taskId, 'poison', at(50))).toBe(true);
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Failed,
-        error_message: 'poison',
-        completed_at: at(50).toISOString(),
+        errorMessage: 'poison',
+        completedAt: at(50),
       });
       expect(await tasks.claims.failUnprocessable(task.taskId, 'again', at(60))).toBe(false);
-      expect((await row(task.taskId)).error_message).toBe('poison');
+      expect((await row(task.taskId)).errorMessage).toBe('poison');
 
       // A malformed copy of a task a worker is running must not fail the good attempt.
       const running = await inserted();
       const attempt = await claimed(running);
       expect(await tasks.claims.failUnprocessable(running.taskId, 'poison copy', at(70))).toBe(false);
-      expect(await row(running.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
+      expect(await row(running.taskId)).toMatchObject({ status: TaskStatus.Running, errorMessage: null });
       expect(await delivery(running.taskId)).toMatchObject({ attempt, lease_expires_at: expect.any(Date) });
 
       expect(await tasks.claims.failUnprocessable(newTaskId(), 'unknown', at(80))).toBe(false);
@@ -195,10 +195,10 @@ describe('TaskClaimRepository (MariaDB)', () => {
       expect(startedAt.getTime()).toBeGreaterThanOrEqual(before - 1);
       expect(await row(first.taskId)).toMatchObject({
         status: TaskStatus.Running,
-        retry_count: 0,
-        started_at: startedAt.toISOString(),
+        retryCount: 0,
+        startedAt,
       });
-      expect(await row(second.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 2 });
+      expect(await row(second.taskId)).toMatchObject({ status: TaskStatus.Running, retryCount: 2 });
       for (const task of [first, second]) {
         const claimedRow = await delivery(task.taskId);
         expect(claimedRow.attempt).toBe(FIRST_CLAIM);
@@ -256,9 +256,9 @@ describe('TaskClaimRepository (MariaDB)', () => {
       ]);
       expect((await row(cancelled.taskId)).status).toBe(TaskStatus.Cancelled);
       expect((await delivery(running.taskId)).attempt).toBe(runningAttempt);
-      expect(await row(limited.taskId)).toMatchObject({ status: TaskStatus.Pending, retry_count: 0 });
-      expect(await row(retried.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 1 });
-      expect(await row(fine.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 0 });
+      expect(await row(limited.taskId)).toMatchObject({ status: TaskStatus.Pending, retryCount: 0 });
+      expect(await row(retried.taskId)).toMatchObject({ status: TaskStatus.Running, retryCount: 1 });
+      expect(await row(fine.taskId)).toMatchObject({ status: TaskStatus.Running, retryCount: 0 });
       expect((await delivery(twice.taskId)).attempt).toBe(FIRST_CLAIM);
     });
 
@@ -424,16 +424,16 @@ describe('TaskClaimRepository (MariaDB)', () => {
       // A crash does not use up a retry: the same retry runs again.
       expect(await row(longExpired.taskId)).toMatchObject({
         status: TaskStatus.Pending,
-        retry_count: 0,
-        started_at: null,
-        completed_at: null,
+        retryCount: 0,
+        startedAt: null,
+        completedAt: null,
       });
       expect(await row(longExpiredRetry.taskId)).toMatchObject({
         status: TaskStatus.Pending,
-        retry_count: 2,
-        error_message: 'earlier error',
-        started_at: null,
-        completed_at: null,
+        retryCount: 2,
+        errorMessage: 'earlier error',
+        startedAt: null,
+        completedAt: null,
       });
 
       expect(await row(withinGrace.taskId)).toMatchObject({ status: TaskStatus.Running });

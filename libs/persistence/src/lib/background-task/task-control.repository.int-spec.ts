@@ -45,13 +45,13 @@ describe('TaskControlRepository (MariaDB)', () => {
       ]);
       const second = await claimed(task, 1, at(200));
       await tasks.events.applyEvents([failed(task, error, { retry_count: 1, occurred_at: at(300), attempt: second })]);
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Failed, retry_count: 1, error_message: error });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Failed, retryCount: 1, errorMessage: error });
       return task;
     }
 
-    it('stores timeout_ms with the task; a row from before timeouts (NULL) reads as the catalogue default', async () => {
+    it('stores timeout_ms with the task; a row from before timeouts reads NULL (the API shows the catalogue default)', async () => {
       const task = await inserted({ timeoutMs: 500 });
-      expect((await row(task.taskId)).timeout_ms).toBe(500);
+      expect((await row(task.taskId)).timeoutMs).toBe(500);
       const [stored] = (await dataSource.query('SELECT timeout_ms, run FROM background_tasks WHERE task_id = ?', [
         task.taskId,
       ])) as Array<{ timeout_ms: number; run: number }>;
@@ -59,7 +59,7 @@ describe('TaskControlRepository (MariaDB)', () => {
 
       const older = await inserted({ taskName: TaskName.EmailSend, params: {} });
       await dataSource.query('UPDATE background_tasks SET timeout_ms = NULL WHERE task_id = ?', [older.taskId]);
-      expect((await row(older.taskId)).timeout_ms).toBe(60_000);
+      expect((await row(older.taskId)).timeoutMs).toBeNull();
     });
 
     describe('cancel', () => {
@@ -70,11 +70,11 @@ describe('TaskControlRepository (MariaDB)', () => {
         expect((await tasks.control.cancel(task.taskId, at(10)))?.from).toBe(TaskStatus.Pending);
         expect(await row(task.taskId)).toMatchObject({
           status: TaskStatus.Cancelled,
-          retry_count: 0,
-          started_at: null,
-          completed_at: at(10).toISOString(),
+          retryCount: 0,
+          startedAt: null,
+          completedAt: at(10),
           result: null,
-          error_message: null,
+          errorMessage: null,
           run: 1,
         });
         expect(await delivery(task.taskId)).toEqual({
@@ -96,9 +96,9 @@ describe('TaskControlRepository (MariaDB)', () => {
         const cancelledRow = await row(task.taskId);
         expect(cancelledRow).toMatchObject({
           status: TaskStatus.Cancelled,
-          retry_count: 0,
-          started_at: at(100).toISOString(),
-          completed_at: at(400).toISOString(),
+          retryCount: 0,
+          startedAt: at(100),
+          completedAt: at(400),
           result: null,
         });
         expect(await delivery(task.taskId)).toMatchObject({ attempt: attempt + 1, lease_expires_at: null });
@@ -136,9 +136,9 @@ describe('TaskControlRepository (MariaDB)', () => {
         expect((await tasks.control.cancel(task.taskId, at(250)))?.from).toBe(TaskStatus.Running);
         expect(await row(task.taskId)).toMatchObject({
           status: TaskStatus.Cancelled,
-          retry_count: 1,
-          error_message: 'flaky',
-          completed_at: at(250).toISOString(),
+          retryCount: 1,
+          errorMessage: 'flaky',
+          completedAt: at(250),
         });
         expect((await delivery(task.taskId)).attempt).toBe(second + 1);
       });
@@ -188,20 +188,22 @@ describe('TaskControlRepository (MariaDB)', () => {
         });
         expect(ended).toMatchObject({
           result: { partial: [1, 'two'], unicode: 'héllo ✓' },
-          error_message: 'boom',
-          started_at: at(200).toISOString(),
-          completed_at: at(300).toISOString(),
+          errorMessage: 'boom',
+          startedAt: at(200),
+          completedAt: at(300),
         });
         expect(await tasks.queries.listRuns(task.taskId)).toEqual([
           {
+            id: expect.any(String),
+            taskId: task.taskId,
             run: 1,
             status: TaskStatus.Failed,
-            retry_count: 1,
+            retryCount: 1,
             result: { partial: [1, 'two'], unicode: 'héllo ✓' },
-            error_message: 'boom',
-            started_at: at(200).toISOString(),
-            completed_at: at(300).toISOString(),
-            archived_at: at(1_000).toISOString(),
+            errorMessage: 'boom',
+            startedAt: at(200),
+            completedAt: at(300),
+            archivedAt: at(1_000),
           },
         ]);
         expect(await archived(task.taskId)).toHaveLength(1);
@@ -211,11 +213,15 @@ describe('TaskControlRepository (MariaDB)', () => {
           ...ended,
           status: TaskStatus.Pending,
           run: 2,
-          retry_count: 1,
+          retryCount: 1,
           result: null,
-          error_message: null,
-          started_at: null,
-          completed_at: null,
+          errorMessage: null,
+          startedAt: null,
+          completedAt: null,
+          attempt: generation + 1,
+          leaseExpiresAt: null,
+          dispatchedAt: null,
+          dueAt: null,
         });
         // A new generation, back in the outbox.
         expect(await delivery(task.taskId)).toEqual({
@@ -249,12 +255,12 @@ describe('TaskControlRepository (MariaDB)', () => {
           status: TaskStatus.Completed,
           run: 2,
           result: 'second run',
-          started_at: at(2_000).toISOString(),
-          completed_at: at(2_500).toISOString(),
+          startedAt: at(2_000),
+          completedAt: at(2_500),
         });
         // The first run is still there, as it ended.
         expect(await tasks.queries.listRuns(task.taskId)).toEqual([
-          expect.objectContaining({ run: 1, status: TaskStatus.Failed, error_message: 'boom' }),
+          expect.objectContaining({ run: 1, status: TaskStatus.Failed, errorMessage: 'boom' }),
         ]);
       });
 
@@ -266,17 +272,19 @@ describe('TaskControlRepository (MariaDB)', () => {
         expect(await tasks.control.requeueFinished(task.taskId, at(200))).toEqual(commandOf(task, 0));
         expect(await tasks.queries.listRuns(task.taskId)).toEqual([
           {
+            id: expect.any(String),
+            taskId: task.taskId,
             run: 1,
             status: TaskStatus.Cancelled,
-            retry_count: 0,
+            retryCount: 0,
             result: null,
-            error_message: null,
-            started_at: at(100).toISOString(),
-            completed_at: at(150).toISOString(),
-            archived_at: at(200).toISOString(),
+            errorMessage: null,
+            startedAt: at(100),
+            completedAt: at(150),
+            archivedAt: at(200),
           },
         ]);
-        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, run: 2, started_at: null });
+        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, run: 2, startedAt: null });
       });
 
       it('answers null for a pending, running, completed or unknown task, and archives nothing', async () => {
@@ -311,24 +319,28 @@ describe('TaskControlRepository (MariaDB)', () => {
 
         expect(await tasks.queries.listRuns(task.taskId)).toEqual([
           {
+            id: expect.any(String),
+            taskId: task.taskId,
             run: 1,
             status: TaskStatus.Failed,
-            retry_count: 1,
+            retryCount: 1,
             result: null,
-            error_message: 'first run failed',
-            started_at: at(200).toISOString(),
-            completed_at: at(300).toISOString(),
-            archived_at: at(1_000).toISOString(),
+            errorMessage: 'first run failed',
+            startedAt: at(200),
+            completedAt: at(300),
+            archivedAt: at(1_000),
           },
           {
+            id: expect.any(String),
+            taskId: task.taskId,
             run: 2,
             status: TaskStatus.Failed,
-            retry_count: 1,
+            retryCount: 1,
             result: null,
-            error_message: 'second run failed',
-            started_at: at(2_000).toISOString(),
-            completed_at: at(2_100).toISOString(),
-            archived_at: at(3_000).toISOString(),
+            errorMessage: 'second run failed',
+            startedAt: at(2_000),
+            completedAt: at(2_100),
+            archivedAt: at(3_000),
           },
         ]);
         expect((await archived(task.taskId)).map((archivedRun) => archivedRun['run'])).toEqual([1, 2]);
@@ -367,8 +379,8 @@ describe('TaskControlRepository (MariaDB)', () => {
         const b = await failedTask('b');
         await tasks.control.requeueFinished(a.taskId, at(1_000));
         await tasks.control.requeueFinished(b.taskId, at(1_000));
-        expect((await tasks.queries.listRuns(a.taskId)).map((run) => run.error_message)).toEqual(['a']);
-        expect((await tasks.queries.listRuns(b.taskId)).map((run) => run.error_message)).toEqual(['b']);
+        expect((await tasks.queries.listRuns(a.taskId)).map((run) => run.errorMessage)).toEqual(['a']);
+        expect((await tasks.queries.listRuns(b.taskId)).map((run) => run.errorMessage)).toEqual(['b']);
       });
     });
   });

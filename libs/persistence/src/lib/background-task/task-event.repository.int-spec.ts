@@ -50,14 +50,14 @@ describe('TaskEventRepository (MariaDB)', () => {
       expect(await row(a.taskId)).toMatchObject({
         status: TaskStatus.Completed,
         result: { n: 1 },
-        error_message: null,
-        completed_at: at(2_000).toISOString(),
+        errorMessage: null,
+        completedAt: at(2_000),
       });
       expect(await row(b.taskId)).toMatchObject({
         status: TaskStatus.Failed,
         result: null,
-        error_message: 'boom',
-        completed_at: at(2_001).toISOString(),
+        errorMessage: 'boom',
+        completedAt: at(2_001),
       });
       // c was final already: nothing overwritten (it counts as recorded: the claim's own outcome is there).
       expect(await row(c.taskId)).toMatchObject({ status: TaskStatus.Completed, result: { early: true } });
@@ -89,21 +89,27 @@ describe('TaskEventRepository (MariaDB)', () => {
 
       expect(result).toEqual({ applied: 1, stale: 1 });
       expect(await row(task.taskId)).toEqual({
-        task_id: task.taskId,
-        task_name: task.taskName,
-        task_type: task.taskType,
+        id: expect.any(String),
+        taskId: task.taskId,
+        taskName: task.taskName,
+        taskType: task.taskType,
         priority: 7,
         status: TaskStatus.Completed,
         params: task.params,
         result: { sent: 3, ids: ['a', 'b'] },
-        error_message: null,
-        retry_count: 0,
-        max_retries: 3,
-        timeout_ms: 30_000,
+        errorMessage: null,
+        retryCount: 0,
+        maxRetries: 3,
+        timeoutMs: 30_000,
         run: 1,
-        created_at: at(0).toISOString(),
-        started_at: at(1_001).toISOString(),
-        completed_at: at(2_002).toISOString(),
+        attempt,
+        createdAt: at(0),
+        startedAt: at(1_001),
+        completedAt: at(2_002),
+        leaseExpiresAt: null,
+        // Recorded by the claim: the command was never confirmed.
+        dispatchedAt: expect.any(Date),
+        dueAt: null,
       });
       expect(await delivery(task.taskId)).toMatchObject({ attempt, lease_expires_at: null });
     });
@@ -114,7 +120,7 @@ describe('TaskEventRepository (MariaDB)', () => {
         applied: 1,
         stale: 0,
       });
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, started_at: at(1).toISOString() });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, startedAt: at(1) });
       expect(
         await tasks.events.applyEvents([succeeded(task, 'done', { occurred_at: at(2), attempt: UNCLAIMED })]),
       ).toEqual({
@@ -154,7 +160,7 @@ describe('TaskEventRepository (MariaDB)', () => {
           started(running, { occurred_at: at(9), attempt: UNCLAIMED }),
         ]),
       ).toEqual({ applied: 1, stale: 1 });
-      expect((await row(running.taskId)).started_at).toBe(at(1).toISOString());
+      expect((await row(running.taskId)).startedAt).toEqual(at(1));
     });
 
     it('does not move a task back on a late started after succeeded', async () => {
@@ -179,11 +185,11 @@ describe('TaskEventRepository (MariaDB)', () => {
       ).toEqual({ applied: 0, stale: 3 });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Completed,
-        retry_count: 0,
-        error_message: null,
+        retryCount: 0,
+        errorMessage: null,
         result: 42,
-        started_at: at(1).toISOString(),
-        completed_at: at(2).toISOString(),
+        startedAt: at(1),
+        completedAt: at(2),
       });
     });
 
@@ -203,11 +209,12 @@ describe('TaskEventRepository (MariaDB)', () => {
 
       const a = await row(inOrder.taskId);
       const b = await row(reversed.taskId);
-      expect(b).toEqual({ ...a, task_id: reversed.taskId });
+      // The same but for the ids and when each claim recorded the dispatch (the database's clock).
+      expect(b).toEqual({ ...a, id: b.id, taskId: reversed.taskId, dispatchedAt: b.dispatchedAt });
       expect(a).toMatchObject({
         status: TaskStatus.Completed,
         result: { rows: 12 },
-        completed_at: at(900).toISOString(),
+        completedAt: at(900),
       });
     });
 
@@ -229,11 +236,11 @@ describe('TaskEventRepository (MariaDB)', () => {
       const b = await row(reversed.taskId);
       // Note: a `started` arriving after `succeeded` is stale, so started_at is only known from the
       // worker's claim; without one it stays null. Everything else matches.
-      const { started_at: startedA, ...restA } = a;
-      const { started_at: startedB, ...restB } = b;
-      expect(restB).toEqual({ ...restA, task_id: reversed.taskId });
-      expect(startedA).toBe(at(500).toISOString());
-      expect([null, at(500).toISOString()]).toContain(startedB);
+      const { startedAt: startedA, ...restA } = a;
+      const { startedAt: startedB, ...restB } = b;
+      expect(restB).toEqual({ ...restA, id: b.id, taskId: reversed.taskId });
+      expect(startedA).toEqual(at(500));
+      expect([null, at(500)]).toContainEqual(startedB);
     });
 
     it('retrying moves the task to pending as the next retry, with the error, and clears the lease', async () => {
@@ -247,9 +254,9 @@ describe('TaskEventRepository (MariaDB)', () => {
       ).toEqual({ applied: 1, stale: 0 });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Pending,
-        retry_count: 1,
-        error_message: 'SMTP timeout',
-        completed_at: null,
+        retryCount: 1,
+        errorMessage: 'SMTP timeout',
+        completedAt: null,
       });
       // The retry's message waits in a delay queue: the task is not back in the outbox.
       expect(await delivery(task.taskId)).toMatchObject({
@@ -269,11 +276,11 @@ describe('TaskEventRepository (MariaDB)', () => {
       ).toEqual({ applied: 1, stale: 1 });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Completed,
-        retry_count: 1,
+        retryCount: 1,
         result: 'ok',
-        error_message: null,
-        started_at: at(30).toISOString(),
-        completed_at: at(40).toISOString(),
+        errorMessage: null,
+        startedAt: at(30),
+        completedAt: at(40),
       });
     });
 
@@ -284,7 +291,7 @@ describe('TaskEventRepository (MariaDB)', () => {
       const second = await claimed(task, 1);
       await tasks.events.applyEvents([retrying(task, 'second', { retry_count: 1, attempt: second })]);
       const before = await row(task.taskId);
-      expect(before).toMatchObject({ status: TaskStatus.Pending, retry_count: 2, error_message: 'second' });
+      expect(before).toMatchObject({ status: TaskStatus.Pending, retryCount: 2, errorMessage: 'second' });
 
       expect(
         await tasks.events.applyEvents([
@@ -303,7 +310,7 @@ describe('TaskEventRepository (MariaDB)', () => {
       await tasks.events.applyEvents([retrying(task, 'first', { retry_count: 0, attempt: first })]);
       const second = await claimed(task, 1);
       const before = await row(task.taskId);
-      expect(before).toMatchObject({ status: TaskStatus.Running, retry_count: 1 });
+      expect(before).toMatchObject({ status: TaskStatus.Running, retryCount: 1 });
 
       expect(await tasks.events.applyEvents([retrying(task, 'too many', { retry_count: 1, attempt: second })])).toEqual(
         {
@@ -319,7 +326,7 @@ describe('TaskEventRepository (MariaDB)', () => {
         applied: 0,
         stale: 1,
       });
-      expect(await row(none.taskId)).toMatchObject({ status: TaskStatus.Running, retry_count: 0, error_message: null });
+      expect(await row(none.taskId)).toMatchObject({ status: TaskStatus.Running, retryCount: 0, errorMessage: null });
     });
 
     it('ends a task as failed with the error and completed_at, and clears the lease', async () => {
@@ -330,10 +337,10 @@ describe('TaskEventRepository (MariaDB)', () => {
       ).toEqual({ applied: 1, stale: 0 });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Failed,
-        error_message: 'handler threw: boom',
+        errorMessage: 'handler threw: boom',
         result: null,
-        started_at: at(100).toISOString(),
-        completed_at: at(250).toISOString(),
+        startedAt: at(100),
+        completedAt: at(250),
       });
       expect((await delivery(task.taskId)).lease_expires_at).toBeNull();
       // Terminal: a later success of the same retry is stale.
@@ -373,7 +380,7 @@ describe('TaskEventRepository (MariaDB)', () => {
       });
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Cancelled,
-        completed_at: at(77).toISOString(),
+        completedAt: at(77),
       });
       expect((await delivery(task.taskId)).lease_expires_at).toBeNull();
     });
@@ -424,8 +431,8 @@ describe('TaskEventRepository (MariaDB)', () => {
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Running,
         result: null,
-        error_message: null,
-        started_at: at(300).toISOString(),
+        errorMessage: null,
+        startedAt: at(300),
       });
 
       expect(
@@ -445,7 +452,7 @@ describe('TaskEventRepository (MariaDB)', () => {
         applied: 0,
         stale: 1,
       });
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, error_message: null });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, errorMessage: null });
 
       const successor = await claimed(task);
       expect(

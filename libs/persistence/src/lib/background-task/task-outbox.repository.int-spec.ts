@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
-import { TaskCommand, TaskName, TaskResource, TaskStatus, TaskType, newTaskId } from '@tasklane/contracts';
+import { TaskCommand, TaskName, TaskStatus, TaskType, newTaskId } from '@tasklane/contracts';
 import { TestDatabase } from '@tasklane/testing';
 import { dataSourceOptions } from '../database/data-source.options';
+import { BackgroundTask } from './background-task.entity';
 import { NewTask } from './task-outbox.repository';
 import { TaskRepositories, createTaskRepositories } from './task-repositories';
 import { UNCLAIMED, at, newTask, deferred, waitMs, useTaskRepositories } from './task-repositories.fixture';
@@ -24,26 +25,32 @@ describe('TaskOutboxRepository (MariaDB)', () => {
     it('round-trips every field', async () => {
       const task = newTask({ createdAt: new Date('2025-12-31T23:59:59.999Z') });
       const returned = await tasks.outbox.insertPending(task);
+      expect(returned).toEqual(task);
 
-      const expected: TaskResource = {
-        task_id: task.taskId,
-        task_name: TaskName.DiagnosticSleep,
-        task_type: TaskType.Email,
+      const found = await tasks.queries.findByTaskId(task.taskId);
+      expect(found).toBeInstanceOf(BackgroundTask);
+      expect(found).toEqual({
+        id: expect.stringMatching(/^[1-9][0-9]*$/),
+        taskId: task.taskId,
+        taskName: TaskName.DiagnosticSleep,
+        taskType: TaskType.Email,
         priority: 7,
         status: TaskStatus.Pending,
         params: { ms: 10, nested: { list: [1, 'two', null], flag: true }, unicode: 'héllo ✓' },
         result: null,
-        error_message: null,
-        retry_count: 0,
-        max_retries: 3,
-        timeout_ms: 30_000,
+        errorMessage: null,
+        retryCount: 0,
+        maxRetries: 3,
+        timeoutMs: 30_000,
         run: 1,
-        created_at: '2025-12-31T23:59:59.999Z',
-        started_at: null,
-        completed_at: null,
-      };
-      expect(returned).toEqual(expected);
-      expect(await tasks.queries.findByTaskId(task.taskId)).toEqual(expected);
+        attempt: 0,
+        createdAt: new Date('2025-12-31T23:59:59.999Z'),
+        startedAt: null,
+        completedAt: null,
+        leaseExpiresAt: null,
+        dispatchedAt: null,
+        dueAt: null,
+      });
     });
 
     it('stores timestamps as UTC wall-clock time with milliseconds', async () => {
@@ -53,7 +60,7 @@ describe('TaskOutboxRepository (MariaDB)', () => {
         [task.taskId],
       )) as Array<{ created: string }>;
       expect(stored.created).toBe('2025-03-04 05:06:07.089000');
-      expect((await row(task.taskId)).created_at).toBe('2025-03-04T05:06:07.089Z');
+      expect((await row(task.taskId)).createdAt.toISOString()).toBe('2025-03-04T05:06:07.089Z');
     });
 
     it('returns null for an unknown task', async () => {
@@ -90,7 +97,7 @@ describe('TaskOutboxRepository (MariaDB)', () => {
       expect((await delivery(c.taskId)).dispatched_at).toEqual(at(900));
 
       await expect(tasks.outbox.markDispatched([], at(999))).resolves.toBeUndefined();
-      expect(await row(a.taskId)).toMatchObject({ status: TaskStatus.Pending, started_at: null });
+      expect(await row(a.taskId)).toMatchObject({ status: TaskStatus.Pending, startedAt: null });
     });
   });
 
@@ -107,11 +114,18 @@ describe('TaskOutboxRepository (MariaDB)', () => {
       const batch = [1, 10, 5].map((priority, index) => newTask({ priority, createdAt: at(index) }));
       const returned = await tasks.outbox.insertPendingBatch(batch);
 
-      expect(returned.map((task) => [task.task_id, task.priority, task.status])).toEqual(
-        batch.map((task) => [task.taskId, task.priority, TaskStatus.Pending]),
-      );
-      for (const [index, task] of batch.entries()) {
-        expect(await row(task.taskId)).toEqual(returned[index]);
+      expect(returned).toEqual(batch);
+      for (const task of batch) {
+        expect(await row(task.taskId)).toMatchObject({
+          ...task,
+          status: TaskStatus.Pending,
+          result: null,
+          errorMessage: null,
+          retryCount: 0,
+          run: 1,
+          startedAt: null,
+          completedAt: null,
+        });
         expect(await delivery(task.taskId)).toMatchObject({ attempt: UNCLAIMED, dispatched_at: null });
       }
       const ids = (await dataSource.query(

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { TaskCommand, TaskName, TaskResource, TaskStatus, TaskType } from '@tasklane/contracts';
+import { TaskCommand, TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from './task-sql';
 import { toJson } from './task-guards';
 import { DatabaseBoundary } from '../database/database-errors';
 
+/** The columns of a task inserted pending; the others start the same for every task (nothing run yet). */
 export interface NewTask {
   taskId: string;
   taskName: TaskName;
@@ -41,27 +42,6 @@ function pendingRowParams(task: NewTask): unknown[] {
   ];
 }
 
-/** A task as just inserted: pending, nothing run yet. */
-function pendingResource(task: NewTask): TaskResource {
-  return {
-    task_id: task.taskId,
-    task_name: task.taskName,
-    task_type: task.taskType,
-    priority: task.priority,
-    status: TaskStatus.Pending,
-    params: task.params,
-    result: null,
-    error_message: null,
-    retry_count: 0,
-    max_retries: task.maxRetries,
-    timeout_ms: task.timeoutMs,
-    run: 1,
-    created_at: task.createdAt.toISOString(),
-    started_at: null,
-    completed_at: null,
-  };
-}
-
 /**
  * The outbox: a task is inserted pending (its command not yet confirmed by the broker), marked
  * dispatched once the broker confirmed it, and relayed again while it is not.
@@ -71,19 +51,20 @@ function pendingResource(task: NewTask): TaskResource {
 export class TaskOutboxRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
-  async insertPending(task: NewTask): Promise<TaskResource> {
+  /** Inserts a pending task; returns the task inserted. */
+  async insertPending(task: NewTask): Promise<NewTask> {
     await this.dataSource.query(`${INSERT_PENDING} ${PENDING_ROW}`, pendingRowParams(task));
-    return pendingResource(task);
+    return task;
   }
 
   /**
    * Inserts many pending tasks all or nothing: one transaction, normally one multi-row `INSERT`
    * (a batch whose statement would exceed {@link MAX_INSERT_STATEMENT_BYTES} — huge params — is
    * split into several statements in the same transaction, below any server's
-   * `max_allowed_packet`). Every row is in the outbox once this resolves. Returns the tasks in
-   * the order given.
+   * `max_allowed_packet`). Every row is in the outbox once this resolves. Returns the tasks
+   * inserted, in the order given.
    */
-  async insertPendingBatch(tasks: readonly NewTask[]): Promise<TaskResource[]> {
+  async insertPendingBatch(tasks: readonly NewTask[]): Promise<NewTask[]> {
     if (tasks.length === 0) {
       return [];
     }
@@ -116,7 +97,7 @@ export class TaskOutboxRepository {
         }
       });
     }
-    return tasks.map(pendingResource);
+    return [...tasks];
   }
 
   /** Records that the broker confirmed the commands of these tasks: they leave the outbox. */

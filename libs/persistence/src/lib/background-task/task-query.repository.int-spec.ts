@@ -1,9 +1,10 @@
 import { DataSource } from 'typeorm';
-import { TaskName, TaskPage, TaskResource, TaskStatus, TaskType, encodeTaskCursor } from '@tasklane/contracts';
+import { TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
 import { TestDatabase } from '@tasklane/testing';
 import { dataSourceOptions } from '../database/data-source.options';
+import { BackgroundTask } from './background-task.entity';
 import { NewTask } from './task-outbox.repository';
-import { TaskFilter } from './task-query.repository';
+import { TaskFilter, TaskKeysetPosition, TaskRowPage } from './task-query.repository';
 import { TaskRepositories, createTaskRepositories } from './task-repositories';
 import { T0, at, succeeded, failed, useTaskRepositories } from './task-repositories.fixture';
 
@@ -48,17 +49,16 @@ describe('TaskQueryRepository (MariaDB)', () => {
       await tasks.control.cancel(created[5].taskId, at(99));
     });
 
-    const ids = (items: TaskResource[]) => items.map((item) => item.task_id);
+    const ids = (rows: BackgroundTask[]) => rows.map((row) => row.taskId);
     const newestFirst = (...indexes: number[]) => indexes.map((index) => created[index].taskId);
 
     it('lists newest first with the total', async () => {
       const page = await tasks.queries.list({}, { limit: 50, offset: 0 });
       expect(page.total).toBe(6);
-      expect(page.limit).toBe(50);
-      expect(page.offset).toBe(0);
-      expect(page.next_cursor).toBeNull();
-      expect(ids(page.items)).toEqual(newestFirst(5, 4, 3, 2, 1, 0));
-      expect(page.items[5]).toMatchObject({ status: TaskStatus.Completed, task_name: TaskName.EmailSend });
+      expect(page.next).toBeNull();
+      expect(ids(page.rows)).toEqual(newestFirst(5, 4, 3, 2, 1, 0));
+      expect(page.rows[5]).toBeInstanceOf(BackgroundTask);
+      expect(page.rows[5]).toMatchObject({ status: TaskStatus.Completed, taskName: TaskName.EmailSend });
     });
 
     it('honours limit and offset, with the total of all matches', async () => {
@@ -66,50 +66,49 @@ describe('TaskQueryRepository (MariaDB)', () => {
       const second = await tasks.queries.list({}, { limit: 2, offset: 2 });
       const last = await tasks.queries.list({}, { limit: 2, offset: 4 });
       const beyond = await tasks.queries.list({}, { limit: 2, offset: 10 });
-      expect(ids(first.items)).toEqual(newestFirst(5, 4));
-      expect(ids(second.items)).toEqual(newestFirst(3, 2));
-      expect(ids(last.items)).toEqual(newestFirst(1, 0));
-      expect(beyond.items).toEqual([]);
+      expect(ids(first.rows)).toEqual(newestFirst(5, 4));
+      expect(ids(second.rows)).toEqual(newestFirst(3, 2));
+      expect(ids(last.rows)).toEqual(newestFirst(1, 0));
+      expect(beyond.rows).toEqual([]);
       for (const page of [first, second, last, beyond]) {
         expect(page.total).toBe(6);
       }
-      expect(second).toMatchObject({ limit: 2, offset: 2 });
-      // An offset page also tells where the next page starts; the last one says there is none.
+      // An offset page also tells where the next page starts (its last row); the last one says there is none.
+      expect(second.next).toEqual({ createdAt: second.rows[1].createdAt, id: second.rows[1].id });
       expect(
-        ids((await tasks.queries.list({}, { limit: 2, offset: 0, cursor: second.next_cursor ?? '' })).items),
+        ids((await tasks.queries.list({}, { limit: 2, offset: 0, after: second.next ?? undefined })).rows),
       ).toEqual(newestFirst(1, 0));
-      expect(last.next_cursor).toBeNull();
-      expect(beyond.next_cursor).toBeNull();
+      expect(last.next).toBeNull();
+      expect(beyond.next).toBeNull();
     });
 
     it('filters by status, by task type, and by both', async () => {
       const pending = await tasks.queries.list({ status: TaskStatus.Pending }, { limit: 50, offset: 0 });
-      expect(ids(pending.items)).toEqual(newestFirst(4, 3));
+      expect(ids(pending.rows)).toEqual(newestFirst(4, 3));
       expect(pending.total).toBe(2);
 
       const email = await tasks.queries.list({ taskType: TaskType.Email }, { limit: 50, offset: 0 });
-      expect(ids(email.items)).toEqual(newestFirst(4, 2, 0));
+      expect(ids(email.rows)).toEqual(newestFirst(4, 2, 0));
       expect(email.total).toBe(3);
 
       const emailPending = await tasks.queries.list(
         { status: TaskStatus.Pending, taskType: TaskType.Email },
         { limit: 1, offset: 0 },
       );
-      expect(ids(emailPending.items)).toEqual(newestFirst(4));
+      expect(ids(emailPending.rows)).toEqual(newestFirst(4));
       expect(emailPending.total).toBe(1);
-      expect(emailPending.next_cursor).toBeNull();
+      expect(emailPending.next).toBeNull();
 
       const none = await tasks.queries.list(
         { status: TaskStatus.Running, taskType: TaskType.Analytics },
         { limit: 50, offset: 0 },
       );
-      expect(none).toEqual({ items: [], total: 0, limit: 50, offset: 0, next_cursor: null });
+      expect(none).toEqual({ rows: [], total: 0, next: null });
     });
 
-    it('refuses a malformed cursor and a cursor with a non-zero offset', async () => {
-      await expect(tasks.queries.list({}, { limit: 2, offset: 0, cursor: 'not a cursor' })).rejects.toThrow(/cursor/);
+    it('refuses a keyset position with a non-zero offset', async () => {
       await expect(
-        tasks.queries.list({}, { limit: 2, offset: 1, cursor: encodeTaskCursor({ createdAtMs: T0, id: '5' }) }),
+        tasks.queries.list({}, { limit: 2, offset: 1, after: { createdAt: new Date(T0), id: '5' } }),
       ).rejects.toThrow(/offset/);
     });
 
@@ -126,7 +125,7 @@ describe('TaskQueryRepository (MariaDB)', () => {
   describe('list with a cursor (keyset pagination) and the total of offset pages', () => {
     const TYPES = [TaskType.Email, TaskType.Report, TaskType.Cleanup, TaskType.Email, TaskType.Report];
     const STATUSES = [TaskStatus.Completed, TaskStatus.Pending, TaskStatus.Completed, TaskStatus.Failed];
-    const ids = (items: TaskResource[]) => items.map((item) => item.task_id);
+    const ids = (rows: BackgroundTask[]) => rows.map((row) => row.taskId);
     /** Tasks of the fixture, oldest first, with the type and status each was given. */
     let fixture: Array<{ taskId: string; taskType: TaskType; status: TaskStatus }>;
 
@@ -158,15 +157,15 @@ describe('TaskQueryRepository (MariaDB)', () => {
         .map((task) => task.taskId)
         .reverse();
 
-    /** Follows next_cursor from the first page to the last; returns the task ids seen and the pages. */
-    async function walk(filter: TaskFilter, limit: number): Promise<{ seen: string[]; pages: TaskPage[] }> {
+    /** Follows `next` from the first page to the last; returns the task ids seen and the pages. */
+    async function walk(filter: TaskFilter, limit: number): Promise<{ seen: string[]; pages: TaskRowPage[] }> {
       const pages = [await tasks.queries.list(filter, { limit, offset: 0 })];
-      while (pages[pages.length - 1].next_cursor !== null && pages.length <= 100) {
+      while (pages[pages.length - 1].next !== null && pages.length <= 100) {
         pages.push(
-          await tasks.queries.list(filter, { limit, offset: 0, cursor: pages[pages.length - 1].next_cursor ?? '' }),
+          await tasks.queries.list(filter, { limit, offset: 0, after: pages[pages.length - 1].next ?? undefined }),
         );
       }
-      return { seen: pages.flatMap((page) => page.items.map((item) => item.task_id)), pages };
+      return { seen: pages.flatMap((page) => ids(page.rows)), pages };
     }
 
     const filters: TaskFilter[] = [
@@ -187,11 +186,12 @@ describe('TaskQueryRepository (MariaDB)', () => {
         // Full pages but the last, and no empty page after a full last one (n a multiple of limit).
         expect(pages).toHaveLength(Math.max(1, Math.ceil(want.length / limit)));
         for (const [index, page] of pages.entries()) {
-          // The first page (no cursor) counts exactly; cursor pages do not count.
-          expect(page).toMatchObject({ total: index === 0 ? want.length : null, limit, offset: 0 });
-          expect(page.items.every((item) => filter.status === undefined || item.status === filter.status)).toBe(true);
+          // The first page (no position) counts exactly; keyset pages do not count.
+          expect(page.total).toBe(index === 0 ? want.length : null);
+          expect(page.rows.length).toBeLessThanOrEqual(limit);
+          expect(page.rows.every((row) => filter.status === undefined || row.status === filter.status)).toBe(true);
         }
-        expect(pages[pages.length - 1].next_cursor).toBeNull();
+        expect(pages[pages.length - 1].next).toBeNull();
       },
     );
 
@@ -199,21 +199,21 @@ describe('TaskQueryRepository (MariaDB)', () => {
       const filter = { taskType: TaskType.Email };
       const want = expected(filter);
       const first = await tasks.queries.list(filter, { limit: 4, offset: 0 });
-      expect(ids(first.items)).toEqual(want.slice(0, 4));
+      expect(ids(first.rows)).toEqual(want.slice(0, 4));
 
-      // Two newer matching tasks arrive, and the task the cursor points at is purged.
+      // Two newer matching tasks arrive, and the task the position points at is purged.
       const newer = [
         await inserted({ taskType: TaskType.Email, createdAt: at(1_000) }),
         await inserted({ taskType: TaskType.Email, createdAt: at(1_001) }),
       ];
       await dataSource.query('DELETE FROM background_tasks WHERE task_id = ?', [want[3]]);
 
-      const second = await tasks.queries.list(filter, { limit: 4, offset: 0, cursor: first.next_cursor ?? '' });
-      expect(ids(second.items)).toEqual(want.slice(4, 8));
+      const second = await tasks.queries.list(filter, { limit: 4, offset: 0, after: first.next ?? undefined });
+      expect(ids(second.rows)).toEqual(want.slice(4, 8));
       // The same page by offset shifts by the two arrivals less the purged task
       const byOffset = await tasks.queries.list(filter, { limit: 4, offset: 4 });
       // (it repeats the task before the purged one, which the first page showed already).
-      expect(ids(byOffset.items)).toEqual([want[2], ...want.slice(4, 7)]);
+      expect(ids(byOffset.rows)).toEqual([want[2], ...want.slice(4, 7)]);
       expect(second.total).toBeNull();
 
       await dataSource.query('DELETE FROM background_tasks WHERE task_id IN (?)', [newer.map((task) => task.taskId)]);
@@ -240,7 +240,7 @@ describe('TaskQueryRepository (MariaDB)', () => {
         const [tenth] = (await dataSource.query(
           'SELECT id, created_at AS createdAt FROM background_tasks ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 10',
         )) as [{ id: string; createdAt: Date }];
-        const middle = encodeTaskCursor({ createdAtMs: tenth.createdAt.getTime(), id: String(tenth.id) });
+        const middle: TaskKeysetPosition = { createdAt: tenth.createdAt, id: String(tenth.id) };
         const cases: Array<[TaskFilter, string]> = [
           [{}, 'idx_background_tasks_created_at'],
           [{ status: TaskStatus.Completed }, 'idx_background_tasks_status_created_at'],
@@ -266,7 +266,7 @@ describe('TaskQueryRepository (MariaDB)', () => {
           for (const page of [
             { limit: 5, offset: 0 },
             { limit: 5, offset: 3 },
-            { limit: 5, offset: 0, cursor: middle },
+            { limit: 5, offset: 0, after: middle },
           ]) {
             statements.length = 0;
             await repository.queries.list(filter, page);
@@ -278,14 +278,14 @@ describe('TaskQueryRepository (MariaDB)', () => {
               where,
               key: index,
               // On a table this small the optimizer picks `ref` or `range` on the forced index by
-              // sampled statistics, run to run (at 200,000 rows a cursor page is a `range` reading
+              // sampled statistics, run to run (at 200,000 rows a keyset page is a `range` reading
               // `limit` entries: checked by hand with Handler_read_prev; the bench times it at 1M).
               type: expect.stringMatching(/^(ref|index|range)$/),
               extra: expect.stringMatching(/Using index/),
             });
             expect(scan?.Extra).not.toMatch(/filesort/);
             const counting = ({ sql }: { sql: string }) => sql.includes('background_task_counts');
-            if (page.cursor === undefined) {
+            if (page.after === undefined) {
               // The offset page's exact total: read off the counts and their journal, never a
               // scan of background_tasks.
               // (A lookup of the counts by their primary key is read while planning: no step.)
@@ -294,7 +294,7 @@ describe('TaskQueryRepository (MariaDB)', () => {
               expect(tables).toContain('background_task_count_changes');
               expect(tables).not.toContain('background_tasks');
             } else {
-              // A cursor page never counts.
+              // A keyset page never counts.
               expect(statements.some(counting)).toBe(false);
             }
           }
@@ -304,15 +304,12 @@ describe('TaskQueryRepository (MariaDB)', () => {
       }
     });
 
-    it('answers an empty last page for a cursor past the oldest task', async () => {
-      const page = await tasks.queries.list(
-        {},
-        { limit: 10, offset: 0, cursor: encodeTaskCursor({ createdAtMs: 0, id: '1' }) },
-      );
-      expect(page).toEqual({ items: [], total: null, limit: 10, offset: 0, next_cursor: null });
+    it('answers an empty last page for a position past the oldest task', async () => {
+      const page = await tasks.queries.list({}, { limit: 10, offset: 0, after: { createdAt: new Date(0), id: '1' } });
+      expect(page).toEqual({ rows: [], total: null, next: null });
     });
 
-    it('gives the exact total on offset pages (with a deep offset too) and none on cursor pages', async () => {
+    it('gives the exact total on offset pages (with a deep offset too) and none on keyset pages', async () => {
       const digits =
         'SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 ' +
         'UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9';
@@ -329,14 +326,14 @@ describe('TaskQueryRepository (MariaDB)', () => {
       expect(first.total).toBe(matching);
       const deep = await tasks.queries.list(analytics, { limit: 5, offset: 2_000 });
       expect(deep.total).toBe(matching);
-      expect(deep.items).toHaveLength(5);
-      expect(deep.next_cursor).not.toBeNull();
+      expect(deep.rows).toHaveLength(5);
+      expect(deep.next).not.toBeNull();
       expect((await tasks.queries.list({}, { limit: 5, offset: 0 })).total).toBe(await tasks.counts.count({}));
-      // The deep offset page and the cursor walk agree; cursor pages carry no total.
-      const tail = await tasks.queries.list(analytics, { limit: 1_000, offset: 0, cursor: deep.next_cursor ?? '' });
+      // The deep offset page and the keyset walk agree; keyset pages carry no total.
+      const tail = await tasks.queries.list(analytics, { limit: 1_000, offset: 0, after: deep.next ?? undefined });
       expect(tail.total).toBeNull();
-      expect(tail.items).toHaveLength(matching - 2_005);
-      expect(tail.next_cursor).toBeNull();
+      expect(tail.rows).toHaveLength(matching - 2_005);
+      expect(tail.next).toBeNull();
     });
   });
 
@@ -384,29 +381,29 @@ describe('TaskQueryRepository (MariaDB)', () => {
     ];
 
     it.each(filters)(
-      'lists %j newest created first, by offset pages and by cursor pages alike',
+      'lists %j newest created first, by offset pages and by keyset pages alike',
       async (filter, keep) => {
         const expected = want(keep);
         const all = await tasks.queries.list(filter, { limit: 50, offset: 0 });
-        expect(all.items.map((item) => item.task_id)).toEqual(expected);
-        const createdAt = all.items.map((item) => Date.parse(item.created_at));
+        expect(all.rows.map((row) => row.taskId)).toEqual(expected);
+        const createdAt = all.rows.map((row) => row.createdAt.getTime());
         expect(createdAt).toEqual([...createdAt].sort((a, b) => b - a));
         for (const limit of [1, 2, 3]) {
           const seen: string[] = [];
-          let cursor: string | null = null;
+          let after: TaskKeysetPosition | null = null;
           let offset = 0;
           const byOffset: string[] = [];
           do {
-            const page: TaskPage = await tasks.queries.list(filter, {
+            const page: TaskRowPage = await tasks.queries.list(filter, {
               limit,
               offset: 0,
-              ...(cursor === null ? {} : { cursor }),
+              ...(after === null ? {} : { after }),
             });
-            seen.push(...page.items.map((item) => item.task_id));
-            cursor = page.next_cursor;
-          } while (cursor !== null && seen.length <= rows.length);
+            seen.push(...page.rows.map((row) => row.taskId));
+            after = page.next;
+          } while (after !== null && seen.length <= rows.length);
           for (; offset < expected.length; offset += limit) {
-            byOffset.push(...(await tasks.queries.list(filter, { limit, offset })).items.map((item) => item.task_id));
+            byOffset.push(...(await tasks.queries.list(filter, { limit, offset })).rows.map((row) => row.taskId));
           }
           // Every task once, in order, however the pages fall across tasks created in the same millisecond.
           expect({ limit, seen }).toEqual({ limit, seen: expected });

@@ -1,18 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import {
-  TaskListPosition,
-  TaskPage,
-  TaskResource,
-  TaskRunResource,
-  TaskStatus,
-  TaskType,
-  decodeTaskCursor,
-  encodeTaskCursor,
-} from '@tasklane/contracts';
+import { TaskStatus, TaskType } from '@tasklane/contracts';
 import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
-import { toTaskResource } from './background-task.mapper';
 import { TABLE } from './task-sql';
 import { TaskCountFilter } from './task-counts';
 import { TaskCountRepository } from './task-count.repository';
@@ -21,15 +11,36 @@ import { DatabaseBoundary } from '../database/database-errors';
 /** Which tasks a list or a count is about: any combination of status and task type. */
 export type TaskFilter = TaskCountFilter;
 
-/** Which page of a list: `limit` tasks, after `cursor` (a `next_cursor`) or from `offset` on. */
+/**
+ * A keyset position in a list, newest first: right after the task created at `createdAt` with row
+ * `id` (`background_tasks.id`, a positive decimal). Lists are ordered by the pair.
+ */
+export interface TaskKeysetPosition {
+  createdAt: Date;
+  id: string;
+}
+
+/** Which page of a list: `limit` tasks, right `after` a keyset position or from `offset` on. */
 export interface TaskPageRequest {
   limit: number;
   offset: number;
-  cursor?: string;
+  after?: TaskKeysetPosition;
+}
+
+/** A page of a list: its rows, newest first, the count of all matches, and where the next page starts. */
+export interface TaskRowPage {
+  rows: BackgroundTask[];
+  /** How many tasks match the filter (all pages): counted for a page without `after` only, else null. */
+  total: number | null;
+  /** The position of the page's last row when more rows follow; null on the last page. */
+  next: TaskKeysetPosition | null;
 }
 
 /** The condition of a list on the columns of `background_tasks`, with named parameters. */
-function matching(filter: TaskFilter, after?: TaskListPosition): { sql: string; parameters: Record<string, unknown> } {
+function matching(
+  filter: TaskFilter,
+  after?: TaskKeysetPosition,
+): { sql: string; parameters: Record<string, unknown> } {
   const clauses: string[] = [];
   const parameters: Record<string, unknown> = {};
   if (filter.status !== undefined) {
@@ -43,7 +54,7 @@ function matching(filter: TaskFilter, after?: TaskListPosition): { sql: string; 
   if (after !== undefined) {
     // (created_at, id) < (:afterCreatedAt, :afterId), spelled out: two ranges of the index.
     clauses.push('(created_at < :afterCreatedAt OR (created_at = :afterCreatedAt AND id < :afterId))');
-    parameters['afterCreatedAt'] = new Date(after.createdAtMs);
+    parameters['afterCreatedAt'] = after.createdAt;
     parameters['afterId'] = after.id;
   }
   return { sql: clauses.length === 0 ? 'TRUE' : clauses.join(' AND '), parameters };
@@ -55,7 +66,7 @@ function matching(filter: TaskFilter, after?: TaskListPosition): { sql: string; 
  * not follow the row ids of concurrent inserts), and InnoDB appends the primary key to every
  * secondary index, so `(status, created_at)` is in effect `(status, created_at, id)` (migration
  * 008). Named in the query because MariaDB, left to itself with `ORDER BY … LIMIT n`, may scan
- * another index filtering every row, or read a `ref` on the prefix without using the cursor's
+ * another index filtering every row, or read a `ref` on the prefix without using the keyset's
  * range. Forced, every page is a range of at most `offset + limit` index entries.
  */
 function listIndex(filter: TaskFilter): string {
@@ -79,29 +90,25 @@ export class TaskQueryRepository {
     @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
   ) {}
 
-  async findByTaskId(taskId: string): Promise<TaskResource | null> {
-    const row = await this.dataSource.getRepository(BackgroundTask).findOneBy({ taskId });
-    return row === null ? null : toTaskResource(row);
+  findByTaskId(taskId: string): Promise<BackgroundTask | null> {
+    return this.dataSource.getRepository(BackgroundTask).findOneBy({ taskId });
   }
 
   /**
    * One page of tasks matching `filter`, newest first by `created_at` (ties: the later row first).
-   * A `cursor` (a `next_cursor` of an earlier page) starts the page right after that page's last
-   * task — a keyset query, `WHERE <filter> AND (created_at, id) < (?, ?) ORDER BY created_at DESC,
-   * id DESC LIMIT n`, the same short index range however deep the page — and cannot be combined
-   * with a non-zero `offset`. An `offset` skips that many
+   * A position `after` (the `next` of an earlier page) starts the page right after that page's
+   * last task — a keyset query, `WHERE <filter> AND (created_at, id) < (?, ?) ORDER BY created_at
+   * DESC, id DESC LIMIT n`, the same short index range however deep the page — and cannot be
+   * combined with a non-zero `offset`. An `offset` skips that many
    * matching tasks off the index before any row is read: linear in the offset, but index-only.
-   * `next_cursor` comes from reading one task more than the page. `total` (an offset page only,
+   * `next` comes from reading one task more than the page. `total` (a page without `after` only,
    * as the original API has it) is an exact count, made concurrently on another connection; a
-   * cursor page does not count — its cost must not grow with the number of matches.
+   * keyset page does not count — its cost must not grow with the number of matches.
    */
-  async list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskPage> {
-    const after = page.cursor === undefined ? undefined : decodeTaskCursor(page.cursor);
-    if (after === null) {
-      throw new RangeError('not a task list cursor');
-    }
+  async list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskRowPage> {
+    const after = page.after;
     if (after !== undefined && page.offset > 0) {
-      throw new RangeError('a cursor cannot be combined with a non-zero offset');
+      throw new RangeError('a keyset position cannot be combined with a non-zero offset');
     }
     const [rows, total] = await Promise.all([
       this.pageRows(filter, after, page.limit + 1, page.offset),
@@ -110,12 +117,9 @@ export class TaskQueryRepository {
     const items = rows.slice(0, page.limit);
     const last = items[items.length - 1];
     return {
-      items: items.map(toTaskResource),
+      rows: items,
       total,
-      limit: page.limit,
-      offset: page.offset,
-      next_cursor:
-        rows.length > page.limit ? encodeTaskCursor({ createdAtMs: last.createdAt.getTime(), id: last.id }) : null,
+      next: rows.length > page.limit ? { createdAt: last.createdAt, id: last.id } : null,
     };
   }
 
@@ -126,7 +130,7 @@ export class TaskQueryRepository {
    */
   private pageRows(
     filter: TaskFilter,
-    after: TaskListPosition | undefined,
+    after: TaskKeysetPosition | undefined,
     limit: number,
     offset: number,
   ): Promise<BackgroundTask[]> {
@@ -146,20 +150,8 @@ export class TaskQueryRepository {
   }
 
   /** The earlier runs of a task, oldest first (empty when it never was re-queued). */
-  async listRuns(taskId: string): Promise<TaskRunResource[]> {
-    const runs = await this.dataSource
-      .getRepository(BackgroundTaskRun)
-      .find({ where: { taskId }, order: { run: 'ASC' } });
-    return runs.map((run) => ({
-      run: run.run,
-      status: run.status,
-      retry_count: run.retryCount,
-      result: run.result ?? null,
-      error_message: run.errorMessage,
-      started_at: run.startedAt?.toISOString() ?? null,
-      completed_at: run.completedAt?.toISOString() ?? null,
-      archived_at: run.archivedAt.toISOString(),
-    }));
+  listRuns(taskId: string): Promise<BackgroundTaskRun[]> {
+    return this.dataSource.getRepository(BackgroundTaskRun).find({ where: { taskId }, order: { run: 'ASC' } });
   }
 
   /** Per task type, the age (ms, on the database clock) of the oldest task still pending. */

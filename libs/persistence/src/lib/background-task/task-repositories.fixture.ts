@@ -1,16 +1,9 @@
 import { DataSource } from 'typeorm';
-import {
-  TaskCommand,
-  TaskEvent,
-  TaskEventType,
-  TaskName,
-  TaskResource,
-  TaskType,
-  newTaskId,
-} from '@tasklane/contracts';
+import { TaskCommand, TaskEvent, TaskEventType, TaskName, TaskType, newTaskId } from '@tasklane/contracts';
 import { TestDatabase, createTestDatabase } from '@tasklane/testing';
 import { dataSourceOptions } from '../database/data-source.options';
 import { migrateUp } from '../database/migrator';
+import { BackgroundTask } from './background-task.entity';
 import { NewTask } from './task-outbox.repository';
 export type { Delivery } from '../testing/task-rows.fixture';
 import { Delivery, commandOfTask, readDelivery, readTask } from '../testing/task-rows.fixture';
@@ -98,8 +91,8 @@ export interface TaskRepositoriesFixture {
   readonly db: TestDatabase;
   readonly dataSource: DataSource;
   readonly tasks: TaskRepositories;
-  /** The task as the API shows it; fails the test if it does not exist. */
-  row(taskId: string): Promise<TaskResource>;
+  /** The row of a task; fails the test if it does not exist. */
+  row(taskId: string): Promise<BackgroundTask>;
   /** The delivery columns of a task (migration 003). */
   delivery(taskId: string): Promise<Delivery>;
   /** Inserts a pending task (of {@link newTask} with `overrides`). */
@@ -142,7 +135,7 @@ export function useTaskRepositories(label: string): TaskRepositoriesFixture {
     await db?.drop();
   });
 
-  function row(taskId: string): Promise<TaskResource> {
+  function row(taskId: string): Promise<BackgroundTask> {
     return readTask(fixture.tasks.queries, taskId);
   }
 

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
-import { TaskCommand, TaskResource } from '@tasklane/contracts';
+import { TaskCommand } from '@tasklane/contracts';
+import { BackgroundTask } from '../background-task/background-task.entity';
 import { NewTask } from '../background-task/task-outbox.repository';
 import { TaskQueryRepository } from '../background-task/task-query.repository';
 
@@ -17,11 +18,11 @@ export interface Delivery {
   lease_left_ms: number | null;
 }
 
-/** The task as the API shows it; throws when it does not exist. */
+/** The row of a task; throws when it does not exist. */
 export async function readTask(
   queries: Pick<TaskQueryRepository, 'findByTaskId'>,
   taskId: string,
-): Promise<TaskResource> {
+): Promise<BackgroundTask> {
   const found = await queries.findByTaskId(taskId);
   if (found === null) {
     throw new Error(`task ${taskId} not found`);

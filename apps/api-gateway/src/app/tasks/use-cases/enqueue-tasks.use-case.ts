@@ -3,6 +3,7 @@ import { TaskCommand, TaskResource, ValidEnqueueTask, newTaskId } from '@tasklan
 import { TaskMetrics } from '@tasklane/observability';
 import { NewTask, TaskOutboxRepository } from '@tasklane/persistence';
 import { PendingTaskWriter } from '../pending-task.writer';
+import { toPendingTaskResource } from '../task-resource.mapper';
 import { TaskDispatcher } from './task-dispatcher';
 
 const NOT_ENQUEUED = 'the task was not enqueued';
@@ -53,7 +54,7 @@ export class EnqueueTasks {
   async one(request: ValidEnqueueTask): Promise<TaskResource> {
     this.dispatcher.requireBroker(NOT_ENQUEUED);
     // Committed together with the rows of concurrent enqueues (one multi-row INSERT under load).
-    const task = await this.writer.insert(newTaskOf(request, new Date()));
+    const task = toPendingTaskResource(await this.writer.insert(newTaskOf(request, new Date())));
     this.dispatcher.crashIfTesting();
     await this.dispatcher.dispatch(commandOf(task, request));
     this.count(task);
@@ -74,7 +75,8 @@ export class EnqueueTasks {
   async batch(requests: readonly ValidEnqueueTask[]): Promise<TaskResource[]> {
     this.dispatcher.requireBroker(NOT_ENQUEUED);
     const createdAt = new Date();
-    const tasks = await this.outbox.insertPendingBatch(requests.map((request) => newTaskOf(request, createdAt)));
+    const rows = await this.outbox.insertPendingBatch(requests.map((request) => newTaskOf(request, createdAt)));
+    const tasks = rows.map(toPendingTaskResource);
     this.dispatcher.crashIfTesting();
     await Promise.all(tasks.map((task, index) => this.dispatcher.dispatch(commandOf(task, requests[index]))));
     tasks.forEach((task) => this.count(task));

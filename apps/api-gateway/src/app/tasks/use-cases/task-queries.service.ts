@@ -1,6 +1,15 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { TaskCount, TaskPage, TaskResource, TaskRunResource } from '@tasklane/contracts';
-import { TaskCountRepository, TaskFilter, TaskPageRequest, TaskQueryRepository } from '@tasklane/persistence';
+import { TaskCountRepository, TaskFilter, TaskQueryRepository } from '@tasklane/persistence';
+import { decodeListCursor } from '../task-cursor';
+import { toTaskPage, toTaskResource, toTaskRunResource } from '../task-resource.mapper';
+
+/** Which page of GET /api/tasks: `limit` tasks, after `cursor` (a `next_cursor`) or from `offset` on. */
+export interface TaskListRequest {
+  limit: number;
+  offset: number;
+  cursor?: string;
+}
 
 /** The read side of the tasks API: a task, a page of tasks, a count, a task's earlier runs. */
 @Injectable()
@@ -12,15 +21,18 @@ export class TaskQueries {
 
   /** The task, or a 404 naming it. */
   async get(taskId: string): Promise<TaskResource> {
-    const task = await this.queries.findByTaskId(taskId);
-    if (task === null) {
+    const row = await this.queries.findByTaskId(taskId);
+    if (row === null) {
       throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `Task ${taskId} not found` });
     }
-    return task;
+    return toTaskResource(row);
   }
 
-  list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskPage> {
-    return this.queries.list(filter, page);
+  /** A page of tasks; a 400 for a `cursor` this API did not give out. */
+  async list(filter: TaskFilter, page: TaskListRequest): Promise<TaskPage> {
+    const after = page.cursor === undefined ? undefined : decodeListCursor(page.cursor);
+    const rows = await this.queries.list(filter, { limit: page.limit, offset: page.offset, after });
+    return toTaskPage(rows, page);
   }
 
   async count(filter: TaskFilter): Promise<TaskCount> {
@@ -30,6 +42,6 @@ export class TaskQueries {
   /** The earlier runs of a task (archived by retry), oldest first; 404 for an unknown task. */
   async runs(taskId: string): Promise<TaskRunResource[]> {
     await this.get(taskId);
-    return this.queries.listRuns(taskId);
+    return (await this.queries.listRuns(taskId)).map(toTaskRunResource);
   }
 }
