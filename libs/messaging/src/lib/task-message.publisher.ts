@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { WriteCoalescer } from '@tasklane/concurrency';
+import { Batcher } from '@tasklane/concurrency';
 import {
   DeadLetterHeader,
   Exchange,
@@ -24,7 +24,7 @@ const EVENT_GROUP_MAX = 256;
  */
 @Injectable()
 export class TaskMessagePublisher {
-  private readonly eventGroups = new Map<TaskEventType, WriteCoalescer<TaskEvent, void>>();
+  private readonly eventGroups = new Map<TaskEventType, Batcher<TaskEvent, void>>();
 
   constructor(@Inject(AmqpPublisher) private readonly publisher: AmqpPublisher) {}
 
@@ -53,20 +53,20 @@ export class TaskMessagePublisher {
    * confirm, one delivery and one ack for the whole group.
    */
   publishEvent(event: TaskEvent): Promise<void> {
-    return this.eventGroupOf(event.event).write(event);
+    return this.eventGroupOf(event.event).add(event);
   }
 
-  private eventGroupOf(type: TaskEventType): WriteCoalescer<TaskEvent, void> {
+  private eventGroupOf(type: TaskEventType): Batcher<TaskEvent, void> {
     const existing = this.eventGroups.get(type);
     if (existing) {
       return existing;
     }
-    const group = new WriteCoalescer<TaskEvent, void>(
+    const group = new Batcher<TaskEvent, void>(
       async (events) => {
         await this.publishEventGroup(type, events);
         return events.map(() => undefined);
       },
-      { maxInFlight: 2, maxGroup: EVENT_GROUP_MAX },
+      { maxInFlight: 2, maxSize: EVENT_GROUP_MAX, maxWaitMs: 0 },
     );
     this.eventGroups.set(type, group);
     return group;

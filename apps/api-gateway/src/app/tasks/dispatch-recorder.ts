@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import { retryWithBackoff } from '@tasklane/concurrency';
+import { Batcher, retryWithBackoff } from '@tasklane/concurrency';
 import { DatabaseUnavailableError, TaskOutboxRepository } from '@tasklane/persistence';
 
 const FLUSH_INTERVAL_MS = 25;
@@ -15,31 +15,26 @@ const MAX_ATTEMPTS = 3;
 @Injectable()
 export class DispatchRecorder implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DispatchRecorder.name);
-  private pending: string[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private readonly batcher: Batcher<string>;
 
-  constructor(@Inject(TaskOutboxRepository) private readonly outbox: TaskOutboxRepository) {}
+  constructor(@Inject(TaskOutboxRepository) private readonly outbox: TaskOutboxRepository) {
+    this.batcher = new Batcher((batch) => this.markDispatched(batch), {
+      maxSize: MAX_BATCH,
+      maxWaitMs: FLUSH_INTERVAL_MS,
+      maxInFlight: 2,
+    });
+  }
 
   record(taskId: string): void {
-    this.pending.push(taskId);
-    if (this.pending.length >= MAX_BATCH) {
-      void this.flush();
-    } else {
-      this.timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
-    }
+    void this.batcher.add(taskId);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.flush();
+  beforeApplicationShutdown(): Promise<void> {
+    return this.batcher.flush();
   }
 
-  private async flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    const batch = this.pending;
-    this.pending = [];
+  /** Never throws: a batch that could not be recorded is left to the outbox relay. */
+  private async markDispatched(batch: string[]): Promise<void> {
     try {
       await retryWithBackoff(() => this.outbox.markDispatched(batch, new Date()), {
         minDelayMs: FLUSH_INTERVAL_MS,

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { WriteCoalescer } from '@tasklane/concurrency';
+import { Batcher } from '@tasklane/concurrency';
 import { DatabaseUnavailableError, NewTask, TaskOutboxRepository } from '@tasklane/persistence';
 
 type PendingTaskStore = Pick<TaskOutboxRepository, 'insertPending' | 'insertPendingBatch'>;
@@ -14,14 +14,14 @@ type PendingTaskStore = Pick<TaskOutboxRepository, 'insertPending' | 'insertPend
  */
 @Injectable()
 export class PendingTaskWriter {
-  private readonly coalescer: WriteCoalescer<NewTask, NewTask>;
+  private readonly batcher: Batcher<NewTask, NewTask>;
 
   constructor(@Inject(TaskOutboxRepository) private readonly tasks: PendingTaskStore) {
-    this.coalescer = new WriteCoalescer((group) => this.writeGroup(group), { maxInFlight: 2, maxGroup: 256 });
+    this.batcher = new Batcher((group) => this.writeGroup(group), { maxInFlight: 2, maxSize: 256, maxWaitMs: 0 });
   }
 
   insert(task: NewTask): Promise<NewTask> {
-    return this.coalescer.write(task);
+    return this.batcher.add(task);
   }
 
   private async writeGroup(group: NewTask[]): Promise<Array<NewTask | Promise<NewTask>>> {

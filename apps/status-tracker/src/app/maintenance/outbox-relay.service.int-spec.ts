@@ -83,7 +83,7 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
     await waitFor('dispatched_at to be recorded', async () => (await dispatchedAt(task.taskId)) !== null);
     expect(await tasks.queries.findByTaskId(task.taskId)).toMatchObject({
       status: TaskStatus.Pending,
-      started_at: null,
+      startedAt: null,
     });
 
     // Later runs leave it alone: once a newer task has been relayed, the first still has one copy.

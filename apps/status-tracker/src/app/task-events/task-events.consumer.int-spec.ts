@@ -1,16 +1,9 @@
 import { Channel, ChannelModel, GetMessage } from 'amqplib';
 import { Connection as MysqlConnection, createConnection } from 'mysql2/promise';
-import {
-  DeadLetterHeader,
-  Exchange,
-  Queue,
-  TaskEvent,
-  TaskEventType,
-  TaskResource,
-  TaskStatus,
-} from '@tasklane/contracts';
+import { DeadLetterHeader, Exchange, Queue, TaskEvent, TaskEventType, TaskStatus } from '@tasklane/contracts';
 import { TaskMessagePublisher } from '@tasklane/messaging';
-import { TaskRepositories, NewTask } from '@tasklane/persistence';
+import { BackgroundTask, TaskRepositories, NewTask } from '@tasklane/persistence';
+import { readTask } from '@tasklane/persistence/testing';
 import { TestDatabase, TestVhost, takeAll, waitFor } from '@tasklane/testing';
 import { TrackerFixture, newTask as fixtureTask, startTrackerFixture } from '../testing/tracker.fixture';
 
@@ -80,12 +73,8 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     );
   }
 
-  async function row(taskId: string): Promise<TaskResource> {
-    const found = await tasks.queries.findByTaskId(taskId);
-    if (found === null) {
-      throw new Error(`task ${taskId} not found`);
-    }
-    return found;
+  function row(taskId: string): Promise<BackgroundTask> {
+    return readTask(tasks.queries, taskId);
   }
 
   /** Claims retry `retryCount` as a worker would; returns the claim's generation (`attempt`). */
@@ -104,7 +93,11 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     return { task, attempt: await claim(task, 0, startedAt) };
   }
 
-  function rowWhere(task: NewTask, description: string, check: (row: TaskResource) => boolean): Promise<TaskResource> {
+  function rowWhere(
+    task: NewTask,
+    description: string,
+    check: (row: BackgroundTask) => boolean,
+  ): Promise<BackgroundTask> {
     return waitFor(`task ${task.taskId} ${description}`, async () => {
       const current = await row(task.taskId);
       return check(current) ? current : false;
@@ -153,10 +146,10 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     expect(done).toMatchObject({
       status: TaskStatus.Completed,
       result: { rows: 3, file: 'out.csv' },
-      error_message: null,
-      retry_count: 0,
-      started_at: '2025-06-01T10:00:01.250Z',
-      completed_at: '2025-06-01T10:00:02.750Z',
+      errorMessage: null,
+      retryCount: 0,
+      startedAt: new Date('2025-06-01T10:00:01.250Z'),
+      completedAt: new Date('2025-06-01T10:00:02.750Z'),
     });
   });
 
@@ -196,17 +189,17 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     expect(await row(claimed.taskId)).toMatchObject({
       status: TaskStatus.Completed,
       result: { ok: true },
-      retry_count: 0,
-      started_at: '2025-06-01T10:00:01.000Z',
-      completed_at: '2025-06-01T10:00:03.000Z',
+      retryCount: 0,
+      startedAt: new Date('2025-06-01T10:00:01.000Z'),
+      completedAt: new Date('2025-06-01T10:00:03.000Z'),
     });
     expect(await row(reclaimed.taskId)).toMatchObject({
       status: TaskStatus.Completed,
       result: { from: 'the current claim' },
-      error_message: null,
-      retry_count: 0,
-      started_at: '2025-06-01T10:00:02.000Z',
-      completed_at: '2025-06-01T10:00:03.000Z',
+      errorMessage: null,
+      retryCount: 0,
+      startedAt: new Date('2025-06-01T10:00:02.000Z'),
+      completedAt: new Date('2025-06-01T10:00:03.000Z'),
     });
   });
 
@@ -245,9 +238,9 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     await drained();
     expect(await row(task.taskId)).toMatchObject({
       status: TaskStatus.Failed,
-      retry_count: 2,
-      error_message: 'third and last',
-      completed_at: '2025-06-01T10:00:05.500Z',
+      retryCount: 2,
+      errorMessage: 'third and last',
+      completedAt: new Date('2025-06-01T10:00:05.500Z'),
     });
   });
 
@@ -301,7 +294,7 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
 
     await drained();
     expect(await row(good.taskId)).toMatchObject({ status: TaskStatus.Completed, result: 1 });
-    expect(await row(bad.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
+    expect(await row(bad.taskId)).toMatchObject({ status: TaskStatus.Running, errorMessage: null });
     const parked = await deadLetters();
     expect(parked).toHaveLength(1);
     expect(parked[0].properties.messageId).toBe(`${bad.taskId}.0.failed`);
@@ -360,8 +353,8 @@ describe('TaskEventsConsumer (status tracker, RabbitMQ + MariaDB)', () => {
     );
 
     await drained();
-    expect(await row(good.task.taskId)).toMatchObject({ status: TaskStatus.Failed, error_message: 'short' });
-    expect(await row(bad.task.taskId)).toMatchObject({ status: TaskStatus.Running, error_message: null });
+    expect(await row(good.task.taskId)).toMatchObject({ status: TaskStatus.Failed, errorMessage: 'short' });
+    expect(await row(bad.task.taskId)).toMatchObject({ status: TaskStatus.Running, errorMessage: null });
     const parked = await deadLetters();
     expect(parked).toHaveLength(1);
     expect(parked[0].properties.messageId).toBe(`${bad.task.taskId}.0.failed`);

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { Queue, TaskEvent, decodeTaskEvents, encodeEvents } from '@tasklane/contracts';
 import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { retryWithBackoff } from '@tasklane/concurrency';
+import { Batcher, retryWithBackoff } from '@tasklane/concurrency';
 import { DatabaseUnavailableError, EventsApplied, TaskEventRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 
@@ -10,7 +10,6 @@ import { TrackerEnv } from '../tracker.env';
 interface PendingDelivery {
   events: TaskEvent[];
   delivery: Delivery;
-  written: () => void;
 }
 
 const DATABASE_RETRY_MIN_DELAY_MS = 250;
@@ -27,11 +26,8 @@ const DATABASE_RETRY_MAX_DELAY_MS = 5_000;
 export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(TaskEventsConsumer.name);
   private readonly consumer: QueueConsumer;
-  private pending: PendingDelivery[] = [];
-  /** Events in {@link pending}. */
-  private pendingEvents = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
+  /** Deliveries wait here to be written together; batches are written one after another. */
+  private readonly batches: Batcher<PendingDelivery>;
   /** Deliveries received and not yet settled, with when each arrived (in arrival order). */
   private readonly inHand = new Map<Delivery, number>();
   private readonly stopped: Promise<void>;
@@ -45,6 +41,12 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
+    this.batches = new Batcher((batch) => this.write(batch).catch((error: unknown) => this.giveBack(batch, error)), {
+      maxSize: env.TRACKER_BATCH_SIZE,
+      maxWaitMs: env.TRACKER_FLUSH_INTERVAL_MS,
+      maxInFlight: 1,
+      sizeOf: (pending) => pending.events.length,
+    });
     this.consumer = new QueueConsumer(connection, {
       queue: Queue.StatusTracker,
       // Twice the batch: one batch is being written while the next one fills.
@@ -84,9 +86,8 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
   }
 
   /** Resolves once every event delivered so far is written (or dead-lettered) and acked. */
-  async settled(): Promise<void> {
-    this.flush();
-    await this.flushing;
+  settled(): Promise<void> {
+    return this.batches.flush();
   }
 
   private async handle(delivery: Delivery): Promise<void> {
@@ -130,31 +131,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
         this.messageIdOf(delivery),
       );
     }
-    await new Promise<void>((written) => {
-      this.pending.push({ events, delivery, written });
-      this.pendingEvents += events.length;
-      if (this.pendingEvents >= this.env.TRACKER_BATCH_SIZE) {
-        this.flush();
-      } else if (this.timer === null) {
-        this.timer = setTimeout(() => this.flush(), this.env.TRACKER_FLUSH_INTERVAL_MS);
-      }
-    });
-  }
-
-  /** Takes the events gathered so far as one batch; batches are written one after another. */
-  private flush(): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    const batch = this.pending;
-    this.pending = [];
-    this.pendingEvents = 0;
-    if (batch.length > 0) {
-      this.flushing = this.flushing
-        .then(() => this.write(batch))
-        .catch((error: unknown) => this.giveBack(batch, error));
-    }
+    await this.batches.add({ events, delivery });
   }
 
   private async write(batch: PendingDelivery[]): Promise<void> {
@@ -177,7 +154,6 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     }
     for (const pending of batch) {
       pending.delivery.ack();
-      pending.written();
     }
   }
 
@@ -230,7 +206,6 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     await new Promise((resolve) => setTimeout(resolve, DATABASE_RETRY_MAX_DELAY_MS));
     for (const pending of batch) {
       pending.delivery.nack(true);
-      pending.written();
     }
   }
 

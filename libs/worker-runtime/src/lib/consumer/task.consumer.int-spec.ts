@@ -20,7 +20,6 @@ import {
   TaskEvent,
   TaskEventType,
   TaskName,
-  TaskResource,
   TaskStatus,
   TaskType,
   newTaskId,
@@ -35,7 +34,14 @@ import {
   assertTopology,
   retryDelayLevels,
 } from '@tasklane/messaging';
-import { TaskRepositories, createTaskRepositories, NewTask, dataSourceOptions, migrateUp } from '@tasklane/persistence';
+import {
+  BackgroundTask,
+  TaskRepositories,
+  createTaskRepositories,
+  NewTask,
+  dataSourceOptions,
+  migrateUp,
+} from '@tasklane/persistence';
 import { Delivery, readDelivery, readTask } from '@tasklane/persistence/testing';
 import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
 import { HandlesTask, PermanentTaskError, TaskContext, TaskHandler } from '../handlers/task-handler';
@@ -242,7 +248,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     );
   }
 
-  function row(taskId: string): Promise<TaskResource> {
+  function row(taskId: string): Promise<BackgroundTask> {
     return readTask(tasks.queries, taskId);
   }
 
@@ -405,9 +411,9 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       // before publishing it — without the status tracker (not running here).
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Completed,
-        retry_count: 0,
-        started_at: started.occurred_at,
-        completed_at: succeeded.occurred_at,
+        retryCount: 0,
+        startedAt: new Date(started.occurred_at),
+        completedAt: new Date(succeeded.occurred_at),
         result,
       });
       // The claim took the task out of the outbox; the recorded outcome ended its lease.
@@ -452,9 +458,9 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(eventsOf(task.taskId)).toEqual([]);
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Cancelled,
-        started_at: null,
-        retry_count: 0,
-        completed_at: expect.any(String),
+        startedAt: null,
+        retryCount: 0,
+        completedAt: expect.any(Date),
       });
     });
 
@@ -523,8 +529,8 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       // The tracker (not running here) applies `retrying`; the final failure the worker records itself.
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Failed,
-        retry_count: 2,
-        error_message: 'boom on attempt 2',
+        retryCount: 2,
+        errorMessage: 'boom on attempt 2',
       });
       expect((await delivery(task.taskId)).attempt).toBe(3);
       for (const delay of RETRY_LEVELS) {
@@ -596,15 +602,15 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
       expect(await row(unknownName.taskId)).toMatchObject({
         status: TaskStatus.Failed,
-        error_message: 'unprocessable message: unknown task_name "email.spam"',
-        started_at: null,
-        completed_at: expect.any(String),
+        errorMessage: 'unprocessable message: unknown task_name "email.spam"',
+        startedAt: null,
+        completedAt: expect.any(Date),
       });
       expect(await row(badParams.taskId)).toMatchObject({
         status: TaskStatus.Failed,
-        error_message: expect.stringMatching(/^unprocessable message: invalid params: params\.to must be an email/),
-        started_at: null,
-        completed_at: expect.any(String),
+        errorMessage: expect.stringMatching(/^unprocessable message: invalid params: params\.to must be an email/),
+        startedAt: null,
+        completedAt: expect.any(Date),
       });
       expect(handler.callsFor(unknownName.taskId)).toHaveLength(0);
       expect(handler.callsFor(badParams.taskId)).toHaveLength(0);
@@ -628,7 +634,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(parked.map((message) => message.properties.messageId)).toEqual(['poison-copy']);
 
       await waitForEvent(task.taskId, TaskEventType.Succeeded);
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, error_message: null });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, errorMessage: null });
       expect(handler.callsFor(task.taskId)).toHaveLength(1);
       expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([
         TaskEventType.Started,
@@ -692,7 +698,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         TaskEventType.Started,
         TaskEventType.Succeeded,
       ]);
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, retry_count: 0 });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, retryCount: 0 });
       await taskQueueDrained();
     });
 
@@ -719,7 +725,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(eventsOf(task.taskId).map((event) => event.event)).toEqual([TaskEventType.Started]);
       expect(retries.filter((retry) => retry.body.task_id === task.taskId)).toEqual([]);
       // The row stays as released: pending, the next generation, in the outbox.
-      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, retry_count: 0 });
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Pending, retryCount: 0 });
       expect(await delivery(task.taskId)).toMatchObject({ attempt: 2, lease_expires_at: null, dispatched_at: null });
       await taskQueueDrained();
       // Out of the outbox, so that no later relay in this file publishes it.
@@ -921,9 +927,9 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       // Released: pending, the same retry, a new generation, back in the outbox.
       expect(await row(task.taskId)).toMatchObject({
         status: TaskStatus.Pending,
-        retry_count: 0,
-        started_at: null,
-        completed_at: null,
+        retryCount: 0,
+        startedAt: null,
+        completedAt: null,
       });
       expect(await delivery(task.taskId)).toEqual({
         attempt: attempt + 1,
@@ -960,7 +966,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
           [TaskEventType.Started, 0, attempt + 2],
           [TaskEventType.Succeeded, 0, attempt + 2],
         ]);
-        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, started_at: expect.any(String) });
+        expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Completed, startedAt: expect.any(Date) });
         expect((await delivery(task.taskId)).attempt).toBe(attempt + 2);
       } finally {
         await successor.close();
@@ -995,7 +1001,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       expect(handler.callsFor(waiting.taskId)).toEqual([]);
       expect(await delivery(running.taskId)).toMatchObject({ attempt: 2, dispatched_at: null });
       // Never claimed, and back in the queue.
-      expect(await row(waiting.taskId)).toMatchObject({ status: TaskStatus.Pending, started_at: null });
+      expect(await row(waiting.taskId)).toMatchObject({ status: TaskStatus.Pending, startedAt: null });
       expect(await delivery(waiting.taskId)).toMatchObject({ attempt: 0, dispatched_at: expect.any(Date) });
       expect(await vhost.queueCounts(EMAIL_QUEUE)).toEqual({ ready: 1, unacked: 0 });
       expect(eventsOf(waiting.taskId)).toEqual([]);

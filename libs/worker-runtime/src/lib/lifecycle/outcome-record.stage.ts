@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TaskFailedEvent, TaskSucceededEvent } from '@tasklane/contracts';
-import { WriteCoalescer } from '@tasklane/concurrency';
+import { Batcher } from '@tasklane/concurrency';
 import { TaskEventRepository } from '@tasklane/persistence';
 import { WorkerEnv } from '../worker.env';
 import { errorMessageOf } from './task-outcome';
@@ -19,21 +19,22 @@ export type RecordResult = 'recorded' | 'claim lost' | 'not recorded';
 @Injectable()
 export class OutcomeRecordStage {
   private readonly logger = new Logger(OutcomeRecordStage.name);
-  private readonly outcomes: WriteCoalescer<TaskSucceededEvent | TaskFailedEvent, boolean>;
+  private readonly outcomes: Batcher<TaskSucceededEvent | TaskFailedEvent, boolean>;
 
   constructor(
     @Inject(TaskEventRepository) events: Pick<TaskEventRepository, 'recordOutcomes'>,
     @Inject(WorkerEnv) env: Pick<WorkerEnv, 'WORKER_CONCURRENCY'>,
   ) {
-    this.outcomes = new WriteCoalescer((outcomes) => events.recordOutcomes(outcomes), {
+    this.outcomes = new Batcher((outcomes) => events.recordOutcomes(outcomes), {
       maxInFlight: 2,
-      maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
+      maxSize: Math.max(1, env.WORKER_CONCURRENCY),
+      maxWaitMs: 0,
     });
   }
 
   async record(event: TaskSucceededEvent | TaskFailedEvent): Promise<RecordResult> {
     try {
-      return (await this.outcomes.write(event)) ? 'recorded' : 'claim lost';
+      return (await this.outcomes.add(event)) ? 'recorded' : 'claim lost';
     } catch (error) {
       this.logger.warn({
         message: 'could not record the outcome in the database; the status tracker will from its event',

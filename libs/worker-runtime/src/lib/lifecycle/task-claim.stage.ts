@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TaskCommand } from '@tasklane/contracts';
-import { WriteCoalescer } from '@tasklane/concurrency';
+import { Batcher } from '@tasklane/concurrency';
 import { ClaimRequest, ClaimWon, TaskClaimRepository } from '@tasklane/persistence';
 import { WorkerEnv } from '../worker.env';
 
@@ -12,19 +12,20 @@ import { WorkerEnv } from '../worker.env';
  */
 @Injectable()
 export class TaskClaimStage {
-  private readonly claims: WriteCoalescer<ClaimRequest, ClaimWon | null>;
+  private readonly claims: Batcher<ClaimRequest, ClaimWon | null>;
 
   constructor(
     @Inject(TaskClaimRepository) repository: Pick<TaskClaimRepository, 'claimMany'>,
     @Inject(WorkerEnv) env: Pick<WorkerEnv, 'TASK_LEASE_MS' | 'WORKER_CONCURRENCY'>,
   ) {
-    this.claims = new WriteCoalescer((requests) => repository.claimMany(requests, env.TASK_LEASE_MS), {
+    this.claims = new Batcher((requests) => repository.claimMany(requests, env.TASK_LEASE_MS), {
       maxInFlight: 2,
-      maxGroup: Math.max(1, env.WORKER_CONCURRENCY),
+      maxSize: Math.max(1, env.WORKER_CONCURRENCY),
+      maxWaitMs: 0,
     });
   }
 
   claim(command: TaskCommand): Promise<ClaimWon | null> {
-    return this.claims.write({ taskId: command.task_id, retryCount: command.retry_count });
+    return this.claims.add({ taskId: command.task_id, retryCount: command.retry_count });
   }
 }
