@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { runMain, startHeadlessApp } from '@tasklane/config';
+import { runMain } from '@tasklane/config';
+import { startBrokerMicroservice } from '@tasklane/messaging';
 import { AppModule } from './app/app.module';
 import { TrackerEnv } from './app/tracker.env';
 
-runMain('status-tracker', () => startHeadlessApp('status-tracker', AppModule, TrackerEnv));
+runMain('status-tracker', () => startBrokerMicroservice('status-tracker', AppModule, TrackerEnv));

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { runMain, startHeadlessApp } from '@tasklane/config';
+import { runMain } from '@tasklane/config';
+import { startBrokerMicroservice } from '@tasklane/messaging';
 import { WorkerEnv } from '@tasklane/worker-runtime';
 import { AppModule } from './app/app.module';
 
-runMain('worker-analytics', () => startHeadlessApp('worker-analytics', AppModule, WorkerEnv));
+runMain('worker-analytics', () => startBrokerMicroservice('worker-analytics', AppModule, WorkerEnv));

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { runMain, startHeadlessApp } from '@tasklane/config';
+import { runMain } from '@tasklane/config';
+import { startBrokerMicroservice } from '@tasklane/messaging';
 import { AppModule } from './app/app.module';
 import { CleanupWorkerEnv } from './app/cleanup-worker.env';
 
-runMain('worker-cleanup', () => startHeadlessApp('worker-cleanup', AppModule, CleanupWorkerEnv));
+runMain('worker-cleanup', () => startBrokerMicroservice('worker-cleanup', AppModule, CleanupWorkerEnv));

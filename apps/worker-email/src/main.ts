@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { runMain, startHeadlessApp } from '@tasklane/config';
+import { runMain } from '@tasklane/config';
+import { startBrokerMicroservice } from '@tasklane/messaging';
 import { AppModule } from './app/app.module';
 import { EmailWorkerEnv } from './app/email-worker.env';
 
-runMain('worker-email', () => startHeadlessApp('worker-email', AppModule, EmailWorkerEnv));
+runMain('worker-email', () => startBrokerMicroservice('worker-email', AppModule, EmailWorkerEnv));

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { runMain, startHeadlessApp } from '@tasklane/config';
+import { runMain } from '@tasklane/config';
+import { startBrokerMicroservice } from '@tasklane/messaging';
 import { AppModule } from './app/app.module';
 import { ReportWorkerEnv } from './app/report-worker.env';
 
-runMain('worker-report', () => startHeadlessApp('worker-report', AppModule, ReportWorkerEnv));
+runMain('worker-report', () => startBrokerMicroservice('worker-report', AppModule, ReportWorkerEnv));

@@ -6,4 +6,3 @@ export * from './lib/config.module';
 export * from './lib/app-logger';
 export * from './lib/run-main';
 export * from './lib/exit-on-signals';
-export * from './lib/start-headless-app';

@@ -7,3 +7,7 @@ export * from './lib/topology';
 export * from './lib/retry-backoff';
 export * from './lib/task-message.publisher';
 export * from './lib/broker.readiness';
+export * from './lib/transport/broker-listener.decorator';
+export * from './lib/transport/broker-listeners.service';
+export * from './lib/transport/broker.transport';
+export * from './lib/transport/broker-microservice.bootstrap';

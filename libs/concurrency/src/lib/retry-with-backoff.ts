@@ -46,7 +46,10 @@ export interface RetryOptions extends BackoffOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const timer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /**
  * Runs `operation` until it succeeds, waiting longer after each retryable failure: the one retry
@@ -57,7 +60,7 @@ export async function retryWithBackoff<T>(
   options: RetryOptions,
 ): Promise<T> {
   const backoff = new Backoff(options);
-  const sleep = options.sleep ?? timer;
+  const wait = options.sleep ?? sleep;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await operation(attempt);
@@ -67,7 +70,7 @@ export async function retryWithBackoff<T>(
       }
       const delay = backoff.next();
       options.onRetry?.(error, delay, attempt);
-      await sleep(delay);
+      await wait(delay);
       if (options.stopIf?.()) {
         throw new RetryStoppedError(error);
       }

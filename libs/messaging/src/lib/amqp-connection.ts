@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Channel, ChannelModel, ConfirmChannel, connect } from 'amqplib';
-import { Backoff } from '@tasklane/concurrency';
+import { retryWithBackoff, sleep } from '@tasklane/concurrency';
 import { BaseEnv } from '@tasklane/config';
 import { describeAmqpUrl } from './broker-errors';
 import { coalesceSocketWrites } from './coalesce-socket-writes';
@@ -103,7 +103,7 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
   private async redeclare(): Promise<void> {
     const wait = this.lastRedeclaredAt + REDECLARE_MIN_INTERVAL_MS - Date.now();
     if (wait > 0) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await sleep(wait);
     }
     const connection = this.connection;
     if (!connection) {
@@ -175,43 +175,43 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
       if (Date.now() > deadline) {
         throw new Error(`RabbitMQ at ${this.where} not reachable within ${timeoutMs} ms`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
 
+  /** Connects (retrying with backoff), stays until the connection drops, and connects again. */
   private async run(): Promise<void> {
-    const backoff = new Backoff({ minDelayMs: RECONNECT_MIN_DELAY_MS, maxDelayMs: RECONNECT_MAX_DELAY_MS });
-    let attempt = 0;
     while (!this.closing) {
-      attempt += 1;
+      let closed: Promise<void>;
       try {
-        const { closed } = await this.connectOnce();
-        backoff.reset();
-        attempt = 0;
-        if (this.closing) {
-          // Shutdown began while connecting, so it found no connection to close: close this one.
-          const connection = this.connection;
-          this.connection = null;
-          this.publishChannel = null;
-          await connection?.close().catch(() => undefined);
-        }
-        await closed;
-        if (this.closing) {
-          return;
-        }
-        this.logger.warn({ message: 'connection to RabbitMQ lost; reconnecting', broker: this.where });
-      } catch (error) {
-        if (this.closing) {
-          return;
-        }
-        const delay = backoff.next();
-        this.logger.warn({
-          message: `RabbitMQ at ${this.where} unreachable; retrying in ${delay} ms`,
-          attempt,
-          error: (error as Error).message,
-        });
-        await this.sleep(delay);
+        ({ closed } = await retryWithBackoff(() => this.connectOnce(), {
+          minDelayMs: RECONNECT_MIN_DELAY_MS,
+          maxDelayMs: RECONNECT_MAX_DELAY_MS,
+          retryIf: () => !this.closing,
+          stopIf: () => this.closing,
+          sleep: (ms) => this.sleepUnlessClosing(ms),
+          onRetry: (error, delay, attempt) =>
+            this.logger.warn({
+              message: `RabbitMQ at ${this.where} unreachable; retrying in ${delay} ms`,
+              attempt,
+              error: (error as Error).message,
+            }),
+        }));
+      } catch {
+        return; // shutdown began while (re)connecting
       }
+      if (this.closing) {
+        // Shutdown began while connecting, so it found no connection to close: close this one.
+        const connection = this.connection;
+        this.connection = null;
+        this.publishChannel = null;
+        await connection?.close().catch(() => undefined);
+      }
+      await closed;
+      if (this.closing) {
+        return;
+      }
+      this.logger.warn({ message: 'connection to RabbitMQ lost; reconnecting', broker: this.where });
     }
   }
 
@@ -249,7 +249,8 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
       });
       this.connection = connection;
       this.publishChannel = publishChannel;
-      for (const listener of this.listeners) {
+      // A snapshot: a listener registered meanwhile runs once, from onConnected, not twice.
+      for (const listener of [...this.listeners]) {
         await listener(connection);
       }
       this.logger.log({ message: 'connected to RabbitMQ', broker: this.where });
@@ -269,7 +270,8 @@ export class AmqpConnection implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Waits `ms`, or less when shutdown begins meanwhile. */
+  private sleepUnlessClosing(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wakeUp = () => {

@@ -274,6 +274,29 @@ describe('QueueConsumer (RabbitMQ)', () => {
     expect(await broker.consumers('test.reconnect')).toBe(1);
   });
 
+  it('subscribes once when started while the connection replays its listeners (a listener registered mid-replay)', async () => {
+    await broker.queue('test.mid-replay');
+    const late = consumer('test.mid-replay', 2, async (delivery) => {
+      delivery.ack();
+    });
+    let started = false;
+    const channelBefore = connection.confirmChannel();
+    // Runs now, then again in the replay after the reconnection below: there it starts `late`,
+    // which registers its own listener while the connection is still replaying the list.
+    await connection.onConnected(async () => {
+      if (connection.confirmChannel() !== channelBefore && !started) {
+        started = true;
+        await late.start();
+      }
+    });
+    await vhost.closeConnections('integration test: connection loss');
+    await broker.close();
+    await waitFor('the late consumer to be consuming', () => started && late.isConsuming(), { timeoutMs: 15_000 });
+    await sleep(300);
+
+    expect(await broker.consumers('test.mid-replay')).toBe(1);
+  });
+
   it('comes back by itself after its queue is deleted: the topology is declared again and it resubscribes', async () => {
     const queue = 'test.deleted';
     // Declared with the topology, as every Tasklane queue is.

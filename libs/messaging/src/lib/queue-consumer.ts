@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { sleep } from '@tasklane/concurrency';
 import { AmqpConnection } from './amqp-connection';
 
 /** One message as delivered on one channel; ack/nack go back to that channel. */
@@ -181,7 +182,7 @@ export class QueueConsumer {
         queue: this.options.queue,
         error: (error as Error).message,
       });
-      await new Promise((resolve) => setTimeout(resolve, UNEXPECTED_ERROR_REQUEUE_DELAY_MS));
+      await sleep(UNEXPECTED_ERROR_REQUEUE_DELAY_MS);
       delivery.nack(true);
     });
     this.inFlight.add(work);

@@ -15,14 +15,13 @@ import { RunningTasks } from './lifecycle/running-tasks';
 import { TaskClaimStage } from './lifecycle/task-claim.stage';
 import { TaskLifecycle } from './lifecycle/task-lifecycle.service';
 import { TaskRunStage } from './lifecycle/task-run.stage';
-import { FailHandler } from './diagnostics/fail.handler';
-import { SleepHandler } from './diagnostics/sleep.handler';
+import { DiagnosticTasksService } from './diagnostics/diagnostic-tasks.service';
 import { TaskHandlerRegistry } from './handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from './worker.constants';
 
 /**
  * Everything a worker app needs besides its own handlers: the RabbitMQ connection, the database
- * (for claims), the handler registry, the diagnostic handlers, the consumer of its queue (the
+ * (for claims), the handler registry, the diagnostic tasks, the consumer of its queue (the
  * transport: slots, ack/nack, poison, control broadcasts), the lifecycle of a claimed task (its
  * stages: claim, run, record, publish), and health and metrics on HEALTH_PORT.
  */
@@ -40,9 +39,10 @@ export class WorkerRuntimeModule {
       providers: [
         { provide: WORKER_TASK_TYPE, useValue: options.taskType },
         TaskHandlerRegistry,
+        // The control subscription is discovered, so started, before the task consumer.
+        TaskControlSubscriber,
         TaskConsumer,
         TaskConsumerReadiness,
-        TaskControlSubscriber,
         PoisonMessageRejecter,
         LeaseKeeper,
         RunningTasks,
@@ -51,8 +51,7 @@ export class WorkerRuntimeModule {
         OutcomeRecordStage,
         OutcomePublishStage,
         TaskLifecycle,
-        SleepHandler,
-        FailHandler,
+        DiagnosticTasksService,
       ],
       exports: [TaskConsumer],
     };

@@ -1,8 +1,15 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Queue, TaskEvent, decodeTaskEvents, encodeEvents } from '@tasklane/contracts';
-import { AmqpConnection, Delivery, QueueConsumer, TaskMessagePublisher } from '@tasklane/messaging';
+import {
+  AmqpConnection,
+  BrokerListener,
+  Delivery,
+  ListensToBroker,
+  QueueConsumer,
+  TaskMessagePublisher,
+} from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
-import { Batcher, retryWithBackoff } from '@tasklane/concurrency';
+import { Batcher, retryWithBackoff, sleep } from '@tasklane/concurrency';
 import { DatabaseUnavailableError, EventsApplied, TaskEventRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
 
@@ -23,7 +30,8 @@ const DATABASE_RETRY_MAX_DELAY_MS = 5_000;
  * database refuses on its own goes to the dead-letter queue instead of blocking the rest.
  */
 @Injectable()
-export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+@ListensToBroker()
+export class TaskEventsConsumer implements BrokerListener {
   private readonly logger = new Logger(TaskEventsConsumer.name);
   private readonly consumer: QueueConsumer;
   /** Deliveries wait here to be written together; batches are written one after another. */
@@ -55,11 +63,12 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
     });
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  async listen(): Promise<void> {
     await this.consumer.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /** First thing on shutdown (BrokerTransport.close), before any Nest shutdown hook. */
+  async drain(): Promise<void> {
     try {
       await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS);
     } finally {
@@ -203,7 +212,7 @@ export class TaskEventsConsumer implements OnApplicationBootstrap, BeforeApplica
       events: batch.length,
       error: (error as Error).message,
     });
-    await new Promise((resolve) => setTimeout(resolve, DATABASE_RETRY_MAX_DELAY_MS));
+    await sleep(DATABASE_RETRY_MAX_DELAY_MS);
     for (const pending of batch) {
       pending.delivery.nack(true);
     }

@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob } from '@tasklane/concurrency';
+import { PeriodicJob, sleep } from '@tasklane/concurrency';
 import { randomUUID } from 'node:crypto';
 import { DatabaseUnavailableError, TrackerReplicaRepository } from '@tasklane/persistence';
 import { warnAndRetry } from '../maintenance/job-failure';
@@ -45,7 +45,7 @@ export class TrackerReplicaService implements OnApplicationBootstrap, BeforeAppl
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.job.stop();
-    // Same module as the consumer, so its shutdown runs alongside this one.
+    // The consumer drains before any shutdown hook (BrokerTransport.close); this waits for it.
     await this.events.whenStopped();
     await this.replicas.remove(this.replicaId).catch((error: unknown) =>
       this.logger.warn({
@@ -86,7 +86,7 @@ export class TrackerReplicaService implements OnApplicationBootstrap, BeforeAppl
       if (Date.now() + SETTLED_POLL_MS > deadline) {
         return false;
       }
-      await new Promise((resolve) => setTimeout(resolve, SETTLED_POLL_MS));
+      await sleep(SETTLED_POLL_MS);
     }
   }
 }

@@ -1,9 +1,9 @@
-import { LogLevel } from '@nestjs/common';
-import { Test, TestingModule } from '@nestjs/testing';
+import { INestMicroservice, LogLevel } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { DataSource } from 'typeorm';
 import { Queue, TaskName, TaskType, newTaskId } from '@tasklane/contracts';
-import { AmqpConnection } from '@tasklane/messaging';
+import { AmqpConnection, listenOnBroker } from '@tasklane/messaging';
 import { TaskRepositories, createTaskRepositories, NewTask, migrateUp } from '@tasklane/persistence';
 import {
   TestDatabase,
@@ -16,11 +16,12 @@ import {
 import { AppModule } from '../app.module';
 
 /**
- * The status tracker's integration fixture: its whole AppModule in the test process, against a
- * vhost and a migrated database of its own, plus a client channel on that vhost.
+ * The status tracker's integration fixture: its whole AppModule in the test process, started as
+ * its main starts it (a microservice on the BrokerTransport), against a vhost and a migrated
+ * database of its own, plus a client channel on that vhost.
  */
 export interface TrackerFixture {
-  readonly app: TestingModule;
+  readonly app: INestMicroservice;
   readonly vhost: TestVhost;
   readonly db: TestDatabase;
   readonly tasks: TaskRepositories;
@@ -48,9 +49,9 @@ export async function startTrackerFixture(
   const db = await createTestDatabase(`tracker_${label.replace(/-/g, '_')}`);
   await migrateUp(db.url);
   const restoreEnv = setProcessEnv({ HEALTH_PORT: '0', ...env, AMQP_URL: vhost.url, DATABASE_URL: db.url });
-  const app = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  app.useLogger(logLevels);
-  await app.init();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  moduleRef.useLogger(logLevels);
+  const app = await listenOnBroker((options) => moduleRef.createNestMicroservice(options));
   await app.get(AmqpConnection).waitUntilConnected(10_000);
   const broker = await connect(vhost.url);
   const channel = await broker.createChannel();

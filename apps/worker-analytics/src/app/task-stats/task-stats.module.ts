@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
-import { TaskStatsHandler } from './task-stats.handler';
 import { TaskStatsService } from './task-stats.service';
 
-@Module({ providers: [TaskStatsService, TaskStatsHandler] })
+@Module({ providers: [TaskStatsService] })
 export class TaskStatsModule {}

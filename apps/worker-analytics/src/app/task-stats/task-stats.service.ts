@@ -2,13 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DurationPercentiles,
   TASK_STATUSES,
+  TaskName,
   TaskStatsParams,
   TaskStatsResult,
   TaskStatus,
   TaskTypeStats,
 } from '@tasklane/contracts';
 import { TaskReportingRepository } from '@tasklane/persistence';
-import { TimeWindow, resolveTimeWindow } from '@tasklane/worker-runtime';
+import { HandlesTask, TaskContext, TimeWindow, resolveTimeWindow } from '@tasklane/worker-runtime';
 
 /** Nearest-rank percentile: the 0-based position of the p-th percentile among n sorted values. */
 export function percentileOffset(p: number, n: number): number {
@@ -39,7 +40,8 @@ export class TaskStatsService {
     private readonly reporting: Pick<TaskReportingRepository, 'countByTypeAndStatus' | 'runTimeAtRank'>,
   ) {}
 
-  async compute(params: TaskStatsParams, signal: AbortSignal): Promise<TaskStatsResult> {
+  @HandlesTask(TaskName.AnalyticsTaskStats)
+  async compute(params: TaskStatsParams, { signal }: Pick<TaskContext, 'signal'>): Promise<TaskStatsResult> {
     const window = resolveTimeWindow(params);
     const counts = await this.reporting.countByTypeAndStatus({ ...window, taskType: params.task_type });
 

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
-import { PurgeTasksHandler } from './purge-tasks.handler';
 import { PurgeTasksService } from './purge-tasks.service';
 
-@Module({ providers: [PurgeTasksService, PurgeTasksHandler] })
+@Module({ providers: [PurgeTasksService] })
 export class PurgeTasksModule {}

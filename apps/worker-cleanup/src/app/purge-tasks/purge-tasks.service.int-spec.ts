@@ -121,14 +121,14 @@ describe('PurgeTasksService (MariaDB)', () => {
       ...(await seedUnfinished()),
     ];
 
-    const result = await service.purge({ older_than_days: 30, batch_size: 3 }, notAborted(), NOW);
+    const result = await service.purge({ older_than_days: 30, batch_size: 3 }, { signal: notAborted() }, NOW);
 
     expect(result).toEqual({ deleted: old.length, batches: 3, cutoff: daysAgo(30).toISOString() });
     expect(result.cutoff).toBe('2025-12-16T12:00:00.000Z');
     expect(await remaining()).toEqual([...kept].sort());
 
     // Nothing left to purge: a second run deletes nothing.
-    expect(await service.purge({ older_than_days: 30, batch_size: 3 }, notAborted(), NOW)).toEqual({
+    expect(await service.purge({ older_than_days: 30, batch_size: 3 }, { signal: notAborted() }, NOW)).toEqual({
       deleted: 0,
       batches: 0,
       cutoff: daysAgo(30).toISOString(),
@@ -155,7 +155,7 @@ describe('PurgeTasksService (MariaDB)', () => {
       return query(sql, ...args);
     });
 
-    const result = await service.purge({ older_than_days: 7, batch_size: batchSize }, notAborted(), NOW);
+    const result = await service.purge({ older_than_days: 7, batch_size: batchSize }, { signal: notAborted() }, NOW);
 
     expect(result).toEqual({ deleted: count, batches, cutoff: daysAgo(7).toISOString() });
     expect(batches).toBe(Math.ceil(count / batchSize));
@@ -168,7 +168,7 @@ describe('PurgeTasksService (MariaDB)', () => {
     await finished(TaskStatus.Failed, daysAgo(100));
     const kept = [await finished(TaskStatus.Cancelled, daysAgo(29)), ...(await seedUnfinished())];
 
-    expect(await service.purge({}, notAborted(), NOW)).toEqual({
+    expect(await service.purge({}, { signal: notAborted() }, NOW)).toEqual({
       deleted: 2,
       batches: 1,
       cutoff: daysAgo(30).toISOString(),
@@ -188,7 +188,7 @@ describe('PurgeTasksService (MariaDB)', () => {
       await seed({ status: TaskStatus.Running, createdAt: daysAgo(0, MINUTE_MS), startedAt: justNow }),
     ];
 
-    const result = await service.purge({ older_than_days: 0, batch_size: 2 }, notAborted(), NOW);
+    const result = await service.purge({ older_than_days: 0, batch_size: 2 }, { signal: notAborted() }, NOW);
 
     expect(result).toEqual({ deleted: 4, batches: 2, cutoff: NOW.toISOString() });
     expect(await remaining()).toEqual([...unfinished].sort());
@@ -202,9 +202,9 @@ describe('PurgeTasksService (MariaDB)', () => {
     const controller = new AbortController();
     controller.abort(new Error('worker shutting down'));
 
-    await expect(service.purge({ older_than_days: 30, batch_size: 2 }, controller.signal, NOW)).rejects.toThrow(
-      'worker shutting down',
-    );
+    await expect(
+      service.purge({ older_than_days: 30, batch_size: 2 }, { signal: controller.signal }, NOW),
+    ).rejects.toThrow('worker shutting down');
     expect(await remaining()).toEqual(before);
   });
 
@@ -225,9 +225,9 @@ describe('PurgeTasksService (MariaDB)', () => {
       return result;
     });
 
-    await expect(service.purge({ older_than_days: 30, batch_size: 2 }, controller.signal, NOW)).rejects.toThrow(
-      'worker shutting down',
-    );
+    await expect(
+      service.purge({ older_than_days: 30, batch_size: 2 }, { signal: controller.signal }, NOW),
+    ).rejects.toThrow('worker shutting down');
     // Batches go by id: the first two rows inserted were deleted, the others were not touched.
     const left = await remaining();
     expect(left).toEqual([...rest].sort());

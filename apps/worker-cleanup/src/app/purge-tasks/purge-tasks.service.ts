@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PurgeTasksParams, PurgeTasksResult } from '@tasklane/contracts';
+import { PurgeTasksParams, PurgeTasksResult, TaskName } from '@tasklane/contracts';
+import { HandlesTask, TaskContext } from '@tasklane/worker-runtime';
 import { TaskRetentionRepository } from '@tasklane/persistence';
 import { CleanupWorkerEnv } from '../cleanup-worker.env';
 
@@ -18,7 +19,12 @@ export class PurgeTasksService {
     @Inject(CleanupWorkerEnv) private readonly env: CleanupWorkerEnv,
   ) {}
 
-  async purge(params: PurgeTasksParams, signal: AbortSignal, now: Date = new Date()): Promise<PurgeTasksResult> {
+  @HandlesTask(TaskName.CleanupPurgeTasks)
+  async purge(
+    params: PurgeTasksParams,
+    { signal }: Pick<TaskContext, 'signal'>,
+    now: Date = new Date(),
+  ): Promise<PurgeTasksResult> {
     const days = params.older_than_days ?? this.env.CLEANUP_RETENTION_DAYS;
     const batchSize = params.batch_size ?? DEFAULT_PURGE_BATCH_SIZE;
     const cutoff = new Date(now.getTime() - days * DAY_MS);

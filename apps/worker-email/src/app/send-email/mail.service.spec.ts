@@ -22,7 +22,10 @@ describe('MailService without SMTP_URL (outbox)', () => {
     const service = new MailService(env);
     const taskId = '01890a5d-ac96-774b-bcce-b302099a8057';
 
-    const result = await service.send({ to: 'ada@example.com', subject: 'Weekly report', body: 'Attached.' }, taskId);
+    const result = await service.send(
+      { to: 'ada@example.com', subject: 'Weekly report', body: 'Attached.' },
+      { taskId },
+    );
 
     expect(result).toEqual({
       message_id: `<${taskId}@tasklane>`,
@@ -42,7 +45,7 @@ describe('MailService without SMTP_URL (outbox)', () => {
   it('uses the sender given by the task over MAIL_FROM', async () => {
     const service = new MailService(loadConfig(EmailWorkerEnv, { MAIL_OUTBOX_DIR: outbox }));
     const taskId = '01890a5d-ac96-774b-bcce-b302099a8058';
-    await service.send({ to: 'ada@example.com', subject: 's', body: 'b', from: 'team@example.com' }, taskId);
+    await service.send({ to: 'ada@example.com', subject: 's', body: 'b', from: 'team@example.com' }, { taskId });
     expect(readFileSync(join(outbox, `${taskId}.eml`), 'utf8')).toContain('From: team@example.com');
   });
 });

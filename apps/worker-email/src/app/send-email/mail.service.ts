@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createTransport, Transporter } from 'nodemailer';
-import { EmailDelivery, SendEmailParams, SendEmailResult } from '@tasklane/contracts';
-import { PermanentTaskError } from '@tasklane/worker-runtime';
+import { EmailDelivery, SendEmailParams, SendEmailResult, TaskName } from '@tasklane/contracts';
+import { HandlesTask, PermanentTaskError, TaskContext } from '@tasklane/worker-runtime';
 import { EmailWorkerEnv } from '../email-worker.env';
 
 interface SmtpError {
@@ -34,7 +34,8 @@ export class MailService {
     }
   }
 
-  async send(params: SendEmailParams, taskId: string): Promise<SendEmailResult> {
+  @HandlesTask(TaskName.EmailSend)
+  async send(params: SendEmailParams, { taskId }: Pick<TaskContext, 'taskId'>): Promise<SendEmailResult> {
     const message = {
       from: params.from ?? this.env.MAIL_FROM,
       to: params.to,

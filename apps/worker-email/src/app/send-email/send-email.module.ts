@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { MailService } from './mail.service';
-import { SendEmailHandler } from './send-email.handler';
 
-@Module({ providers: [MailService, SendEmailHandler] })
+@Module({ providers: [MailService] })
 export class SendEmailModule {}

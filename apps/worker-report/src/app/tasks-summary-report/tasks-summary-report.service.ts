@@ -3,9 +3,9 @@ import { createWriteStream, WriteStream } from 'node:fs';
 import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
-import { ReportFormat, TasksSummaryReportParams, TasksSummaryReportResult } from '@tasklane/contracts';
+import { ReportFormat, TaskName, TasksSummaryReportParams, TasksSummaryReportResult } from '@tasklane/contracts';
 import { ReportTaskRow, TaskReportingRepository } from '@tasklane/persistence';
-import { resolveTimeWindow } from '@tasklane/worker-runtime';
+import { HandlesTask, TaskContext, resolveTimeWindow } from '@tasklane/worker-runtime';
 import { ReportWorkerEnv } from '../report-worker.env';
 
 /** Rows read per query; the report streams, so memory stays flat whatever the window. */
@@ -63,10 +63,10 @@ export class TasksSummaryReportService {
     this.reportsDir = resolve(env.REPORTS_DIR);
   }
 
+  @HandlesTask(TaskName.ReportTasksSummary)
   async generate(
     params: TasksSummaryReportParams,
-    taskId: string,
-    signal: AbortSignal,
+    { taskId, signal }: Pick<TaskContext, 'taskId' | 'signal'>,
   ): Promise<TasksSummaryReportResult> {
     const window = resolveTimeWindow(params);
     const format = params.format ?? ReportFormat.Csv;

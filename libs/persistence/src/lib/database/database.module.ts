@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { retryWithBackoff } from '@tasklane/concurrency';
 import { BaseEnv } from '@tasklane/config';
 import { TaskClaimRepository } from '../background-task/task-claim.repository';
 import { TaskControlRepository } from '../background-task/task-control.repository';
@@ -38,27 +39,32 @@ const REPOSITORIES = [
 
 async function connect(env: BaseEnv, logger: Logger): Promise<DataSource> {
   const where = describeDatabaseUrl(env.DATABASE_URL);
-  for (let attempt = 1; ; attempt += 1) {
-    const dataSource = new DataSource(dataSourceOptions({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }));
-    try {
-      await dataSource.initialize();
-      logger.log({ message: 'connected to the database', database: where });
-      return dataSource;
-    } catch (error) {
-      if (isUnknownDatabase(error)) {
-        throw new Error(`database ${where} does not exist: run \`npm run db:migrate\` first`);
-      }
-      if (!isDatabaseUnavailable(error)) {
+  const dataSource = await retryWithBackoff(
+    async () => {
+      const candidate = new DataSource(dataSourceOptions({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }));
+      try {
+        return await candidate.initialize();
+      } catch (error) {
+        if (isUnknownDatabase(error)) {
+          throw new Error(`database ${where} does not exist: run \`npm run db:migrate\` first`);
+        }
         throw error;
       }
-      logger.warn({
-        message: `database ${where} unreachable; retrying in ${RETRY_DELAY_MS} ms`,
-        attempt,
-        error: (error as Error).message,
-      });
-      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
-    }
-  }
+    },
+    {
+      minDelayMs: RETRY_DELAY_MS,
+      maxDelayMs: RETRY_DELAY_MS,
+      retryIf: isDatabaseUnavailable,
+      onRetry: (error, delay, attempt) =>
+        logger.warn({
+          message: `database ${where} unreachable; retrying in ${delay} ms`,
+          attempt,
+          error: (error as Error).message,
+        }),
+    },
+  );
+  logger.log({ message: 'connected to the database', database: where });
+  return dataSource;
 }
 
 @Injectable()

@@ -1,18 +1,20 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Channel } from 'amqplib';
 import { Exchange, TaskControlType, decodeTaskControl } from '@tasklane/contracts';
-import { AmqpConnection } from '@tasklane/messaging';
+import { AmqpConnection, BrokerListener, ListensToBroker } from '@tasklane/messaging';
 import { RunningTasks } from '../lifecycle/running-tasks';
 
 /**
  * Listens to the control broadcast (`tasklane.control`) through a queue of this process's own
  * (exclusive, deleted with the connection) and hands cancels to `onCancel`. Best effort by
  * design: the database is the authority, and a worker that misses a broadcast learns of the
- * cancel from its next heartbeat. Subscribed from start-up until the application shuts down
- * (after the consumer has drained, so a cancel still reaches a task finishing in the grace).
+ * cancel from its next heartbeat. Subscribed before the task consumer starts (it is discovered
+ * first) until the application shuts down, after the consumer has drained — no `drain` — so a
+ * cancel still reaches a task finishing in the grace.
  */
 @Injectable()
-export class TaskControlSubscriber implements OnApplicationBootstrap, OnApplicationShutdown {
+@ListensToBroker()
+export class TaskControlSubscriber implements BrokerListener, OnApplicationShutdown {
   private readonly logger = new Logger(TaskControlSubscriber.name);
   private channel: Channel | null = null;
 
@@ -21,7 +23,7 @@ export class TaskControlSubscriber implements OnApplicationBootstrap, OnApplicat
     @Inject(RunningTasks) private readonly running: Pick<RunningTasks, 'cancel'>,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  async listen(): Promise<void> {
     await this.connection.onConnected(async (model) => {
       const channel = await model.createChannel();
       channel.on('error', (error: Error) =>

@@ -1,4 +1,4 @@
-import { Provider } from '@nestjs/common';
+import { INestMicroservice, Injectable, Provider } from '@nestjs/common';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import {
   AmqpConnection,
   TaskMessagePublisher,
   assertRetryDelayLevel,
+  listenOnBroker,
   assertTopology,
   retryDelayLevels,
 } from '@tasklane/messaging';
@@ -44,7 +45,7 @@ import {
 } from '@tasklane/persistence';
 import { Delivery, readDelivery, readTask } from '@tasklane/persistence/testing';
 import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, waitFor } from '@tasklane/testing';
-import { HandlesTask, PermanentTaskError, TaskContext, TaskHandler } from '../handlers/task-handler';
+import { HandlesTask, PermanentTaskError, TaskContext } from '../handlers/task-handler';
 import { HandlerRegistrationError } from '../handlers/task-handler.registry';
 import { WorkerRuntimeModule } from '../worker-runtime.module';
 import { WorkerEnv } from '../worker.env';
@@ -77,14 +78,15 @@ interface HandlerCall {
  * `stubborn <ms>` takes that long ignoring the abort signal, anything else succeeds at once.
  * Every call is recorded.
  */
-@HandlesTask(TaskName.EmailSend)
-class RecordingEmailHandler implements TaskHandler<TaskName.EmailSend> {
+@Injectable()
+class RecordingEmailHandler {
   readonly calls: HandlerCall[] = [];
   /** Caps `slow <ms>`: a successor worker set to 0 finishes a handed-back slow task at once. */
   maxSlowMs = Number.POSITIVE_INFINITY;
   /** Task ids of the `stubborn <ms>` calls that ran to their end. */
   readonly stubbornFinished: string[] = [];
 
+  @HandlesTask(TaskName.EmailSend)
   async run(params: SendEmailParams, context: TaskContext): Promise<SendEmailResult> {
     this.calls.push({ params, context });
     if (params.subject === 'throw') {
@@ -117,8 +119,9 @@ class RecordingEmailHandler implements TaskHandler<TaskName.EmailSend> {
 }
 
 /** A second handler of the same name: the worker must refuse to start with both. */
-@HandlesTask(TaskName.EmailSend)
-class OtherEmailHandler implements TaskHandler<TaskName.EmailSend> {
+@Injectable()
+class OtherEmailHandler {
+  @HandlesTask(TaskName.EmailSend)
   run(): Promise<SendEmailResult> {
     return Promise.reject(new Error('never runs'));
   }
@@ -208,20 +211,20 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     }).compile();
   }
 
-  /** Starts a worker like the email worker's main, and waits until it consumes its queue. */
+  /** Starts a worker as the email worker's main does (a BrokerTransport microservice), and waits until it consumes its queue. */
   async function startWorker(
     overrides: Record<string, string> = {},
     prepare: (moduleRef: TestingModule) => void = () => undefined,
-  ): Promise<TestingModule> {
+  ): Promise<INestMicroservice> {
     const moduleRef = await compileWorker(overrides);
     moduleRef.useLogger(['error', 'warn']);
     prepare(moduleRef);
-    await moduleRef.init();
-    await moduleRef.get(AmqpConnection).waitUntilConnected(10_000);
+    const worker = await listenOnBroker((options) => moduleRef.createNestMicroservice(options));
+    await worker.get(AmqpConnection).waitUntilConnected(10_000);
     await waitFor('the worker to consume its queue', async () => (await channel.checkQueue(EMAIL_QUEUE)).consumerCount);
     // The broker counts the consumer before its consume-ok reaches the worker: wait for both.
-    await waitFor('the worker to know it consumes', () => moduleRef.get(TaskConsumer).isConsuming());
-    return moduleRef;
+    await waitFor('the worker to know it consumes', () => worker.get(TaskConsumer).isConsuming());
+    return worker;
   }
 
   /** Every command published so far was settled: none ready, none unacked. */
@@ -334,7 +337,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
   });
 
   describe('a running worker', () => {
-    let worker: TestingModule;
+    let worker: INestMicroservice;
     let handler: RecordingEmailHandler;
     let messages: TaskMessagePublisher;
 
@@ -646,7 +649,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
 
   describe('leases', () => {
     const LEASE_MS = 1_000;
-    let worker: TestingModule;
+    let worker: INestMicroservice;
     let handler: RecordingEmailHandler;
     let messages: TaskMessagePublisher;
 
@@ -769,7 +772,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
   });
 
   describe('one handler slot', () => {
-    let worker: TestingModule;
+    let worker: INestMicroservice;
     let messages: TaskMessagePublisher;
 
     beforeAll(async () => {
@@ -815,7 +818,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
   describe('diagnostic.sleep with DIAGNOSTIC_EXECUTION_LOG', () => {
     let dir: string;
     let log: string;
-    let worker: TestingModule;
+    let worker: INestMicroservice;
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'tasklane-executions-'));
@@ -1053,7 +1056,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
       const error = await initError([RecordingEmailHandler, OtherEmailHandler]);
       expect(error).toBeInstanceOf(HandlerRegistrationError);
       expect((error as Error).message).toContain(
-        'email.send has two handlers: RecordingEmailHandler and OtherEmailHandler',
+        'email.send has two handlers: RecordingEmailHandler.run and OtherEmailHandler.run',
       );
       expect((await channel.checkQueue(EMAIL_QUEUE)).consumerCount).toBe(0);
     });
@@ -1071,7 +1074,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     const ABORT_GRACE_MS = 300;
 
     /** Publishes a task's command and waits until its handler runs under its claim; returns the call. */
-    async function runningCall(worker: TestingModule, task: NewTask): Promise<HandlerCall> {
+    async function runningCall(worker: INestMicroservice, task: NewTask): Promise<HandlerCall> {
       const handler = worker.get(RecordingEmailHandler);
       await tasks.outbox.insertPending(task);
       await worker.get(TaskMessagePublisher).publishCommand(commandOf(task));
@@ -1092,7 +1095,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     }
 
     describe('timeouts (one slot)', () => {
-      let worker: TestingModule;
+      let worker: INestMicroservice;
       let handler: RecordingEmailHandler;
       let messages: TaskMessagePublisher;
 
@@ -1177,7 +1180,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     });
 
     describe('cancel by broadcast (heartbeats only every 12 s)', () => {
-      let worker: TestingModule;
+      let worker: INestMicroservice;
       let handler: RecordingEmailHandler;
       let messages: TaskMessagePublisher;
 
@@ -1275,7 +1278,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     });
 
     describe('cancel without a broadcast: the heartbeat (TASK_LEASE_MS 1000, every 200 ms)', () => {
-      let worker: TestingModule;
+      let worker: INestMicroservice;
       let messages: TaskMessagePublisher;
 
       beforeAll(async () => {

@@ -1,6 +1,7 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TaskCommand, TaskType, decodeTaskCommand, taskQueueName } from '@tasklane/contracts';
-import { AmqpConnection, Delivery, QueueConsumer } from '@tasklane/messaging';
+import { sleep } from '@tasklane/concurrency';
+import { AmqpConnection, BrokerListener, Delivery, ListensToBroker, QueueConsumer } from '@tasklane/messaging';
 import { DatabaseUnavailableError } from '@tasklane/persistence';
 import { TaskClaimStage } from '../lifecycle/task-claim.stage';
 import { TaskLifecycle } from '../lifecycle/task-lifecycle.service';
@@ -32,7 +33,8 @@ const HELD_TASKS_PER_SLOT = 4;
  * Handlers never see any of this.
  */
 @Injectable()
-export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+@ListensToBroker()
+export class TaskConsumer implements BrokerListener {
   private readonly logger = new Logger(TaskConsumer.name);
   private readonly consumer: QueueConsumer;
   /** Handlers running at once (WORKER_CONCURRENCY). */
@@ -57,17 +59,18 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     });
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  async listen(): Promise<void> {
     await this.consumer.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /** First thing on shutdown (BrokerTransport.close), before any Nest shutdown hook. */
+  async drain(): Promise<void> {
     // Deliveries still waiting for a slot are not started: left unacked, they go back to the
     // queue when the consumer's channel closes.
     this.held.close();
     this.slots.close();
-    // Leases and the control subscription stop after this hook (onApplicationShutdown), once
-    // every task is finished or handed back.
+    // Leases and the control subscription stop later (onApplicationShutdown), once every task is
+    // finished or handed back.
     await this.consumer.stop(this.env.SHUTDOWN_GRACE_MS, () => this.lifecycle.handBackRunning());
   }
 
@@ -148,8 +151,4 @@ export class TaskConsumer implements OnApplicationBootstrap, BeforeApplicationSh
     delivery.ack();
     await this.lifecycle.run(command, claim, handlerDone);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,21 +1,33 @@
-import { Logger } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
-import { TaskName, TaskType } from '@tasklane/contracts';
-import { TaskHandler } from './task-handler';
-import { HandlerRegistrationError, TaskHandlerRegistry } from './task-handler.registry';
+import { Injectable, Logger } from '@nestjs/common';
+import { DiscoveryModule, DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { Test, TestingModule } from '@nestjs/testing';
+import {
+  EmailDelivery,
+  FailParams,
+  FailResult,
+  SendEmailParams,
+  SendEmailResult,
+  SleepParams,
+  SleepResult,
+  TaskName,
+  TaskType,
+} from '@tasklane/contracts';
+import { WORKER_TASK_TYPE } from '../worker.constants';
+import { HandlesTask, TaskContext, TaskHandler } from './task-handler';
+import { FoundHandler, HandlerRegistrationError, TaskHandlerRegistry } from './task-handler.registry';
 
-type Found = { name: TaskName; instance: TaskHandler<TaskName>; className: string };
+type Found = FoundHandler;
 
-function handler(name: TaskName, className: string): Found {
-  return { name, className, instance: { run: jest.fn() } as TaskHandler<TaskName> };
+function handler(name: TaskName, owner: string): Found {
+  return { name, owner, handler: { run: jest.fn() } as TaskHandler<TaskName> };
 }
 
-const sendEmail = handler(TaskName.EmailSend, 'SendEmailHandler');
-const sleep = handler(TaskName.DiagnosticSleep, 'SleepHandler');
-const fail = handler(TaskName.DiagnosticFail, 'FailHandler');
+const sendEmail = handler(TaskName.EmailSend, 'MailService.send');
+const sleep = handler(TaskName.DiagnosticSleep, 'DiagnosticTasksService.sleep');
+const fail = handler(TaskName.DiagnosticFail, 'DiagnosticTasksService.fail');
 
 function emailRegistry(): TaskHandlerRegistry {
-  return new TaskHandlerRegistry({} as DiscoveryService, TaskType.Email);
+  return new TaskHandlerRegistry({} as DiscoveryService, {} as MetadataScanner, TaskType.Email);
 }
 
 function registrationError(found: Found[]): HandlerRegistrationError {
@@ -34,9 +46,9 @@ describe('TaskHandlerRegistry.register', () => {
   it('accepts exactly the email task names on the email worker', () => {
     const registry = emailRegistry();
     expect(() => registry.register([sendEmail, sleep, fail])).not.toThrow();
-    expect(registry.get(TaskName.EmailSend)).toBe(sendEmail.instance);
-    expect(registry.get(TaskName.DiagnosticSleep)).toBe(sleep.instance);
-    expect(registry.get(TaskName.DiagnosticFail)).toBe(fail.instance);
+    expect(registry.get(TaskName.EmailSend)).toBe(sendEmail.handler);
+    expect(registry.get(TaskName.DiagnosticSleep)).toBe(sleep.handler);
+    expect(registry.get(TaskName.DiagnosticFail)).toBe(fail.handler);
   });
 
   it.each([
@@ -49,7 +61,7 @@ describe('TaskHandlerRegistry.register', () => {
 
   it('names both handlers of a duplicated task name', () => {
     const error = registrationError([sendEmail, sleep, fail, handler(TaskName.EmailSend, 'OtherSendHandler')]);
-    expect(error.message).toContain('email.send has two handlers: SendEmailHandler and OtherSendHandler');
+    expect(error.message).toContain('email.send has two handlers: MailService.send and OtherSendHandler');
   });
 
   it("names a handler for another type's task", () => {
@@ -70,5 +82,87 @@ describe('TaskHandlerRegistry.register', () => {
 describe('TaskHandlerRegistry.get', () => {
   it('throws for a name without a registered handler', () => {
     expect(() => emailRegistry().get(TaskName.EmailSend)).toThrow('no handler for email.send');
+  });
+});
+
+describe('TaskHandlerRegistry discovery of @HandlesTask methods', () => {
+  @Injectable()
+  class FakeMailService {
+    readonly sent: string[] = [];
+
+    @HandlesTask(TaskName.EmailSend)
+    send(params: SendEmailParams, { taskId }: Pick<TaskContext, 'taskId'>): Promise<SendEmailResult> {
+      this.sent.push(`${taskId} ${params.to}`);
+      return Promise.resolve({
+        message_id: `<${taskId}@test>`,
+        delivery: EmailDelivery.Outbox,
+        accepted: [params.to],
+        rejected: [],
+        outbox_path: null,
+      });
+    }
+
+    /** Not decorated: never registered. */
+    format(to: string): string {
+      return to;
+    }
+  }
+
+  @Injectable()
+  class FakeDiagnostics {
+    @HandlesTask(TaskName.DiagnosticSleep)
+    sleep(params: SleepParams): Promise<SleepResult> {
+      return Promise.resolve({ slept_ms: params.ms });
+    }
+
+    @HandlesTask(TaskName.DiagnosticFail)
+    fail(params: FailParams): Promise<FailResult> {
+      return Promise.reject(new Error(params.message));
+    }
+  }
+
+  @Injectable()
+  class WrongTypes {
+    // @ts-expect-error — the compiler checks a handler against the catalogue: email.send takes SendEmailParams.
+    @HandlesTask(TaskName.EmailSend)
+    send(params: SleepParams): Promise<SleepResult> {
+      return Promise.resolve({ slept_ms: params.ms });
+    }
+  }
+
+  async function registryWith(providers: Array<new (...args: never[]) => unknown>): Promise<TestingModule> {
+    const moduleRef = await Test.createTestingModule({
+      imports: [DiscoveryModule],
+      providers: [{ provide: WORKER_TASK_TYPE, useValue: TaskType.Email }, TaskHandlerRegistry, ...providers],
+    }).compile();
+    moduleRef.useLogger(false);
+    return moduleRef;
+  }
+
+  it('registers each decorated method, bound to its provider', async () => {
+    const moduleRef = await registryWith([FakeMailService, FakeDiagnostics]);
+    await moduleRef.init();
+    const registry = moduleRef.get(TaskHandlerRegistry);
+    const context = { taskId: 't-1' } as TaskContext;
+
+    await expect(
+      registry.get(TaskName.EmailSend).run({ to: 'ada@example.com', subject: 's', body: 'b' }, context),
+    ).resolves.toMatchObject({ message_id: '<t-1@test>' });
+    expect(moduleRef.get(FakeMailService).sent).toEqual(['t-1 ada@example.com']);
+    await expect(registry.get(TaskName.DiagnosticSleep).run({ ms: 5 }, context)).resolves.toEqual({ slept_ms: 5 });
+    await expect(registry.get(TaskName.DiagnosticFail).run({ message: 'no' }, context)).rejects.toThrow('no');
+    await moduleRef.close();
+  });
+
+  it('refuses to initialise with a duplicate, naming both methods', async () => {
+    const moduleRef = await registryWith([FakeMailService, FakeDiagnostics, WrongTypes]);
+    await expect(moduleRef.init()).rejects.toThrow(
+      'email.send has two handlers: FakeMailService.send and WrongTypes.send',
+    );
+  });
+
+  it('refuses to initialise when a task name of the type has no handler method', async () => {
+    const moduleRef = await registryWith([FakeDiagnostics]);
+    await expect(moduleRef.init()).rejects.toThrow('email.send (type email) has no handler');
   });
 });

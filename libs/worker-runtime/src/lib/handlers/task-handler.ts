@@ -1,4 +1,4 @@
-import { Injectable, SetMetadata } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { TaskName, TaskParamsOf, TaskResultOf } from '@tasklane/contracts';
 
 /** What a handler knows about the attempt it runs. */
@@ -13,12 +13,19 @@ export interface TaskContext {
 }
 
 /**
- * Runs one task name. Handlers are thin: take the validated params, call one service, return
- * a JSON-serialisable result. Throwing fails the attempt (retried up to `max_retries`);
- * {@link PermanentTaskError} fails the task at once. Acks, retries and events are not theirs.
+ * The signature of a task handler method. Handlers are thin: take the validated params, call
+ * into the service they live on, return a JSON-serialisable result. Throwing fails the attempt
+ * (retried up to `max_retries`); {@link PermanentTaskError} fails the task at once. Acks,
+ * retries and events are not theirs.
  */
+export type TaskHandlerMethod<N extends TaskName> = (
+  params: TaskParamsOf<N>,
+  context: TaskContext,
+) => Promise<TaskResultOf<N>>;
+
+/** A registered handler: the decorated method, bound to its provider. */
 export interface TaskHandler<N extends TaskName> {
-  run(params: TaskParamsOf<N>, context: TaskContext): Promise<TaskResultOf<N>>;
+  run: TaskHandlerMethod<N>;
 }
 
 /** A failure that retrying cannot fix (a rejected recipient, a bad template…). */
@@ -29,15 +36,26 @@ export class PermanentTaskError extends Error {
   }
 }
 
-export const TASK_HANDLER_NAME = Symbol('tasklane:task-handler-name');
+/** Nest's discoverable metadata behind {@link HandlesTask}; read by the handler registry. */
+export const TaskHandlerMarker = DiscoveryService.createDecorator<TaskName>();
 
 /**
- * Declares the class as the handler of task `name`; the compiler checks that it implements
- * `TaskHandler<name>`. Register the class as a provider of the worker's module.
+ * Declares a method of a provider as the handler of task `name`; the compiler checks its
+ * signature against the catalogue (`TaskHandlerMethod<name>`). The worker's registry finds it with
+ * Nest's `DiscoveryService` at start-up:
+ *
+ *     @Injectable()
+ *     export class MailService {
+ *       @HandlesTask(TaskName.EmailSend)
+ *       send(params: SendEmailParams, context: TaskContext): Promise<SendEmailResult> { … }
+ *     }
  */
 export function HandlesTask<N extends TaskName>(name: N) {
-  return <C extends abstract new (...args: never[]) => TaskHandler<N>>(target: C): void => {
-    SetMetadata(TASK_HANDLER_NAME, name)(target);
-    Injectable()(target);
+  return <M extends TaskHandlerMethod<N>>(
+    target: object,
+    key: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => {
+    TaskHandlerMarker(name)(target, key, descriptor);
   };
 }

@@ -5,24 +5,24 @@ import { loadConfig } from '@tasklane/config';
 import { TaskName } from '@tasklane/contracts';
 import { TaskContext } from '../handlers/task-handler';
 import { WorkerEnv } from '../worker.env';
-import { SleepHandler } from './sleep.handler';
+import { DiagnosticTasksService } from './diagnostic-tasks.service';
 
 function contextWith(signal: AbortSignal, taskId = 't', retryCount = 0): TaskContext {
   return { taskId, taskName: TaskName.DiagnosticSleep, retryCount, maxRetries: 2, priority: 5, signal };
 }
 
-function handler(env: Record<string, string> = {}): SleepHandler {
-  return new SleepHandler(loadConfig(WorkerEnv, env));
+function diagnostics(env: Record<string, string> = {}): DiagnosticTasksService {
+  return new DiagnosticTasksService(loadConfig(WorkerEnv, env));
 }
 
-describe('SleepHandler', () => {
+describe('DiagnosticTasksService.sleep', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   it('returns {slept_ms} once the time has passed, not before', async () => {
     let settled = false;
-    const running = handler()
-      .run({ ms: 1_000 }, contextWith(new AbortController().signal))
+    const running = diagnostics()
+      .sleep({ ms: 1_000 }, contextWith(new AbortController().signal))
       .finally(() => (settled = true));
 
     await jest.advanceTimersByTimeAsync(999);
@@ -33,7 +33,7 @@ describe('SleepHandler', () => {
 
   it('rejects as soon as its signal aborts', async () => {
     const controller = new AbortController();
-    const running = handler().run({ ms: 60_000 }, contextWith(controller.signal));
+    const running = diagnostics().sleep({ ms: 60_000 }, contextWith(controller.signal));
 
     await jest.advanceTimersByTimeAsync(250);
     controller.abort();
@@ -42,7 +42,7 @@ describe('SleepHandler', () => {
   });
 });
 
-describe('SleepHandler with DIAGNOSTIC_EXECUTION_LOG', () => {
+describe('DiagnosticTasksService.sleep with DIAGNOSTIC_EXECUTION_LOG', () => {
   let dir: string;
   let log: string;
 
@@ -56,19 +56,28 @@ describe('SleepHandler with DIAGNOSTIC_EXECUTION_LOG', () => {
   });
 
   it('appends `task_id retry_count pid` for each finished execution', async () => {
-    const sleep = handler({ DIAGNOSTIC_EXECUTION_LOG: log });
-    await sleep.run({ ms: 1 }, contextWith(new AbortController().signal, 'task-a', 0));
-    await sleep.run({ ms: 1 }, contextWith(new AbortController().signal, 'task-b', 2));
+    const tasks = diagnostics({ DIAGNOSTIC_EXECUTION_LOG: log });
+    await tasks.sleep({ ms: 1 }, contextWith(new AbortController().signal, 'task-a', 0));
+    await tasks.sleep({ ms: 1 }, contextWith(new AbortController().signal, 'task-b', 2));
 
     expect(await readFile(log, 'utf8')).toBe(`task-a 0 ${process.pid}\ntask-b 2 ${process.pid}\n`);
   });
 
   it('appends nothing for an aborted execution', async () => {
     const controller = new AbortController();
-    const running = handler({ DIAGNOSTIC_EXECUTION_LOG: log }).run({ ms: 60_000 }, contextWith(controller.signal));
+    const running = diagnostics({ DIAGNOSTIC_EXECUTION_LOG: log }).sleep(
+      { ms: 60_000 },
+      contextWith(controller.signal),
+    );
     controller.abort();
 
     await expect(running).rejects.toThrow(/sleep aborted/);
     await expect(readFile(log, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('DiagnosticTasksService.fail', () => {
+  it.each(['boom', 'a longer message: with details'])('rejects with params.message %p', async (message) => {
+    await expect(diagnostics().fail({ message })).rejects.toThrow(new Error(message));
   });
 });
