@@ -110,6 +110,11 @@ APPS.forEach((app, index) => {
       process.stderr.write(`\n${app} exited unexpectedly (${code ?? signal}); stopping the others.\n`);
       exitCode = 1;
       stopAll('an app exited');
+    } else if (code !== 0) {
+      process.stderr.write(`\n${app} did not stop cleanly (${code ?? signal}).\n`);
+      exitCode = 1;
+    } else {
+      process.stdout.write(`■ ${app} stopped\n`);
     }
     if (children.size === 0) {
       process.exit(exitCode);

@@ -1,0 +1,84 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { TestDatabase, TestVhost, createTestDatabase, createTestVhost, freePort, waitFor } from '@tasklane/testing';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const APPS = ['api-gateway', 'status-tracker', 'worker-email', 'worker-report', 'worker-analytics', 'worker-cleanup'];
+
+/** Lines `npm start` printed for `app` (each app's lines carry its name as a prefix). */
+function linesOf(output: string, app: string): string[] {
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+  return plain.split('\n').filter((line) => line.startsWith(`${app.padEnd(16)} |`));
+}
+
+/**
+ * What a newcomer does: `npm start` in a terminal, then Ctrl-C. The terminal sends SIGINT to the
+ * whole foreground process group, and npm forwards it to its script once more; every app must
+ * then drain once and exit 0 — not take the forwarded signal for a second Ctrl-C. (npm itself
+ * exits at the first SIGINT; the script it started is what stops the apps, so it is what runs here.)
+ */
+describe('npm start, then Ctrl-C in its terminal', () => {
+  let vhost: TestVhost;
+  let db: TestDatabase;
+  let child: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    vhost = await createTestVhost('npm-start');
+    db = await createTestDatabase('npm_start');
+  });
+
+  afterAll(async () => {
+    if (child?.pid !== undefined && child.exitCode === null) {
+      process.kill(-child.pid, 'SIGKILL');
+    }
+    await vhost?.delete();
+    await db?.drop();
+  });
+
+  it('drains every app once and exits 0', async () => {
+    const port = await freePort();
+    let output = '';
+    child = spawn(process.execPath, [join(ROOT, 'tools', 'scripts', 'start.mjs')], {
+      cwd: ROOT,
+      // A process group of its own, as a terminal's foreground job.
+      detached: true,
+      env: { ...process.env, AMQP_URL: vhost.url, DATABASE_URL: db.url, PORT: String(port), LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
+
+    await waitFor(
+      'every app to have started',
+      () =>
+        linesOf(output, 'api-gateway').some((line) => line.includes('listening on port')) &&
+        APPS.slice(1).every((app) => linesOf(output, app).some((line) => line.includes(`${app} started`))),
+      { timeoutMs: 150_000, intervalMs: 250 },
+    );
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    expect(ready.status).toBe(200);
+
+    const pid = child.pid as number;
+    process.kill(-pid, 'SIGINT'); // the terminal's Ctrl-C, to the process group
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    process.kill(pid, 'SIGINT'); // npm forwarding it
+    const code = await exited;
+
+    expect({ code, output: code === 0 ? '' : output.slice(-4_000) }).toEqual({ code: 0, output: '' });
+    for (const app of APPS) {
+      const lines = linesOf(output, app);
+      expect({ app, drains: lines.filter((line) => line.includes('received: shutting down')).length }).toEqual({
+        app,
+        drains: 1,
+      });
+      expect(lines.filter((line) => line.includes('again: exiting without waiting'))).toEqual([]);
+    }
+    expect(output).not.toContain('exited unexpectedly');
+    expect(output).not.toContain('did not stop cleanly');
+    for (const app of APPS) {
+      expect(output).toContain(`■ ${app} stopped`);
+    }
+  }, 200_000);
+});
