@@ -22,6 +22,8 @@ describe('npm start, then Ctrl-C in its terminal', () => {
   let vhost: TestVhost;
   let db: TestDatabase;
   let child: ChildProcess | undefined;
+  /** The apps' pids, from their JSON log lines. */
+  const appPids = new Set<number>();
 
   beforeAll(async () => {
     vhost = await createTestVhost('npm-start');
@@ -29,8 +31,19 @@ describe('npm start, then Ctrl-C in its terminal', () => {
   });
 
   afterAll(async () => {
+    // The apps run in process groups of their own: a failed run must not leave them behind.
     if (child?.pid !== undefined && child.exitCode === null) {
-      process.kill(-child.pid, 'SIGKILL');
+      child.kill('SIGTERM');
+      await waitFor('npm start to stop its apps', () => child?.exitCode !== null, { timeoutMs: 20_000 }).catch(() =>
+        child?.kill('SIGKILL'),
+      );
+    }
+    for (const pid of appPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
     await vhost?.delete();
     await db?.drop();
@@ -46,8 +59,15 @@ describe('npm start, then Ctrl-C in its terminal', () => {
       env: { ...process.env, AMQP_URL: vhost.url, DATABASE_URL: db.url, PORT: String(port), LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const collect = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      output += text;
+      for (const [, pid] of text.matchAll(/"pid":(\d+)/g)) {
+        appPids.add(Number(pid));
+      }
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
     const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
 
     await waitFor(
@@ -57,8 +77,12 @@ describe('npm start, then Ctrl-C in its terminal', () => {
         APPS.slice(1).every((app) => linesOf(output, app).some((line) => line.includes(`${app} started`))),
       { timeoutMs: 150_000, intervalMs: 250 },
     );
-    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
-    expect(ready.status).toBe(200);
+    // Listening comes before the gateway's broker connection: ready once both are there.
+    await waitFor(
+      'the gateway to be ready',
+      async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200,
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
 
     const pid = child.pid as number;
     process.kill(-pid, 'SIGINT'); // the terminal's Ctrl-C, to the process group
