@@ -4,6 +4,7 @@ import 'reflect-metadata';
 export * from './lib/tasks/task-type.enum';
 export * from './lib/tasks/task-name.enum';
 export * from './lib/tasks/task-status.enum';
+export * from './lib/tasks/task-history.enum';
 export * from './lib/tasks/task-limits';
 export * from './lib/tasks/task-catalogue';
 export * from './lib/params/send-email.params';

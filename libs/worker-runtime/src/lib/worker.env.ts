@@ -1,5 +1,6 @@
 import { Expose } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { hostname } from 'node:os';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { BaseEnv } from '@tasklane/config';
 
 /** Settings of every worker app; each worker extends this with its own. */
@@ -61,6 +62,17 @@ export class WorkerEnv extends BaseEnv {
   @Min(500)
   @Max(3_600_000)
   readonly TASK_LEASE_MS: number = 30_000;
+
+  /**
+   * Names this process in a task's history (which worker started, gave back or finished it).
+   * Defaults to `<hostname>:<pid>` — in Kubernetes the hostname is the pod's name.
+   */
+  @Expose()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  @Matches(/^[\x21-\x7e]+$/, { message: 'WORKER_ID must be printable ASCII without spaces' })
+  readonly WORKER_ID: string = `${hostname()}:${process.pid}`;
 
   /**
    * Diagnostics only: a file to which `diagnostic.sleep` appends one line per finished execution

@@ -4,14 +4,18 @@ import {
   CountTasksQuery,
   EnqueueBatchSize,
   EnqueueTaskDto,
+  ListTaskEventsQuery,
   ListTasksQuery,
   TASK_CATALOGUE,
+  TASK_EVENT_CURSOR_PATTERN,
+  TASK_HISTORY_EVENTS,
   TASK_CURSOR_PATTERN,
   TASK_NAMES,
   TASK_STATUSES,
   TASK_TYPES,
   TaskListLimit,
   TaskTimeout,
+  TaskEventListLimit,
 } from '@tasklane/contracts';
 
 /**
@@ -34,6 +38,8 @@ export enum SchemaName {
   TaskPage = 'TaskPage',
   TaskRun = 'TaskRun',
   TaskCount = 'TaskCount',
+  TaskEvent = 'TaskEvent',
+  TaskEventPage = 'TaskEventPage',
   ErrorBody = 'ErrorBody',
   FieldError = 'FieldError',
 }
@@ -148,6 +154,54 @@ const TASK_RUN_SCHEMA: SchemaObject = {
 /** GET /api/tasks/{task_id}/runs: the task's runs, oldest first. */
 export const TASK_RUNS_SCHEMA: SchemaObject = { type: 'array', items: schemaRef(SchemaName.TaskRun) };
 
+const TASK_EVENT_SCHEMA: SchemaObject = {
+  type: 'object',
+  description: 'One transition of a task, written in the transaction that made it.',
+  required: ['event_id', 'event', 'run', 'attempt', 'retry_count', 'worker_id', 'actor', 'message', 'occurred_at'],
+  properties: {
+    event_id: { type: 'string', pattern: TASK_EVENT_CURSOR_PATTERN.source, description: 'Increasing position.' },
+    event: { type: 'string', enum: [...TASK_HISTORY_EVENTS] },
+    run: { type: 'integer', minimum: 1, description: '1, then +1 per POST /retry.' },
+    attempt: { type: 'integer', minimum: 0, description: 'The claim generation the event belongs to.' },
+    retry_count: { type: 'integer', minimum: 0 },
+    worker_id: { type: 'string', nullable: true, description: 'The worker that started, gave back or finished it.' },
+    actor: {
+      type: 'string',
+      nullable: true,
+      description:
+        'Who asked through the API (enqueued, cancelled, retried): `anonymous` without API keys, else `key:<id>`.',
+    },
+    message: { type: 'string', nullable: true, description: 'The error of a retry or a failure, or what happened.' },
+    occurred_at: { type: 'string', format: 'date-time' },
+  },
+};
+
+const TASK_EVENT_PAGE_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['items', 'next_cursor'],
+  properties: {
+    items: { type: 'array', items: schemaRef(SchemaName.TaskEvent), description: 'Oldest first.' },
+    next_cursor: {
+      type: 'string',
+      nullable: true,
+      pattern: TASK_EVENT_CURSOR_PATTERN.source,
+      description: 'Pass as `cursor` for the next page; null when this page holds the last event so far.',
+    },
+  },
+};
+
+export const EVENTS_QUERY_SCHEMA: SchemaObject = {
+  ...dtoSchema(ListTaskEventsQuery),
+  properties: {
+    limit: { type: 'integer', minimum: TaskEventListLimit.Min, maximum: TaskEventListLimit.Max },
+    cursor: {
+      type: 'string',
+      pattern: TASK_EVENT_CURSOR_PATTERN.source,
+      description: 'The `next_cursor` of the previous page: the page starts right after that event.',
+    },
+  },
+};
+
 const TASK_PAGE_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['items', 'total', 'limit', 'offset', 'next_cursor'],
@@ -244,6 +298,8 @@ export function namedSchemas(): Record<string, SchemaObject> {
     [SchemaName.TaskPage]: TASK_PAGE_SCHEMA,
     [SchemaName.TaskRun]: TASK_RUN_SCHEMA,
     [SchemaName.TaskCount]: TASK_COUNT_SCHEMA,
+    [SchemaName.TaskEvent]: TASK_EVENT_SCHEMA,
+    [SchemaName.TaskEventPage]: TASK_EVENT_PAGE_SCHEMA,
     [SchemaName.ErrorBody]: ERROR_BODY_SCHEMA,
     [SchemaName.FieldError]: FIELD_ERROR_SCHEMA,
   };

@@ -132,6 +132,7 @@ describe('OpenAPI document', () => {
       'GET /api/tasks',
       'GET /api/tasks/count/all',
       'GET /api/tasks/{task_id}',
+      'GET /api/tasks/{task_id}/events',
       'GET /api/tasks/{task_id}/runs',
       'GET /health/live',
       'GET /health/ready',

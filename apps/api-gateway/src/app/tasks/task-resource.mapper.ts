@@ -1,5 +1,20 @@
-import { TaskPage, TaskResource, TaskRunResource, TaskStatus, taskDefinition } from '@tasklane/contracts';
-import { BackgroundTask, BackgroundTaskRun, NewTask, TaskRowPage } from '@tasklane/persistence';
+import {
+  TaskEventPage,
+  TaskEventResource,
+  TaskPage,
+  TaskResource,
+  TaskRunResource,
+  TaskStatus,
+  taskDefinition,
+} from '@tasklane/contracts';
+import {
+  BackgroundTask,
+  BackgroundTaskEvent,
+  BackgroundTaskRun,
+  NewTask,
+  TaskHistoryPage,
+  TaskRowPage,
+} from '@tasklane/persistence';
 import { encodeListCursor } from './task-cursor';
 
 function iso(date: Date | null): string | null {
@@ -71,4 +86,24 @@ export function toTaskPage(page: TaskRowPage, request: { limit: number; offset: 
     offset: request.offset,
     next_cursor: page.next === null ? null : encodeListCursor(page.next),
   };
+}
+
+/** One event of a task's history. */
+export function toTaskEventResource(event: BackgroundTaskEvent): TaskEventResource {
+  return {
+    event_id: String(event.id),
+    event: event.event,
+    run: event.run,
+    attempt: event.attempt,
+    retry_count: event.retryCount,
+    worker_id: event.workerId,
+    actor: event.actor,
+    message: event.message,
+    occurred_at: event.occurredAt.toISOString(),
+  };
+}
+
+/** A page of GET /api/tasks/{id}/events. */
+export function toTaskEventPage(page: TaskHistoryPage): TaskEventPage {
+  return { items: page.events.map(toTaskEventResource), next_cursor: page.next };
 }

@@ -3,7 +3,10 @@ import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/s
 import {
   CountTasksQuery,
   EnqueueBatchResult,
+  ListTaskEventsQuery,
   ListTasksQuery,
+  TaskEventListLimit,
+  TaskEventPage,
   TaskCount,
   TaskListLimit,
   TaskPage,
@@ -14,11 +17,13 @@ import {
 import { ApiErrors, ApiQueryFrom } from '../openapi/openapi.decorators';
 import {
   COUNT_QUERY_SCHEMA,
+  EVENTS_QUERY_SCHEMA,
   LIST_QUERY_SCHEMA,
   SchemaName,
   TASK_RUNS_SCHEMA,
   schemaRef,
 } from '../openapi/openapi.schemas';
+import { Actor } from '../auth/actor.decorator';
 import { EnqueueBatchPipe } from './enqueue-batch.pipe';
 import { EnqueueTaskPipe } from './enqueue-task.pipe';
 import { TaskIdPipe } from './task-id.pipe';
@@ -45,8 +50,8 @@ export class TasksController {
   @ApiBody({ schema: schemaRef(SchemaName.EnqueueTaskRequest) })
   @ApiResponse({ status: 201, description: 'The task, pending.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 415, 503)
-  enqueue(@Body(EnqueueTaskPipe) task: ValidEnqueueTask): Promise<TaskResource> {
-    return this.enqueueTasks.one(task);
+  enqueue(@Body(EnqueueTaskPipe) task: ValidEnqueueTask, @Actor() actor: string): Promise<TaskResource> {
+    return this.enqueueTasks.one(task, actor);
   }
 
   @Post('enqueue/batch')
@@ -65,8 +70,11 @@ export class TasksController {
     schema: schemaRef(SchemaName.EnqueueBatchResponse),
   })
   @ApiErrors(400, 413, 415, 503)
-  async enqueueBatch(@Body(EnqueueBatchPipe) tasks: ValidEnqueueTask[]): Promise<EnqueueBatchResult> {
-    return { tasks: await this.enqueueTasks.batch(tasks) };
+  async enqueueBatch(
+    @Body(EnqueueBatchPipe) tasks: ValidEnqueueTask[],
+    @Actor() actor: string,
+  ): Promise<EnqueueBatchResult> {
+    return { tasks: await this.enqueueTasks.batch(tasks, actor) };
   }
 
   @Get('count/all')
@@ -115,6 +123,23 @@ export class TasksController {
     return this.queries.runs(taskId);
   }
 
+  @Get(':task_id/events')
+  @ApiOperation({
+    summary: "A task's history, oldest first",
+    description:
+      'One event per transition — enqueued, started (by which worker, which attempt), retrying (with the error), ' +
+      'succeeded, failed, cancelled or retried (by whom), released, lease_reclaimed, redispatched — each written in ' +
+      'the transaction that made it. Keyset-paged: pass `next_cursor` as `cursor`; a null `next_cursor` means no ' +
+      'later event so far (poll again with the last `event_id` to follow a task). Deleted with the task by retention.',
+  })
+  @ApiParam(TASK_ID_PARAM)
+  @ApiQueryFrom(EVENTS_QUERY_SCHEMA)
+  @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskEventPage) })
+  @ApiErrors(400, 404, 503)
+  events(@Param('task_id', TaskIdPipe) taskId: string, @Query() query: ListTaskEventsQuery): Promise<TaskEventPage> {
+    return this.queries.events(taskId, { limit: query.limit ?? TaskEventListLimit.Default, cursor: query.cursor });
+  }
+
   @Post(':task_id/retry')
   @HttpCode(200)
   @ApiOperation({
@@ -124,8 +149,8 @@ export class TasksController {
   @ApiParam(TASK_ID_PARAM)
   @ApiResponse({ status: 200, description: 'The task, pending again.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 409, 503)
-  retry(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
-    return this.retryTask.execute(taskId);
+  retry(@Param('task_id', TaskIdPipe) taskId: string, @Actor() actor: string): Promise<TaskResource> {
+    return this.retryTask.execute(taskId, actor);
   }
 
   @Post(':task_id/cancel')
@@ -137,7 +162,7 @@ export class TasksController {
   @ApiParam(TASK_ID_PARAM)
   @ApiResponse({ status: 200, description: 'The task, now cancelled.', schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 409, 503)
-  cancel(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
-    return this.cancelTask.execute(taskId);
+  cancel(@Param('task_id', TaskIdPipe) taskId: string, @Actor() actor: string): Promise<TaskResource> {
+    return this.cancelTask.execute(taskId, actor);
   }
 }

@@ -17,6 +17,13 @@ export const TaskListLimit = {
   Default: 50,
 } as const;
 
+/** Page size of a task's history (GET /api/tasks/{id}/events). */
+export const TaskEventListLimit = {
+  Min: 1,
+  Max: 1000,
+  Default: 200,
+} as const;
+
 /** Bounds of a task's timeout (`timeout_ms`): 100 ms to 24 hours. */
 export const TaskTimeout = {
   MinMs: 100,

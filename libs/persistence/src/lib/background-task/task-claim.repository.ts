@@ -1,19 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { retryWithBackoff } from '@tasklane/concurrency';
-import { TaskStatus } from '@tasklane/contracts';
+import { TaskHistoryEvent, TaskStatus } from '@tasklane/contracts';
 import { isDeadlock, DatabaseBoundary } from '../database/database-errors';
 import { TABLE, placeholders } from './task-sql';
 import { GuardedRow, movesForward } from './event-guard';
+import { HAND_BACK, LEASE_UNTIL, caseOf, updateRows } from './task-guards';
 import {
-  FORWARD_GUARD,
-  HAND_BACK,
-  LEASE_UNTIL,
-  caseOf,
-  guardParams,
-  updateGeneration,
-  updateRows,
-} from './task-guards';
+  HistoryEntry,
+  HistorySource,
+  appendHistory,
+  appendHistoryOfRows,
+  taskIdIn,
+} from '../task-history/task-history.sql';
 
 /** A worker's request to claim retry `retryCount` of a task. */
 export interface ClaimRequest {
@@ -48,37 +47,45 @@ export class TaskClaimRepository {
 
   /**
    * Claims retry `retryCount` of a task for a worker: `pending → running`, with a lease of
-   * `leaseMs` on the database clock. Returns the claim's generation (`attempt`), or null when
-   * the task is unknown, cancelled, finished or already claimed — so that a duplicated or
-   * redelivered message never runs a task twice.
+   * `leaseMs` on the database clock, and its `started` history row naming the worker. Returns the
+   * claim's generation (`attempt`), or null when the task is unknown, cancelled, finished or
+   * already claimed — so that a duplicated or redelivered message never runs a task twice.
    */
-  async claim(taskId: string, retryCount: number, startedAt: Date, leaseMs: number): Promise<number | null> {
-    return updateGeneration(
-      this.dataSource,
-      `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ?, started_at = ?,
-         attempt = LAST_INSERT_ID(attempt + 1), lease_expires_at = ${LEASE_UNTIL},
-         dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
-       WHERE ${FORWARD_GUARD}`,
-      [retryCount, startedAt, leaseMs * 1000, ...guardParams(taskId, retryCount, TaskStatus.Running)],
-    );
+  async claim(
+    taskId: string,
+    retryCount: number,
+    startedAt: Date,
+    leaseMs: number,
+    source: HistorySource = {},
+  ): Promise<number | null> {
+    const [won] = await this.claimGroupRetrying([{ taskId, retryCount }], leaseMs, source, startedAt);
+    return won === null ? null : won.attempt;
   }
 
   /**
    * {@link claim} for several deliveries at once — in one transaction and one commit instead of
    * one per task. The rows are read and locked (`FOR UPDATE`, in `task_id` order like any other
    * claimer), the claimable ones decided by the same forward-only guard evaluated on the locked
-   * rows, and claimed with one `UPDATE`. Answers, per request in order, the claim won or null (not
-   * claimable: unknown, cancelled, finished, already claimed, or a second copy of a task in the
-   * same group). A group chosen as a deadlock victim is tried again.
+   * rows, claimed with one `UPDATE` and their `started` rows appended with one `INSERT`. Answers,
+   * per request in order, the claim won or null (not claimable: unknown, cancelled, finished,
+   * already claimed, or a second copy of a task in the same group). A group chosen as a deadlock
+   * victim is tried again.
    */
-  async claimMany(requests: readonly ClaimRequest[], leaseMs: number): Promise<Array<ClaimWon | null>> {
-    if (requests.length === 1) {
-      const [request] = requests;
-      const startedAt = new Date();
-      const attempt = await this.claim(request.taskId, request.retryCount, startedAt, leaseMs);
-      return [attempt === null ? null : { attempt, startedAt }];
-    }
-    return retryWithBackoff(() => this.claimGroup(requests, leaseMs), {
+  async claimMany(
+    requests: readonly ClaimRequest[],
+    leaseMs: number,
+    source: HistorySource = {},
+  ): Promise<Array<ClaimWon | null>> {
+    return this.claimGroupRetrying(requests, leaseMs, source, new Date());
+  }
+
+  private claimGroupRetrying(
+    requests: readonly ClaimRequest[],
+    leaseMs: number,
+    source: HistorySource,
+    startedAt: Date,
+  ): Promise<Array<ClaimWon | null>> {
+    return retryWithBackoff(() => this.claimGroup(requests, leaseMs, source, startedAt), {
       minDelayMs: 0,
       maxDelayMs: 0,
       maxAttempts: 1 + CLAIM_DEADLOCK_RETRIES,
@@ -86,17 +93,21 @@ export class TaskClaimRepository {
     });
   }
 
-  private claimGroup(requests: readonly ClaimRequest[], leaseMs: number): Promise<Array<ClaimWon | null>> {
+  private claimGroup(
+    requests: readonly ClaimRequest[],
+    leaseMs: number,
+    source: HistorySource,
+    startedAt: Date,
+  ): Promise<Array<ClaimWon | null>> {
     const ids = [...new Set(requests.map((request) => request.taskId))];
     return this.dataSource.transaction(async (manager) => {
       const rows = (await manager.query(
-        `SELECT task_id, status, attempt, retry_count, max_retries FROM ${TABLE}
+        `SELECT task_id, status, attempt, retry_count, max_retries, run FROM ${TABLE}
           WHERE task_id IN (${placeholders(ids.length)}) FOR UPDATE`,
         ids,
-      )) as Array<GuardedRow & { task_id: string }>;
+      )) as Array<GuardedRow & { task_id: string; run: number }>;
       const locked = new Map(rows.map((row) => [row.task_id, row]));
-      const startedAt = new Date();
-      const won = new Map<string, ClaimWon & { retryCount: number }>();
+      const won = new Map<string, ClaimWon & { retryCount: number; run: number }>();
       const answers = requests.map((request): ClaimWon | null => {
         const row = locked.get(request.taskId);
         if (
@@ -106,7 +117,12 @@ export class TaskClaimRepository {
         ) {
           return null;
         }
-        const claim = { attempt: Number(row.attempt) + 1, startedAt, retryCount: request.retryCount };
+        const claim = {
+          attempt: Number(row.attempt) + 1,
+          startedAt,
+          retryCount: request.retryCount,
+          run: Number(row.run),
+        };
         won.set(request.taskId, claim);
         return { attempt: claim.attempt, startedAt };
       });
@@ -123,6 +139,20 @@ export class TaskClaimRepository {
              dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
            WHERE task_id IN (${placeholders(claims.length)})`,
           [...retryCounts.params, startedAt, leaseMs * 1000, ...claims.map(([taskId]) => taskId)],
+        );
+        await appendHistory(
+          manager,
+          claims.map(
+            ([taskId, claim]): HistoryEntry => ({
+              taskId,
+              event: TaskHistoryEvent.Started,
+              run: claim.run,
+              attempt: claim.attempt,
+              retryCount: claim.retryCount,
+              workerId: source.workerId,
+              occurredAt: startedAt,
+            }),
+          ),
         );
       }
       return answers;
@@ -159,13 +189,23 @@ export class TaskClaimRepository {
    * Gives a claim back (`running → pending`, same retry) when its worker stops before finishing:
    * a new generation, back in the outbox so the relay publishes it again.
    */
-  async releaseClaim(taskId: string, attempt: number): Promise<boolean> {
-    const result = await updateRows(
-      this.dataSource,
-      `UPDATE ${TABLE} SET ${HAND_BACK} WHERE task_id = ? AND status = '${TaskStatus.Running}' AND attempt = ?`,
-      [taskId, attempt],
-    );
-    return result.affectedRows === 1;
+  async releaseClaim(taskId: string, attempt: number, source: HistorySource = {}): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const result = await updateRows(
+        manager,
+        `UPDATE ${TABLE} SET ${HAND_BACK} WHERE task_id = ? AND status = '${TaskStatus.Running}' AND attempt = ?`,
+        [taskId, attempt],
+      );
+      if (result.affectedRows !== 1) {
+        return false;
+      }
+      await appendHistoryOfRows(
+        manager,
+        { event: TaskHistoryEvent.Released, workerId: source.workerId, occurredAt: new Date() },
+        taskIdIn([taskId]),
+      );
+      return true;
+    });
   }
 
   /**
@@ -189,6 +229,15 @@ export class TaskClaimRepository {
         `UPDATE ${TABLE} SET ${HAND_BACK} WHERE task_id IN (${placeholders(ids.length)}) AND status = '${TaskStatus.Running}'`,
         ids,
       );
+      await appendHistoryOfRows(
+        manager,
+        {
+          event: TaskHistoryEvent.LeaseReclaimed,
+          message: `lease expired more than ${graceMs} ms ago: its worker stopped renewing it`,
+          occurredAt: new Date(),
+        },
+        taskIdIn(ids),
+      );
       return ids;
     });
   }
@@ -197,13 +246,23 @@ export class TaskClaimRepository {
    * Ends a pending task whose message could not be processed at all (a poison message). A task
    * running under a valid claim is left alone: a malformed copy must not fail a good attempt.
    */
-  async failUnprocessable(taskId: string, reason: string, at: Date): Promise<boolean> {
-    const result = await updateRows(
-      this.dataSource,
-      `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', error_message = ?, completed_at = ?
-       WHERE task_id = ? AND status = '${TaskStatus.Pending}'`,
-      [reason, at, taskId],
-    );
-    return result.affectedRows === 1;
+  async failUnprocessable(taskId: string, reason: string, at: Date, source: HistorySource = {}): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const result = await updateRows(
+        manager,
+        `UPDATE ${TABLE} SET status = '${TaskStatus.Failed}', error_message = ?, completed_at = ?
+         WHERE task_id = ? AND status = '${TaskStatus.Pending}'`,
+        [reason, at, taskId],
+      );
+      if (result.affectedRows !== 1) {
+        return false;
+      }
+      await appendHistoryOfRows(
+        manager,
+        { event: TaskHistoryEvent.Failed, workerId: source.workerId, message: reason, occurredAt: at },
+        taskIdIn([taskId]),
+      );
+      return true;
+    });
   }
 }

@@ -1,10 +1,48 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { TaskEvent, TaskEventType, TaskFailedEvent, TaskStatus, TaskSucceededEvent } from '@tasklane/contracts';
+import {
+  TaskEvent,
+  TaskEventType,
+  TaskFailedEvent,
+  TaskHistoryEvent,
+  TaskStatus,
+  TaskSucceededEvent,
+} from '@tasklane/contracts';
 import { TABLE, placeholders } from './task-sql';
 import { GuardedRow, eventMayApply, eventTarget } from './event-guard';
 import { EVENT_GUARD, caseOf, guardParams, toJson, UpdateResult, updateRows } from './task-guards';
 import { DatabaseBoundary } from '../database/database-errors';
+import { HistoryEntry, HistorySource, appendHistory, appendHistoryOfRows } from '../task-history/task-history.sql';
+
+/** The history row of a lifecycle event the tracker applied. */
+function historyEventOf(event: TaskEvent): TaskHistoryEvent {
+  switch (event.event) {
+    case TaskEventType.Started:
+      return TaskHistoryEvent.Started;
+    case TaskEventType.Succeeded:
+      return TaskHistoryEvent.Succeeded;
+    case TaskEventType.Failed:
+      return TaskHistoryEvent.Failed;
+    case TaskEventType.Retrying:
+      return TaskHistoryEvent.Retrying;
+    case TaskEventType.Cancelled:
+      return TaskHistoryEvent.Cancelled;
+  }
+}
+
+function historyEntryOf(event: TaskEvent, run: number): HistoryEntry {
+  return {
+    taskId: event.task_id,
+    event: historyEventOf(event),
+    run,
+    attempt: event.attempt,
+    retryCount: event.retry_count,
+    message: 'error_message' in event ? event.error_message : null,
+    occurredAt: new Date(event.occurred_at),
+  };
+}
+
+const FINAL_OUTCOME = `CASE status WHEN '${TaskStatus.Completed}' THEN '${TaskHistoryEvent.Succeeded}' ELSE '${TaskHistoryEvent.Failed}' END`;
 
 export interface EventsApplied {
   applied: number;
@@ -22,8 +60,9 @@ export class TaskEventRepository {
   constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
 
   /**
-   * Applies lifecycle events in one transaction. Events that would not move their task forward
-   * are counted as stale and change nothing, whatever order the batch arrives in.
+   * Applies lifecycle events in one transaction, with one history row per event applied (one
+   * multi-row `INSERT` for the batch). Events that would not move their task forward are counted
+   * as stale and change nothing, whatever order the batch arrives in.
    */
   async applyEvents(events: readonly TaskEvent[]): Promise<EventsApplied> {
     if (events.length === 0) {
@@ -35,12 +74,13 @@ export class TaskEventRepository {
       // its own outcome write came first), and a skipped event stays stale (eventMayApply).
       const ids = [...new Set(events.map((event) => event.task_id))];
       const rows = (await manager.query(
-        `SELECT task_id, status, attempt, retry_count, max_retries FROM ${TABLE}
+        `SELECT task_id, status, attempt, retry_count, max_retries, run FROM ${TABLE}
           WHERE task_id IN (${placeholders(ids.length)})`,
         ids,
-      )) as Array<GuardedRow & { task_id: string }>;
+      )) as Array<GuardedRow & { task_id: string; run: number }>;
       const known = new Map(rows.map((row) => [row.task_id, row]));
       const written = new Set<string>();
+      const history: HistoryEntry[] = [];
       let applied = 0;
       for (const event of events) {
         // After a write in this batch the row read above is out of date: let the guard decide.
@@ -49,9 +89,11 @@ export class TaskEventRepository {
           applied += changed;
           if (changed > 0) {
             written.add(event.task_id);
+            history.push(historyEntryOf(event, Number(known.get(event.task_id)?.run ?? 1)));
           }
         }
       }
+      await appendHistory(manager, history);
       return { applied, stale: events.length - applied };
     });
   }
@@ -63,25 +105,32 @@ export class TaskEventRepository {
    * an outcome still on its way to the tracker. False when the claim is no longer held: the task
    * was cancelled or handed back meanwhile, and this outcome must be discarded.
    */
-  async recordOutcome(event: TaskSucceededEvent | TaskFailedEvent): Promise<boolean> {
-    return (await this.applyEvent(this.dataSource.manager, event)) === 1;
+  async recordOutcome(event: TaskSucceededEvent | TaskFailedEvent, source: HistorySource = {}): Promise<boolean> {
+    const [recorded] = await this.recordOutcomes([event], source);
+    return recorded;
   }
 
   /**
-   * {@link recordOutcome} for many claims at once, in one statement: each row changes only while
-   * it is still `running` under that claim (same task, generation and retry — what the event
-   * guard comes down to for a worker's own claim). Returns, per event, whether it was recorded;
-   * when some were not (a cancel or a hand-back came first), one read tells which.
+   * {@link recordOutcome} for many claims at once, in one transaction: one `UPDATE` — each row
+   * changes only while it is still `running` under that claim (same task, generation and retry —
+   * what the event guard comes down to for a worker's own claim) — and one `INSERT … SELECT` of
+   * the history rows of those it changed. Returns, per event, whether it was recorded; when some
+   * were not (a cancel or a hand-back came first), one read tells which.
    */
-  async recordOutcomes(events: ReadonlyArray<TaskSucceededEvent | TaskFailedEvent>): Promise<boolean[]> {
-    if (events.length <= 1) {
-      return Promise.all(events.map((event) => this.recordOutcome(event)));
+  async recordOutcomes(
+    events: ReadonlyArray<TaskSucceededEvent | TaskFailedEvent>,
+    source: HistorySource = {},
+  ): Promise<boolean[]> {
+    if (events.length === 0) {
+      return [];
     }
     const ids = events.map((event) => event.task_id);
     const succeeded = (event: TaskSucceededEvent | TaskFailedEvent): event is TaskSucceededEvent =>
       event.event === TaskEventType.Succeeded;
+    const finalStatus = (event: TaskSucceededEvent | TaskFailedEvent): TaskStatus =>
+      succeeded(event) ? TaskStatus.Completed : TaskStatus.Failed;
     const status = caseOf(
-      events.map((event) => [event.task_id, succeeded(event) ? TaskStatus.Completed : TaskStatus.Failed]),
+      events.map((event) => [event.task_id, finalStatus(event)]),
       'status',
     );
     // A failed attempt keeps the result column as it was.
@@ -97,34 +146,49 @@ export class TaskEventRepository {
       events.map((event) => [event.task_id, new Date(event.occurred_at)]),
       'completed_at',
     );
-    const result = await updateRows(
-      this.dataSource,
-      `UPDATE ${TABLE} SET status = ${status.sql}, result = ${results.sql}, error_message = ${errors.sql},
-         completed_at = ${completedAt.sql}, lease_expires_at = NULL
-       WHERE task_id IN (${placeholders(ids.length)}) AND status = '${TaskStatus.Running}'
-         AND (task_id, attempt, retry_count) IN (${placeholders(events.length, '(?, ?, ?)')})`,
-      [
-        ...status.params,
-        ...results.params,
-        ...errors.params,
-        ...completedAt.params,
-        ...ids,
-        ...events.flatMap((event) => [event.task_id, event.attempt, event.retry_count]),
-      ],
-    );
-    if (result.affectedRows === events.length) {
-      return events.map(() => true);
-    }
-    const rows = (await this.dataSource.query(
-      `SELECT task_id, status, attempt FROM ${TABLE} WHERE task_id IN (${placeholders(ids.length)})`,
-      ids,
-    )) as Array<{ task_id: string; status: TaskStatus; attempt: number }>;
-    const found = new Map(rows.map((row) => [row.task_id, row]));
-    // Only this worker finishes its own claim: the row final under its generation is its write.
-    return events.map((event) => {
-      const row = found.get(event.task_id);
-      const status = succeeded(event) ? TaskStatus.Completed : TaskStatus.Failed;
-      return row !== undefined && row.status === status && Number(row.attempt) === event.attempt;
+    return this.dataSource.transaction(async (manager) => {
+      const result = await updateRows(
+        manager,
+        `UPDATE ${TABLE} SET status = ${status.sql}, result = ${results.sql}, error_message = ${errors.sql},
+           completed_at = ${completedAt.sql}, lease_expires_at = NULL
+         WHERE task_id IN (${placeholders(ids.length)}) AND status = '${TaskStatus.Running}'
+           AND (task_id, attempt, retry_count) IN (${placeholders(events.length, '(?, ?, ?)')})`,
+        [
+          ...status.params,
+          ...results.params,
+          ...errors.params,
+          ...completedAt.params,
+          ...ids,
+          ...events.flatMap((event) => [event.task_id, event.attempt, event.retry_count]),
+        ],
+      );
+      if (result.affectedRows === 0) {
+        return events.map(() => false);
+      }
+      // Only this worker finishes its own claim: a row final under its generation is its write.
+      const recorded =
+        result.affectedRows === events.length
+          ? new Set(ids)
+          : new Set(
+              (
+                (await manager.query(
+                  `SELECT task_id FROM ${TABLE}
+                    WHERE (task_id, attempt, status) IN (${placeholders(events.length, '(?, ?, ?)')})`,
+                  events.flatMap((event) => [event.task_id, event.attempt, finalStatus(event)]),
+                )) as Array<{ task_id: string }>
+              ).map((row) => row.task_id),
+            );
+      await appendHistoryOfRows(
+        manager,
+        {
+          event: { sql: FINAL_OUTCOME },
+          workerId: source.workerId,
+          message: { sql: 'error_message' },
+          occurredAt: { sql: 'completed_at' },
+        },
+        { sql: `task_id IN (${placeholders(recorded.size)})`, params: [...recorded] },
+      );
+      return events.map((event) => recorded.has(event.task_id));
     });
   }
 

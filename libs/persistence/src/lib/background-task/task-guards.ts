@@ -64,23 +64,3 @@ export type Queryable = Pick<DataSource | EntityManager, 'query'>;
 export async function updateRows(runner: Queryable, sql: string, params: unknown[]): Promise<UpdateResult> {
   return (await runner.query(sql, params)) as UpdateResult;
 }
-
-/**
- * Runs a one-row `UPDATE` that sets `attempt = LAST_INSERT_ID(attempt + 1)` and returns the new
- * generation, or null when no row matched. The generation is read back with
- * `SELECT LAST_INSERT_ID()` on the same connection: on a table with triggers (the count journal,
- * migration 006) MariaDB reports insert id 0 to the `UPDATE` itself.
- */
-export async function updateGeneration(dataSource: DataSource, sql: string, params: unknown[]): Promise<number | null> {
-  const runner = dataSource.createQueryRunner();
-  try {
-    const result = (await runner.query(sql, params)) as UpdateResult;
-    if (result.affectedRows !== 1) {
-      return null;
-    }
-    const [row] = (await runner.query('SELECT LAST_INSERT_ID() AS attempt')) as Array<{ attempt: string | number }>;
-    return Number(row.attempt);
-  } finally {
-    await runner.release();
-  }
-}

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { TaskCommand, TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
+import { TaskCommand, TaskHistoryEvent, TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from './task-sql';
 import { toJson } from './task-guards';
 import { DatabaseBoundary } from '../database/database-errors';
+import { HistoryEntry, appendHistory } from '../task-history/task-history.sql';
 
 /** The columns of a task inserted pending; the others start the same for every task (nothing run yet). */
 export interface NewTask {
@@ -15,6 +16,8 @@ export interface NewTask {
   maxRetries: number;
   timeoutMs: number;
   createdAt: Date;
+  /** Who enqueued it (recorded in its history), when known. */
+  actor?: string | null;
 }
 
 const INSERT_PENDING = `INSERT INTO ${TABLE}
@@ -28,6 +31,18 @@ const PENDING_ROW = `(?, ?, ?, ?, '${TaskStatus.Pending}', ?, 0, ?, ?, ?)`;
  * batch of 1,000 small tasks is about 200 KB, one statement.
  */
 export const MAX_INSERT_STATEMENT_BYTES = 4 * 1_048_576;
+
+function enqueuedEntry(task: NewTask): HistoryEntry {
+  return {
+    taskId: task.taskId,
+    event: TaskHistoryEvent.Enqueued,
+    run: 1,
+    attempt: 0,
+    retryCount: 0,
+    actor: task.actor,
+    occurredAt: task.createdAt,
+  };
+}
 
 function pendingRowParams(task: NewTask): unknown[] {
   return [
@@ -53,13 +68,13 @@ export class TaskOutboxRepository {
 
   /** Inserts a pending task; returns the task inserted. */
   async insertPending(task: NewTask): Promise<NewTask> {
-    await this.dataSource.query(`${INSERT_PENDING} ${PENDING_ROW}`, pendingRowParams(task));
-    return task;
+    const [inserted] = await this.insertPendingBatch([task]);
+    return inserted;
   }
 
   /**
-   * Inserts many pending tasks all or nothing: one transaction, normally one multi-row `INSERT`
-   * (a batch whose statement would exceed {@link MAX_INSERT_STATEMENT_BYTES} — huge params — is
+   * Inserts many pending tasks all or nothing, each with the `enqueued` row of its history: one
+   * transaction, normally one multi-row `INSERT` per table (a batch whose statement would exceed {@link MAX_INSERT_STATEMENT_BYTES} — huge params — is
    * split into several statements in the same transaction, below any server's
    * `max_allowed_packet`). Every row is in the outbox once this resolves. Returns the tasks
    * inserted, in the order given.
@@ -87,16 +102,12 @@ export class TaskOutboxRepository {
         `${INSERT_PENDING} ${placeholders(chunk.length, PENDING_ROW)}`,
         chunk.flatMap((row) => row),
       );
-    if (chunks.length === 1) {
-      // One statement is atomic on its own: no transaction round trips.
-      await insert(this.dataSource, chunks[0]);
-    } else {
-      await this.dataSource.transaction(async (manager) => {
-        for (const chunk of chunks) {
-          await insert(manager, chunk);
-        }
-      });
-    }
+    await this.dataSource.transaction(async (manager) => {
+      for (const chunk of chunks) {
+        await insert(manager, chunk);
+      }
+      await appendHistory(manager, tasks.map(enqueuedEntry));
+    });
     return [...tasks];
   }
 

@@ -5,6 +5,7 @@ import { TaskCountRepository } from './task-count.repository';
 import { TaskEventRepository } from './task-event.repository';
 import { TaskOutboxRepository } from './task-outbox.repository';
 import { TaskQueryRepository } from './task-query.repository';
+import { TaskHistoryRepository } from '../task-history/task-history.repository';
 
 /** Every repository of `background_tasks`, one per concern. */
 export interface TaskRepositories {
@@ -14,6 +15,7 @@ export interface TaskRepositories {
   readonly control: TaskControlRepository;
   readonly queries: TaskQueryRepository;
   readonly counts: TaskCountRepository;
+  readonly history: TaskHistoryRepository;
 }
 
 /** The repositories of `background_tasks` on one data source, outside Nest (tools, tests). */
@@ -26,5 +28,6 @@ export function createTaskRepositories(dataSource: DataSource): TaskRepositories
     control: new TaskControlRepository(dataSource),
     queries: new TaskQueryRepository(dataSource, counts),
     counts,
+    history: new TaskHistoryRepository(dataSource),
   };
 }

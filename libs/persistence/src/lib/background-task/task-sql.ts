@@ -3,6 +3,9 @@ import { TaskCommand, TaskName, TaskType, taskDefinition } from '@tasklane/contr
 /** The task table. */
 export const TABLE = 'background_tasks';
 
+/** Earlier runs of the tasks, archived by POST /retry (migration 004). */
+export const TASK_RUNS_TABLE = 'background_task_runs';
+
 /** The columns a task's command is made of (see {@link commandOfRow}). */
 export const OUTBOX_COLUMNS =
   'id, task_id, task_name, task_type, params, priority, max_retries, retry_count, timeout_ms';

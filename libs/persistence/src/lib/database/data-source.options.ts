@@ -3,6 +3,7 @@ import { DataSourceOptions } from 'typeorm';
 import 'mysql2';
 import { BackgroundTask } from '../background-task/background-task.entity';
 import { BackgroundTaskRun } from '../background-task/background-task-run.entity';
+import { BackgroundTaskEvent } from '../task-history/background-task-event.entity';
 import { MIGRATIONS } from '../migrations';
 
 export interface DatabaseSettings {
@@ -27,7 +28,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     url: settings.url,
     timezone: 'Z',
     charset: 'utf8mb4_unicode_ci',
-    entities: [BackgroundTask, BackgroundTaskRun],
+    entities: [BackgroundTask, BackgroundTaskRun, BackgroundTaskEvent],
     migrations: MIGRATIONS,
     migrationsTableName: 'tasklane_migrations',
     migrationsTransactionMode: 'each',

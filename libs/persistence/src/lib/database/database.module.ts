@@ -9,6 +9,7 @@ import { TaskEventRepository } from '../background-task/task-event.repository';
 import { TaskOutboxRepository } from '../background-task/task-outbox.repository';
 import { TaskQueryRepository } from '../background-task/task-query.repository';
 import { RedispatchRepository } from '../redispatch/redispatch.repository';
+import { TaskHistoryRepository } from '../task-history/task-history.repository';
 import { TaskReportingRepository } from '../reporting/task-reporting.repository';
 import { TaskRetentionRepository } from '../retention/task-retention.repository';
 import { TrackerReplicaRepository } from '../tracker-replicas/tracker-replica.repository';
@@ -26,6 +27,7 @@ const TASK_REPOSITORIES = [
   TaskControlRepository,
   TaskQueryRepository,
   TaskCountRepository,
+  TaskHistoryRepository,
 ];
 
 /** Every repository an app may inject; the `DataSource` itself stays inside this library. */

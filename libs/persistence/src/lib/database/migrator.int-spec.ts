@@ -12,6 +12,7 @@ const LIST_MIGRATION = 'AddTaskListIndexes0000000000005';
 const COUNTS_MIGRATION = 'AddTaskCounts0000000000006';
 const REDISPATCH_MIGRATION = 'AddRedispatchColumns0000000000007';
 const ORDER_MIGRATION = 'OrderTaskListsByCreatedAt0000000000008';
+const EVENTS_MIGRATION = 'AddTaskEvents0000000000009';
 const MIGRATIONS = [
   TABLE_MIGRATION,
   DELIVERY_MIGRATION,
@@ -20,6 +21,7 @@ const MIGRATIONS = [
   COUNTS_MIGRATION,
   REDISPATCH_MIGRATION,
   ORDER_MIGRATION,
+  EVENTS_MIGRATION,
 ];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
@@ -79,12 +81,12 @@ async function columnNames(db: TestDatabase, table = 'background_tasks'): Promis
   return found.map((column) => column.name);
 }
 
-async function indexNames(db: TestDatabase): Promise<string[]> {
+async function indexNames(db: TestDatabase, table = 'background_tasks'): Promise<string[]> {
   const found = await rows<{ name: string }>(
     db.url,
     `SELECT DISTINCT INDEX_NAME AS name FROM information_schema.STATISTICS
-      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'background_tasks' ORDER BY INDEX_NAME`,
-    [db.name],
+      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME`,
+    [db.name, table],
   );
   return found.map((index) => index.name);
 }
@@ -380,7 +382,40 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
-  it('migrateDown reverts 008 only: the (status) and (task_type, id) indexes come back, the rows stay', async () => {
+  it('migrateDown reverts 009 only: background_task_events goes, the tasks stay; up creates it again, empty', async () => {
+    await withConnection(db.url, async (connection) => {
+      await connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      );
+      await connection.query(
+        `INSERT INTO background_task_events (task_id, event, run, attempt, retry_count, occurred_at)
+         VALUES (?, 'enqueued', 1, 0, 0, UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      );
+      // The CHECK constraint refuses an event the catalogue does not know.
+      await expect(
+        connection.query(
+          `INSERT INTO background_task_events (task_id, event, run, attempt, retry_count, occurred_at)
+           VALUES (?, 'exploded', 1, 0, 0, UTC_TIMESTAMP(3))`,
+          [TASK_ID],
+        ),
+      ).rejects.toThrow(/chk_background_task_events_event/);
+    });
+    expect(await indexNames(db, 'background_task_events')).toContain('idx_background_task_events_task');
+
+    await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
+    expect(await tableExists(db, 'background_task_events')).toBe(false);
+    expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
+
+    await expect(migrateUp(db.url)).resolves.toEqual([EVENTS_MIGRATION]);
+    expect(await rows(db.url, 'SELECT id FROM background_task_events')).toEqual([]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
+  it('migrateDown reverts 009 then 008 only: the (status) and (task_type, id) indexes come back, the rows stay', async () => {
     await withConnection(db.url, (connection) =>
       connection.query(
         `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
@@ -395,6 +430,7 @@ describe('migrator (MariaDB)', () => {
     ];
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
 
+    await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     const reverted = await indexNames(db);
     expect(reverted).toEqual(
@@ -405,13 +441,13 @@ describe('migrator (MariaDB)', () => {
     }
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([ORDER_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([ORDER_MIGRATION, EVENTS_MIGRATION]);
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
-  it('migrateDown reverts 008 then 007: due_at and tracker_replicas go, the rows stay; up adds them again', async () => {
+  it('migrateDown reverts 009, 008 then 007: due_at and tracker_replicas go, the rows stay; up adds them again', async () => {
     await withConnection(db.url, (connection) =>
       connection.query(
         `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
@@ -422,13 +458,14 @@ describe('migrator (MariaDB)', () => {
     expect(await columnNames(db)).toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(true);
 
+    await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     expect(await columnNames(db)).not.toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(false);
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([REDISPATCH_MIGRATION, ORDER_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([REDISPATCH_MIGRATION, ORDER_MIGRATION, EVENTS_MIGRATION]);
     expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, due_at: null },
     ]);
@@ -437,6 +474,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
@@ -450,7 +488,12 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
-    await expect(migrateUp(db.url)).resolves.toEqual([COUNTS_MIGRATION, REDISPATCH_MIGRATION, ORDER_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      COUNTS_MIGRATION,
+      REDISPATCH_MIGRATION,
+      ORDER_MIGRATION,
+      EVENTS_MIGRATION,
+    ]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
     expect(await countsAndScan(db)).toEqual({
@@ -520,6 +563,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
@@ -615,6 +659,7 @@ describe('migrator (MariaDB)', () => {
       COUNTS_MIGRATION,
       REDISPATCH_MIGRATION,
       ORDER_MIGRATION,
+      EVENTS_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -647,6 +692,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);
@@ -666,6 +712,7 @@ describe('migrator (MariaDB)', () => {
       COUNTS_MIGRATION,
       REDISPATCH_MIGRATION,
       ORDER_MIGRATION,
+      EVENTS_MIGRATION,
     ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
@@ -673,7 +720,8 @@ describe('migrator (MariaDB)', () => {
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
   });
 
-  it('migrateDown reverts 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+  it('migrateDown reverts 009, 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(COUNTS_MIGRATION);

@@ -5,6 +5,7 @@ import { AddTaskListIndexes005 } from './005_add_task_list_indexes';
 import { AddTaskCounts006 } from './006_add_task_counts';
 import { AddRedispatchColumns007 } from './007_add_redispatch_columns';
 import { OrderTaskListsByCreatedAt008 } from './008_order_task_lists_by_created_at';
+import { AddTaskEvents009 } from './009_add_task_events';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   AddTaskCounts006,
   AddRedispatchColumns007,
   OrderTaskListsByCreatedAt008,
+  AddTaskEvents009,
 ];

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { TaskCommand, TaskStatus, TaskType } from '@tasklane/contracts';
+import { TaskCommand, TaskHistoryEvent, TaskStatus, TaskType } from '@tasklane/contracts';
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from '../background-task/task-sql';
 import { DatabaseBoundary } from '../database/database-errors';
+import { appendHistoryOfRows } from '../task-history/task-history.sql';
 
 /** Which pending tasks of one type a re-dispatch pass looks at. */
 export interface RedispatchWindow {
@@ -48,8 +49,8 @@ export class RedispatchRepository {
    * Looks at up to `scan` pending tasks of a type, oldest first, and publishes the commands of
    * those that have been out and due for `idleForMs` again, in one transaction: the rows are
    * locked (`SKIP LOCKED`: a claim, a cancel or another tracker's pass holding one leaves it to
-   * them), handed to `publish` (which resolves once the broker confirmed every command), and their
-   * `dispatched_at` set to now — so a task is published again at most once per `idleForMs`, by
+   * them), handed to `publish` (which resolves once the broker confirmed every command), their
+   * `redispatched` history rows appended and their `dispatched_at` set to now — so a task is published again at most once per `idleForMs`, by
    * however many trackers.
    */
   async redispatchIdle(
@@ -84,9 +85,16 @@ export class RedispatchRepository {
       )) as OutboxRow[];
       if (rows.length > 0) {
         await publish(rows.map(commandOfRow));
-        await manager.query(
-          `UPDATE ${TABLE} SET dispatched_at = UTC_TIMESTAMP(3) WHERE id IN (${placeholders(rows.length)})`,
-          rows.map((row) => row.id),
+        const locked = { sql: `id IN (${placeholders(rows.length)})`, params: rows.map((row) => row.id) };
+        await manager.query(`UPDATE ${TABLE} SET dispatched_at = UTC_TIMESTAMP(3) WHERE ${locked.sql}`, locked.params);
+        await appendHistoryOfRows(
+          manager,
+          {
+            event: TaskHistoryEvent.Redispatched,
+            message: `pending and dispatched ${idleUs / 1000} ms ago, and not claimed: published again`,
+            occurredAt: new Date(),
+          },
+          locked,
         );
       }
       return { redispatched: rows.length, scanned: seen.length, lastId };

@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { TERMINAL_STATUSES } from '@tasklane/contracts';
 import { TABLE, placeholders } from '../background-task/task-sql';
 import { DatabaseBoundary } from '../database/database-errors';
+import { TASK_EVENTS_TABLE } from '../task-history/task-history.sql';
+import { TASK_RUNS_TABLE } from '../background-task/task-sql';
 
 export interface PurgeBatch {
   /** Finished tasks older than the cutoff that the batch picked (at most its size). */
@@ -14,9 +16,10 @@ export interface PurgeBatch {
 const FINISHED = placeholders(TERMINAL_STATUSES.length);
 
 /**
- * Retention of `background_tasks`: deletes finished tasks completed before a cutoff, one bounded
- * batch per call (select ids by primary key, then delete them), so a large purge never holds
- * long locks and can stop between batches.
+ * Retention of `background_tasks`: deletes finished tasks completed before a cutoff — with their
+ * history and their archived runs, in the same transaction — one bounded batch per call (select
+ * ids by primary key, lock and delete them), so a large purge never holds long locks and can stop
+ * between batches.
  */
 @DatabaseBoundary()
 @Injectable()
@@ -34,10 +37,24 @@ export class TaskRetentionRepository {
     if (ids.length === 0) {
       return { selected: 0, deleted: 0 };
     }
-    const result = (await this.dataSource.query(
-      `DELETE FROM ${TABLE} WHERE id IN (${placeholders(ids.length)}) AND status IN (${FINISHED})`,
-      [...ids, ...TERMINAL_STATUSES],
-    )) as { affectedRows: number };
-    return { selected: ids.length, deleted: result.affectedRows };
+    return this.dataSource.transaction(async (manager) => {
+      // Locked and checked again: one may have been retried since the read, and is kept.
+      const doomed = (await manager.query(
+        `SELECT id, task_id FROM ${TABLE} WHERE id IN (${placeholders(ids.length)}) AND status IN (${FINISHED})
+            ORDER BY id FOR UPDATE`,
+        [...ids, ...TERMINAL_STATUSES],
+      )) as Array<{ id: number; task_id: string }>;
+      if (doomed.length > 0) {
+        const taskIds = doomed.map((row) => row.task_id);
+        const ofTasks = `task_id IN (${placeholders(taskIds.length)})`;
+        await manager.query(`DELETE FROM ${TASK_EVENTS_TABLE} WHERE ${ofTasks}`, taskIds);
+        await manager.query(`DELETE FROM ${TASK_RUNS_TABLE} WHERE ${ofTasks}`, taskIds);
+        await manager.query(
+          `DELETE FROM ${TABLE} WHERE id IN (${placeholders(doomed.length)})`,
+          doomed.map((row) => row.id),
+        );
+      }
+      return { selected: ids.length, deleted: doomed.length };
+    });
   }
 }

@@ -4,6 +4,7 @@ import { Delivery, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { TaskClaimRepository } from '@tasklane/persistence';
 import { WORKER_TASK_TYPE } from '../worker.constants';
+import { WorkerEnv } from '../worker.env';
 
 /**
  * A delivery that is not a valid command for this worker (garbage, unknown task name, invalid
@@ -20,6 +21,7 @@ export class PoisonMessageRejecter {
     @Inject(TaskClaimRepository) private readonly claims: Pick<TaskClaimRepository, 'failUnprocessable'>,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
     @Inject(WORKER_TASK_TYPE) private readonly taskType: TaskType,
+    @Inject(WorkerEnv) private readonly env: Pick<WorkerEnv, 'WORKER_ID'>,
   ) {
     this.queue = taskQueueName(taskType);
   }
@@ -30,7 +32,9 @@ export class PoisonMessageRejecter {
     await this.messages.publishDeadLetter(delivery.message.content, reason, this.queue, messageId);
     if (
       taskId !== undefined &&
-      (await this.claims.failUnprocessable(taskId, `unprocessable message: ${reason}`, new Date()))
+      (await this.claims.failUnprocessable(taskId, `unprocessable message: ${reason}`, new Date(), {
+        workerId: this.env.WORKER_ID,
+      }))
     ) {
       this.metrics.failed.inc({ task_type: this.taskType });
     }

@@ -23,9 +23,9 @@ export class OutcomeRecordStage {
 
   constructor(
     @Inject(TaskEventRepository) events: Pick<TaskEventRepository, 'recordOutcomes'>,
-    @Inject(WorkerEnv) env: Pick<WorkerEnv, 'WORKER_CONCURRENCY'>,
+    @Inject(WorkerEnv) env: Pick<WorkerEnv, 'WORKER_CONCURRENCY' | 'WORKER_ID'>,
   ) {
-    this.outcomes = new Batcher((outcomes) => events.recordOutcomes(outcomes), {
+    this.outcomes = new Batcher((outcomes) => events.recordOutcomes(outcomes, { workerId: env.WORKER_ID }), {
       maxInFlight: 2,
       maxSize: Math.max(1, env.WORKER_CONCURRENCY),
       maxWaitMs: 0,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TaskCommand } from '@tasklane/contracts';
 import { TaskClaimRepository } from '@tasklane/persistence';
+import { WorkerEnv } from '../worker.env';
 import { LeaseKeeper } from './lease-keeper';
 import { TaskCancelledError } from './abort';
 import { errorMessageOf } from './task-outcome';
@@ -32,6 +33,7 @@ export class RunningTasks implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     @Inject(LeaseKeeper) private readonly leases: LeaseKeeper,
     @Inject(TaskClaimRepository) private readonly claims: Pick<TaskClaimRepository, 'releaseClaim'>,
+    @Inject(WorkerEnv) private readonly env: Pick<WorkerEnv, 'WORKER_ID'>,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -100,7 +102,7 @@ export class RunningTasks implements OnApplicationBootstrap, OnApplicationShutdo
       this.leases.release(task.command.task_id);
       const { task_id, retry_count } = task.command;
       try {
-        await this.claims.releaseClaim(task_id, task.attempt);
+        await this.claims.releaseClaim(task_id, task.attempt, { workerId: this.env.WORKER_ID });
         this.logger.warn({ message: 'task handed back', task_id, retry_count, attempt: task.attempt });
       } catch (error) {
         this.logger.error({

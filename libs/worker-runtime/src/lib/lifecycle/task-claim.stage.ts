@@ -16,13 +16,16 @@ export class TaskClaimStage {
 
   constructor(
     @Inject(TaskClaimRepository) repository: Pick<TaskClaimRepository, 'claimMany'>,
-    @Inject(WorkerEnv) env: Pick<WorkerEnv, 'TASK_LEASE_MS' | 'WORKER_CONCURRENCY'>,
+    @Inject(WorkerEnv) env: Pick<WorkerEnv, 'TASK_LEASE_MS' | 'WORKER_CONCURRENCY' | 'WORKER_ID'>,
   ) {
-    this.claims = new Batcher((requests) => repository.claimMany(requests, env.TASK_LEASE_MS), {
-      maxInFlight: 2,
-      maxSize: Math.max(1, env.WORKER_CONCURRENCY),
-      maxWaitMs: 0,
-    });
+    this.claims = new Batcher(
+      (requests) => repository.claimMany(requests, env.TASK_LEASE_MS, { workerId: env.WORKER_ID }),
+      {
+        maxInFlight: 2,
+        maxSize: Math.max(1, env.WORKER_CONCURRENCY),
+        maxWaitMs: 0,
+      },
+    );
   }
 
   claim(command: TaskCommand): Promise<ClaimWon | null> {

@@ -34,7 +34,9 @@ function pipeline(handler: Handler, options: { record?: RecordResult; publish?: 
       return true;
     },
   };
-  const running = new RunningTasks(new LeaseKeeper(claims, { TASK_LEASE_MS: 60_000 }), claims);
+  const running = new RunningTasks(new LeaseKeeper(claims, { TASK_LEASE_MS: 60_000 }), claims, {
+    WORKER_ID: 'spec-worker',
+  });
   const registry = {
     get: () => ({ run: (_params: unknown, context: { signal: AbortSignal }) => handler(context.signal) }),
   };

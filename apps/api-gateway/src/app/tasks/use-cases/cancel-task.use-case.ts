@@ -22,8 +22,8 @@ export class CancelTask {
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {}
 
-  async execute(taskId: string): Promise<TaskResource> {
-    const cancelled = await this.control.cancel(taskId, new Date());
+  async execute(taskId: string, actor: string): Promise<TaskResource> {
+    const cancelled = await this.control.cancel(taskId, new Date(), { actor });
     // The worker running it is told at once: every millisecond counts against the handler's end.
     const broadcast = cancelled?.from === TaskStatus.Running ? this.broadcast(taskId, cancelled.attempt) : null;
     const task = await this.queries.get(taskId);
@@ -37,7 +37,13 @@ export class CancelTask {
     }
     await broadcast;
     this.metrics.cancelled.inc({ task_type: task.task_type });
-    this.logger.log({ message: 'task cancelled', task_id: taskId, task_name: task.task_name, was: cancelled.from });
+    this.logger.log({
+      message: 'task cancelled',
+      task_id: taskId,
+      task_name: task.task_name,
+      was: cancelled.from,
+      actor,
+    });
     return task;
   }
 

@@ -8,7 +8,7 @@ import { TaskDispatcher } from './task-dispatcher';
 
 const NOT_ENQUEUED = 'the task was not enqueued';
 
-function newTaskOf(request: ValidEnqueueTask, createdAt: Date): NewTask {
+function newTaskOf(request: ValidEnqueueTask, createdAt: Date, actor: string): NewTask {
   return {
     taskId: newTaskId(createdAt.getTime()),
     taskName: request.task_name,
@@ -18,6 +18,7 @@ function newTaskOf(request: ValidEnqueueTask, createdAt: Date): NewTask {
     maxRetries: request.max_retries,
     timeoutMs: request.timeout_ms,
     createdAt,
+    actor,
   };
 }
 
@@ -51,10 +52,10 @@ export class EnqueueTasks {
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {}
 
-  async one(request: ValidEnqueueTask): Promise<TaskResource> {
+  async one(request: ValidEnqueueTask, actor: string): Promise<TaskResource> {
     this.dispatcher.requireBroker(NOT_ENQUEUED);
     // Committed together with the rows of concurrent enqueues (one multi-row INSERT under load).
-    const task = toPendingTaskResource(await this.writer.insert(newTaskOf(request, new Date())));
+    const task = toPendingTaskResource(await this.writer.insert(newTaskOf(request, new Date(), actor)));
     this.dispatcher.crashIfTesting();
     await this.dispatcher.dispatch(commandOf(task, request));
     this.count(task);
@@ -72,10 +73,10 @@ export class EnqueueTasks {
    * into the outbox), then the commands are published together, each confirmed, and their
    * dispatch recorded. Returns the tasks in the order given.
    */
-  async batch(requests: readonly ValidEnqueueTask[]): Promise<TaskResource[]> {
+  async batch(requests: readonly ValidEnqueueTask[], actor: string): Promise<TaskResource[]> {
     this.dispatcher.requireBroker(NOT_ENQUEUED);
     const createdAt = new Date();
-    const rows = await this.outbox.insertPendingBatch(requests.map((request) => newTaskOf(request, createdAt)));
+    const rows = await this.outbox.insertPendingBatch(requests.map((request) => newTaskOf(request, createdAt, actor)));
     const tasks = rows.map(toPendingTaskResource);
     this.dispatcher.crashIfTesting();
     await Promise.all(tasks.map((task, index) => this.dispatcher.dispatch(commandOf(task, requests[index]))));

@@ -18,9 +18,9 @@ export class RetryTask {
     @Inject(TaskDispatcher) private readonly dispatcher: TaskDispatcher,
   ) {}
 
-  async execute(taskId: string): Promise<TaskResource> {
+  async execute(taskId: string, actor: string): Promise<TaskResource> {
     this.dispatcher.requireBroker('the task was not re-queued');
-    const command = await this.control.requeueFinished(taskId, new Date());
+    const command = await this.control.requeueFinished(taskId, new Date(), { actor });
     if (command === null) {
       const task = await this.queries.get(taskId);
       throw new ConflictException({
@@ -34,7 +34,7 @@ export class RetryTask {
     // the task as re-queued (pending), like enqueue's.
     const task = await this.queries.get(taskId);
     await this.dispatcher.dispatch(command);
-    this.logger.log({ message: 'task re-queued', task_id: taskId, task_name: task.task_name, run: task.run });
+    this.logger.log({ message: 'task re-queued', task_id: taskId, task_name: task.task_name, run: task.run, actor });
     return task;
   }
 }

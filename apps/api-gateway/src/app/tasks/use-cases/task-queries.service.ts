@@ -1,8 +1,8 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { TaskCount, TaskPage, TaskResource, TaskRunResource } from '@tasklane/contracts';
-import { TaskCountRepository, TaskFilter, TaskQueryRepository } from '@tasklane/persistence';
+import { TaskCount, TaskEventPage, TaskPage, TaskResource, TaskRunResource } from '@tasklane/contracts';
+import { TaskCountRepository, TaskFilter, TaskHistoryRepository, TaskQueryRepository } from '@tasklane/persistence';
 import { decodeListCursor } from '../task-cursor';
-import { toTaskPage, toTaskResource, toTaskRunResource } from '../task-resource.mapper';
+import { toTaskEventPage, toTaskPage, toTaskResource, toTaskRunResource } from '../task-resource.mapper';
 
 /** Which page of GET /api/tasks: `limit` tasks, after `cursor` (a `next_cursor`) or from `offset` on. */
 export interface TaskListRequest {
@@ -11,12 +11,13 @@ export interface TaskListRequest {
   cursor?: string;
 }
 
-/** The read side of the tasks API: a task, a page of tasks, a count, a task's earlier runs. */
+/** The read side of the tasks API: a task, a page of tasks, a count, a task's earlier runs and its history. */
 @Injectable()
 export class TaskQueries {
   constructor(
     @Inject(TaskQueryRepository) private readonly queries: TaskQueryRepository,
     @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
+    @Inject(TaskHistoryRepository) private readonly history: TaskHistoryRepository,
   ) {}
 
   /** The task, or a 404 naming it. */
@@ -43,5 +44,17 @@ export class TaskQueries {
   async runs(taskId: string): Promise<TaskRunResource[]> {
     await this.get(taskId);
     return (await this.queries.listRuns(taskId)).map(toTaskRunResource);
+  }
+
+  /**
+   * A page of a task's history, oldest first, after the event `cursor`; 404 for an unknown task.
+   * Every task has its `enqueued` event, so only an empty page needs the task looked up.
+   */
+  async events(taskId: string, page: { limit: number; cursor?: string }): Promise<TaskEventPage> {
+    const events = await this.history.page(taskId, page.limit, page.cursor);
+    if (events.events.length === 0) {
+      await this.get(taskId);
+    }
+    return toTaskEventPage(events);
   }
 }

@@ -10,7 +10,7 @@ import {
   ValidateBy,
   ValidationArguments,
 } from 'class-validator';
-import { TaskListLimit } from '../../tasks/task-limits';
+import { TaskEventListLimit, TaskListLimit } from '../../tasks/task-limits';
 import { TaskStatus } from '../../tasks/task-status.enum';
 import { TaskType } from '../../tasks/task-type.enum';
 import { TASK_CURSOR_PATTERN, decodeTaskCursor } from '../task-cursor';
@@ -69,5 +69,24 @@ export class ListTasksQuery extends CountTasksQuery {
         'cursor cannot be combined with a non-zero offset: the cursor already says where the page starts',
     },
   })
+  cursor?: string;
+}
+
+/** A position in a task's history: the `event_id` of an event (a positive integer, as a string). */
+export const TASK_EVENT_CURSOR_PATTERN = /^[1-9][0-9]{0,18}$/;
+
+/** Query of `GET /api/tasks/{id}/events`. */
+export class ListTaskEventsQuery {
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(TaskEventListLimit.Min)
+  @Max(TaskEventListLimit.Max)
+  limit?: number;
+
+  /** The `next_cursor` of the previous page: the page starts right after that event. */
+  @IsOptional()
+  @IsString()
+  @Matches(TASK_EVENT_CURSOR_PATTERN, { message: '$property must be a next_cursor given by this API' })
   cursor?: string;
 }

@@ -1,3 +1,4 @@
+import { TaskHistoryEvent } from '../../tasks/task-history.enum';
 import { TaskName } from '../../tasks/task-name.enum';
 import { TaskStatus } from '../../tasks/task-status.enum';
 import { TaskType } from '../../tasks/task-type.enum';
@@ -57,4 +58,29 @@ export interface TaskRunResource {
   started_at: string | null;
   completed_at: string | null;
   archived_at: string;
+}
+
+/** One transition of a task, as `GET /api/tasks/{id}/events` returns it. */
+export interface TaskEventResource {
+  /** Position of the event (increasing, a decimal string): the page's `next_cursor` is the last one's. */
+  event_id: string;
+  event: TaskHistoryEvent;
+  /** The run (1, then +1 per POST /retry), attempt (claim generation) and retry the event belongs to. */
+  run: number;
+  attempt: number;
+  retry_count: number;
+  /** The worker that claimed, gave back or finished the task, when a worker did. */
+  worker_id: string | null;
+  /** Who asked for it through the API (enqueue, cancel, retry): `anonymous` without API keys, else `key:<id>`. */
+  actor: string | null;
+  /** The error of a retry or failure, or what happened (a lease that expired), when there is one. */
+  message: string | null;
+  occurred_at: string;
+}
+
+/** Answer of `GET /api/tasks/{id}/events`: one page of the task's history, oldest first. */
+export interface TaskEventPage {
+  items: TaskEventResource[];
+  /** The `cursor` of the next page, or null when this page is the last one so far. */
+  next_cursor: string | null;
 }
