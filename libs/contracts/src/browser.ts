@@ -9,4 +9,4 @@ export * from './lib/tasks/task-status.enum';
 export * from './lib/tasks/task-history.enum';
 export * from './lib/tasks/task-limits';
 export type * from './lib/api/dto/task.resource';
-export type * from './lib/api/dto/dashboard.resource';
+export * from './lib/api/dto/dashboard.resource';

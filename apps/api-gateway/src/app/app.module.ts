@@ -4,6 +4,7 @@ import { AmqpModule } from '@tasklane/messaging';
 import { ObservabilityModule } from '@tasklane/observability';
 import { DatabaseModule } from '@tasklane/persistence';
 import { AuthModule } from './auth/auth.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { GatewayEnv } from './gateway.env';
 import { OpsModule } from './ops/ops.module';
 import { TasksModule } from './tasks/tasks.module';
@@ -17,6 +18,7 @@ import { TasksModule } from './tasks/tasks.module';
     AuthModule,
     TasksModule,
     OpsModule,
+    DashboardModule,
   ],
 })
 export class AppModule {}

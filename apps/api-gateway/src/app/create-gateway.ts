@@ -14,6 +14,8 @@ import { frameworkErrorHandler } from './http/client-errors';
 import { registerJsonBodyParser } from './http/json-body';
 import { RequestSanityGuard } from './http/request-sanity.guard';
 import { setupOpenApi } from './openapi/openapi';
+import { dashboardDir, serveDashboard } from './dashboard/dashboard-static';
+import { addEtagHook } from './http/etag.hook';
 import { addRateLimitHook } from './rate-limit/rate-limit.hook';
 import { addSecurityHeaders } from './security/security-headers';
 
@@ -49,14 +51,14 @@ export function createGatewayAdapter(env: Pick<GatewayEnv, 'BODY_LIMIT_BYTES' | 
 /** What {@link configureGateway} reads. */
 export type GatewayHttpEnv = Pick<
   GatewayEnv,
-  'BODY_LIMIT_BYTES' | 'CORS_ORIGINS' | 'RATE_LIMIT_MAX' | 'RATE_LIMIT_WINDOW_MS'
+  'BODY_LIMIT_BYTES' | 'CORS_ORIGINS' | 'RATE_LIMIT_MAX' | 'RATE_LIMIT_WINDOW_MS' | 'DASHBOARD_DIR'
 >;
 
 /**
  * The gateway's request pipeline. `onRequest` hooks, in this order and all before any body is
  * read: the request id; security headers and CORS; authentication (who calls, from the headers);
  * the rate limit (per key, or per address); authorization (401/403). Then the strict JSON parser,
- * error handling, validation and the API docs.
+ * error handling, validation, ETags of API reads, the API docs and the dashboard's files.
  */
 export async function configureGateway(app: NestFastifyApplication, env: GatewayHttpEnv): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
@@ -88,7 +90,9 @@ export async function configureGateway(app: NestFastifyApplication, env: Gateway
       exceptionFactory: validationExceptionFactory,
     }),
   );
+  addEtagHook(fastify);
   setupOpenApi(app);
+  await serveDashboard(fastify, dashboardDir(env.DASHBOARD_DIR));
 }
 
 /** Options of NestFactory.create / createNestApplication for the gateway. */

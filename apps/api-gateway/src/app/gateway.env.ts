@@ -2,9 +2,12 @@ import {
   IsArray,
   IsBoolean,
   IsInt,
+  IsOptional,
+  IsString,
   Matches,
   Max,
   Min,
+  MinLength,
   ValidationArguments,
   ValidationOptions,
   registerDecorator,
@@ -108,6 +111,16 @@ export class GatewayEnv extends BaseEnv {
   @Min(0)
   @Max(10)
   readonly TRUST_PROXY_HOPS: number = 0;
+
+  /**
+   * The built dashboard served at /ui/ (`npm run build` writes dist/apps/dashboard). Default:
+   * beside the gateway's bundle. Without a build there, /ui answers 503 and the API is unaffected.
+   */
+  @Expose()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  readonly DASHBOARD_DIR?: string;
 
   /**
    * Browser origins allowed to call the API across origins (CORS), comma-separated and exact

@@ -9,10 +9,13 @@ import { HealthService, TaskMetrics } from '@tasklane/observability';
 import { AuthModule } from '../auth/auth.module';
 import { GATEWAY_APP_OPTIONS, configureGateway, createGatewayAdapter } from '../create-gateway';
 import { GatewayEnv } from '../gateway.env';
+import { DashboardController } from '../dashboard/dashboard.controller';
+import { DashboardStats } from '../dashboard/dashboard-stats.service';
 import { OpsController } from '../ops/ops.controller';
 import { TasksController } from '../tasks/tasks.controller';
 import { CancelTask } from '../tasks/use-cases/cancel-task.use-case';
 import { EnqueueTasks } from '../tasks/use-cases/enqueue-tasks.use-case';
+import { RetryFailedTasks } from '../tasks/use-cases/retry-failed-tasks.use-case';
 import { RetryTask } from '../tasks/use-cases/retry-task.use-case';
 import { TaskQueries } from '../tasks/use-cases/task-queries.service';
 
@@ -52,6 +55,8 @@ function fakeTasks(): Record<string, jest.Mock> {
     count: jest.fn(async () => ({ count: 0 })),
     cancel: jest.fn(async () => task),
     retry: jest.fn(async () => task),
+    retryFailed: jest.fn(async () => ({ retried: [task], more: false })),
+    summary: jest.fn(async () => ({ counts: [], queues: [], throughput: { interval_ms: 5000, samples: [] } })),
   };
 }
 
@@ -62,12 +67,14 @@ async function startGateway(
   const gatewayEnv = loadConfig(GatewayEnv, env);
   const module = await Test.createTestingModule({
     imports: [ConfigModule.forRoot(GatewayEnv, env), AuthModule],
-    controllers: [TasksController, OpsController],
+    controllers: [TasksController, OpsController, DashboardController],
     providers: [
       { provide: EnqueueTasks, useValue: { one: tasks.enqueue, batch: tasks.enqueueBatch } },
       { provide: TaskQueries, useValue: { get: tasks.get, runs: tasks.runs, list: tasks.list, count: tasks.count } },
       { provide: CancelTask, useValue: { execute: tasks.cancel } },
       { provide: RetryTask, useValue: { execute: tasks.retry } },
+      { provide: RetryFailedTasks, useValue: { execute: tasks.retryFailed } },
+      { provide: DashboardStats, useValue: { summary: tasks.summary } },
       {
         provide: HealthService,
         useValue: { readiness: async () => ({ status: 'ready', checks: {} }), markShuttingDown: () => undefined },
@@ -173,6 +180,62 @@ describe('gateway HTTP pipeline with API keys', () => {
       expect((await inject({ method: 'GET', url })).statusCode).toBe(200);
     },
   );
+
+  it('answers a repeated API read with 304 and no body when If-None-Match names its ETag', async () => {
+    const headers = { authorization: `Bearer ${RO}` };
+    const first = await inject({ method: 'GET', url: '/api/tasks/?limit=50', headers });
+    expect(first.statusCode).toBe(200);
+    const etag = String(first.headers['etag']);
+    expect(etag).toMatch(/^W\/"/);
+    expect(first.headers['cache-control']).toBe('private, no-cache');
+    const again = await inject({
+      method: 'GET',
+      url: '/api/tasks/?limit=50',
+      headers: { ...headers, 'if-none-match': etag },
+    });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    // Another answer, another tag: a full 200.
+    tasks.list.mockResolvedValueOnce({ items: [], total: 1, limit: 50, offset: 0, next_cursor: null });
+    const changed = await inject({
+      method: 'GET',
+      url: '/api/tasks/?limit=50',
+      headers: { ...headers, 'if-none-match': etag },
+    });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.headers['etag']).not.toBe(etag);
+    // A write is never answered 304.
+    const post = await inject({
+      method: 'POST',
+      url: `/api/tasks/${TASK_ID}/cancel`,
+      headers: { authorization: `Bearer ${RW}`, 'if-none-match': '*' },
+    });
+    expect(post.statusCode).toBe(200);
+  });
+
+  it('serves /ui without a key (the page asks for one); without a build it says how to make one', async () => {
+    for (const url of ['/ui', '/ui/', '/ui/app.js']) {
+      const page = await inject({ method: 'GET', url });
+      expect({ url, status: page.statusCode }).toEqual({ url, status: 503 });
+      expect(JSON.parse(page.body)).toMatchObject({ message: expect.stringContaining('npm run build') });
+    }
+  });
+
+  it('tells the dashboard what a key may do: read-only, read-write; 401 without one', async () => {
+    const readOnly = await inject({ method: 'GET', url: '/api/dashboard/caller', headers: { 'x-api-key': RO } });
+    expect(JSON.parse(readOnly.body)).toEqual({
+      access: 'read-only',
+      actor: expect.stringMatching(/^key:[0-9a-f]{12}$/),
+      can_write: false,
+    });
+    const readWrite = await inject({
+      method: 'GET',
+      url: '/api/dashboard/caller',
+      headers: { authorization: `Bearer ${RW}` },
+    });
+    expect(JSON.parse(readWrite.body)).toMatchObject({ access: 'read-write', can_write: true });
+    expect((await inject({ method: 'GET', url: '/api/dashboard/caller' })).statusCode).toBe(401);
+  });
 
   it('documents both security schemes and requires one of them on the task endpoints', async () => {
     const document = json<{

@@ -6,6 +6,7 @@ import {
   EnqueueTaskDto,
   ListTaskEventsQuery,
   ListTasksQuery,
+  RetryFailedTasksRequest,
   TASK_CATALOGUE,
   TASK_EVENT_CURSOR_PATTERN,
   TASK_HISTORY_EVENTS,
@@ -13,6 +14,7 @@ import {
   TASK_NAMES,
   TASK_STATUSES,
   TASK_TYPES,
+  CallerAccess,
   TaskListLimit,
   TaskTimeout,
   TaskEventListLimit,
@@ -40,6 +42,10 @@ export enum SchemaName {
   TaskCount = 'TaskCount',
   TaskEvent = 'TaskEvent',
   TaskEventPage = 'TaskEventPage',
+  RetryFailedRequest = 'RetryFailedRequest',
+  RetryFailedResult = 'RetryFailedResult',
+  DashboardSummary = 'DashboardSummary',
+  Caller = 'Caller',
   ErrorBody = 'ErrorBody',
   FieldError = 'FieldError',
 }
@@ -202,6 +208,80 @@ export const EVENTS_QUERY_SCHEMA: SchemaObject = {
   },
 };
 
+/** The body of POST /api/tasks/retry-failed: the list filters and a limit. */
+const RETRY_FAILED_SCHEMA = dtoSchema(RetryFailedTasksRequest);
+
+const RETRY_FAILED_RESULT_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['retried', 'more'],
+  properties: {
+    retried: { type: 'array', items: schemaRef(SchemaName.TaskResource), description: 'Re-queued, pending.' },
+    more: { type: 'boolean', description: 'More failed tasks match: ask again.' },
+  },
+};
+
+const count: SchemaObject = { type: 'integer', minimum: 0 };
+const nullableCount: SchemaObject = { ...count, nullable: true };
+
+const DASHBOARD_SUMMARY_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['counts', 'queues', 'throughput'],
+  properties: {
+    counts: {
+      type: 'array',
+      description: 'Tasks per (task type, status); cells with none left out.',
+      items: {
+        type: 'object',
+        required: ['task_type', 'status', 'count'],
+        properties: {
+          task_type: { type: 'string', enum: [...TASK_TYPES] },
+          status: { type: 'string', enum: [...TASK_STATUSES] },
+          count,
+        },
+      },
+    },
+    queues: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['task_type', 'queue', 'ready', 'consumers'],
+        properties: {
+          task_type: { type: 'string', enum: [...TASK_TYPES] },
+          queue: { type: 'string' },
+          ready: { ...nullableCount, description: 'Messages ready; null while the broker is unreachable.' },
+          consumers: nullableCount,
+        },
+      },
+    },
+    throughput: {
+      type: 'object',
+      required: ['interval_ms', 'samples'],
+      properties: {
+        interval_ms: count,
+        samples: {
+          type: 'array',
+          description: 'Tasks finished per interval, oldest first, over the last minutes.',
+          items: {
+            type: 'object',
+            required: ['at', 'completed', 'failed'],
+            properties: { at: { type: 'string', format: 'date-time' }, completed: count, failed: count },
+          },
+        },
+      },
+    },
+  },
+};
+
+const CALLER_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['access', 'actor', 'can_write'],
+  properties: {
+    access: { type: 'string', enum: Object.values(CallerAccess) },
+    actor: { type: 'string', description: 'How task histories name this caller.' },
+    can_write: { type: 'boolean' },
+  },
+};
+
 const TASK_PAGE_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['items', 'total', 'limit', 'offset', 'next_cursor'],
@@ -300,6 +380,10 @@ export function namedSchemas(): Record<string, SchemaObject> {
     [SchemaName.TaskCount]: TASK_COUNT_SCHEMA,
     [SchemaName.TaskEvent]: TASK_EVENT_SCHEMA,
     [SchemaName.TaskEventPage]: TASK_EVENT_PAGE_SCHEMA,
+    [SchemaName.RetryFailedRequest]: RETRY_FAILED_SCHEMA,
+    [SchemaName.RetryFailedResult]: RETRY_FAILED_RESULT_SCHEMA,
+    [SchemaName.DashboardSummary]: DASHBOARD_SUMMARY_SCHEMA,
+    [SchemaName.Caller]: CALLER_SCHEMA,
     [SchemaName.ErrorBody]: ERROR_BODY_SCHEMA,
     [SchemaName.FieldError]: FIELD_ERROR_SCHEMA,
   };

@@ -7,10 +7,13 @@ import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import { TASK_NAMES, TASK_STATUSES, TASK_TYPES, TaskListLimit, encodeTaskCursor } from '@tasklane/contracts';
 import { HealthService } from '@tasklane/observability';
+import { DashboardController } from '../dashboard/dashboard.controller';
+import { DashboardStats } from '../dashboard/dashboard-stats.service';
 import { OpsController } from '../ops/ops.controller';
 import { TasksController } from '../tasks/tasks.controller';
 import { CancelTask } from '../tasks/use-cases/cancel-task.use-case';
 import { EnqueueTasks } from '../tasks/use-cases/enqueue-tasks.use-case';
+import { RetryFailedTasks } from '../tasks/use-cases/retry-failed-tasks.use-case';
 import { RetryTask } from '../tasks/use-cases/retry-task.use-case';
 import { TaskQueries } from '../tasks/use-cases/task-queries.service';
 import { buildOpenApiDocument } from './openapi';
@@ -18,7 +21,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPI } from 'openapi-types';
 import { SchemaName, schemaRef } from './openapi.schemas';
 
-const CONTROLLERS: Array<Type<unknown>> = [TasksController, OpsController];
+const CONTROLLERS: Array<Type<unknown>> = [TasksController, OpsController, DashboardController];
 
 type SchemaLike = Record<string, unknown> & {
   properties?: Record<string, SchemaLike>;
@@ -110,7 +113,10 @@ describe('OpenAPI document', () => {
     const module = await Test.createTestingModule({
       controllers: CONTROLLERS,
       providers: [
-        ...[EnqueueTasks, TaskQueries, CancelTask, RetryTask].map((useCase) => ({ provide: useCase, useValue: {} })),
+        ...[EnqueueTasks, TaskQueries, CancelTask, RetryTask, RetryFailedTasks, DashboardStats].map((useCase) => ({
+          provide: useCase,
+          useValue: {},
+        })),
         {
           provide: HealthService,
           useValue: { readiness: async () => ({ status: 'ready', checks: {} }), markShuttingDown: () => undefined },
@@ -129,6 +135,8 @@ describe('OpenAPI document', () => {
 
   it('finds the routes to check (the metadata walk works)', () => {
     expect(routes.map((route) => `${route.method.toUpperCase()} ${route.path}`).sort()).toEqual([
+      'GET /api/dashboard/caller',
+      'GET /api/dashboard/summary',
       'GET /api/tasks',
       'GET /api/tasks/count/all',
       'GET /api/tasks/{task_id}',
@@ -139,6 +147,7 @@ describe('OpenAPI document', () => {
       'GET /metrics',
       'POST /api/tasks/enqueue',
       'POST /api/tasks/enqueue/batch',
+      'POST /api/tasks/retry-failed',
       'POST /api/tasks/{task_id}/cancel',
       'POST /api/tasks/{task_id}/retry',
     ]);
@@ -257,7 +266,20 @@ describe('OpenAPI document', () => {
     const query = Object.fromEntries(
       parameters.filter((parameter) => parameter.in === 'query').map((parameter) => [parameter.name, parameter]),
     );
-    expect(Object.keys(query).sort()).toEqual(['cursor', 'limit', 'offset', 'status', 'task_type']);
+    expect(Object.keys(query).sort()).toEqual([
+      'created_after',
+      'created_before',
+      'cursor',
+      'limit',
+      'offset',
+      'priority',
+      'q',
+      'status',
+      'task_name',
+      'task_type',
+    ]);
+    expect(query['priority'].schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 10 });
+    expect(query['task_name'].schema['enum']).toEqual([...TASK_NAMES]);
     for (const parameter of Object.values(query)) {
       expect(parameter.required).toBe(false);
     }

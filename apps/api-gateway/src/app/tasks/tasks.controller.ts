@@ -5,6 +5,8 @@ import {
   EnqueueBatchResult,
   ListTaskEventsQuery,
   ListTasksQuery,
+  RetryFailedResult,
+  RetryFailedTasksRequest,
   TaskEventListLimit,
   TaskEventPage,
   TaskCount,
@@ -29,7 +31,9 @@ import { EnqueueTaskPipe } from './enqueue-task.pipe';
 import { TaskIdPipe } from './task-id.pipe';
 import { CancelTask } from './use-cases/cancel-task.use-case';
 import { EnqueueTasks } from './use-cases/enqueue-tasks.use-case';
+import { RetryFailedTasks } from './use-cases/retry-failed-tasks.use-case';
 import { RetryTask } from './use-cases/retry-task.use-case';
+import { toListFilter } from './task-filter';
 import { TaskQueries } from './use-cases/task-queries.service';
 
 const TASK_ID_PARAM = { name: 'task_id', schema: { type: 'string', format: 'uuid' } } as const;
@@ -42,6 +46,7 @@ export class TasksController {
     @Inject(TaskQueries) private readonly queries: TaskQueries,
     @Inject(CancelTask) private readonly cancelTask: CancelTask,
     @Inject(RetryTask) private readonly retryTask: RetryTask,
+    @Inject(RetryFailedTasks) private readonly retryFailed: RetryFailedTasks,
   ) {}
 
   @Post('enqueue')
@@ -99,10 +104,27 @@ export class TasksController {
   @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskPage) })
   @ApiErrors(400, 503)
   list(@Query() query: ListTasksQuery): Promise<TaskPage> {
-    return this.queries.list(
-      { status: query.status, taskType: query.task_type },
-      { limit: query.limit ?? TaskListLimit.Default, offset: query.offset ?? 0, cursor: query.cursor },
-    );
+    return this.queries.list(toListFilter(query), {
+      limit: query.limit ?? TaskListLimit.Default,
+      offset: query.offset ?? 0,
+      cursor: query.cursor,
+    });
+  }
+
+  @Post('retry-failed')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Re-queue the failed tasks matching a filter',
+    description:
+      'The failed tasks matching the filter (the list filters; `status` may only be `failed`), newest first, up ' +
+      'to `limit` (default 50), each re-queued like POST /{task_id}/retry. `more` says whether more matched: ' +
+      'ask again to retry the next ones.',
+  })
+  @ApiBody({ schema: schemaRef(SchemaName.RetryFailedRequest) })
+  @ApiResponse({ status: 200, schema: schemaRef(SchemaName.RetryFailedResult) })
+  @ApiErrors(400, 415, 503)
+  retryFailedTasks(@Body() body: RetryFailedTasksRequest, @Actor() actor: string): Promise<RetryFailedResult> {
+    return this.retryFailed.execute(toListFilter(body), body.limit ?? TaskListLimit.Default, actor);
   }
 
   @Get(':task_id')

@@ -17,6 +17,11 @@ export const TaskListLimit = {
   Default: 50,
 } as const;
 
+/** Longest text searched for in params and results (`q` of a list). */
+export const TaskSearchLength = {
+  Max: 200,
+} as const;
+
 /** Page size of a task's history (GET /api/tasks/{id}/events). */
 export const TaskEventListLimit = {
   Min: 1,

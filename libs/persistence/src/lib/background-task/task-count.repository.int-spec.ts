@@ -176,4 +176,25 @@ describe('TaskCountRepository (MariaDB)', () => {
       }
     });
   });
+
+  it('countsByTypeAndStatus: every non-empty cell, exact before and after a fold, equal to count()', async () => {
+    await dataSource.query('DELETE FROM background_tasks');
+    await tasks.counts.foldCountChanges(100_000);
+    const email = await inserted({ taskType: TaskType.Email });
+    await inserted({ taskType: TaskType.Email });
+    const report = await inserted({ taskType: TaskType.Report });
+    await fixture.claimed(report);
+    await tasks.control.cancel(email.taskId, at(5));
+    const expected = [
+      { taskType: TaskType.Email, status: TaskStatus.Cancelled, count: 1 },
+      { taskType: TaskType.Email, status: TaskStatus.Pending, count: 1 },
+      { taskType: TaskType.Report, status: TaskStatus.Running, count: 1 },
+    ];
+    expect(await tasks.counts.countsByTypeAndStatus()).toEqual(expected);
+    await tasks.counts.foldCountChanges(100_000);
+    expect(await tasks.counts.countsByTypeAndStatus()).toEqual(expected);
+    for (const cell of expected) {
+      expect(await tasks.counts.count({ taskType: cell.taskType, status: cell.status })).toBe(cell.count);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { TaskStatus, TaskType } from '@tasklane/contracts';
 import { placeholders } from './task-sql';
 import {
   TASK_COUNT_CHANGES_TABLE,
@@ -26,6 +27,21 @@ export class TaskCountRepository {
     const { sql, params } = countStatement(filter);
     const [row] = (await this.dataSource.query(sql, params)) as Array<{ n: string | number | null }>;
     return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Every (task type, status) with its exact number of tasks, in one statement: the folded counts
+   * plus the changes not folded yet. Cells with no task are left out.
+   */
+  async countsByTypeAndStatus(): Promise<Array<{ taskType: TaskType; status: TaskStatus; count: number }>> {
+    const rows = (await this.dataSource.query(
+      `SELECT task_type, status, SUM(n) AS n FROM (
+          SELECT task_type, status, n FROM ${TASK_COUNTS_TABLE}
+          UNION ALL SELECT task_type, to_status, 1 FROM ${TASK_COUNT_CHANGES_TABLE} WHERE to_status IS NOT NULL
+          UNION ALL SELECT task_type, from_status, -1 FROM ${TASK_COUNT_CHANGES_TABLE} WHERE from_status IS NOT NULL
+        ) AS cells GROUP BY task_type, status HAVING SUM(n) <> 0 ORDER BY task_type, status`,
+    )) as Array<{ task_type: TaskType; status: TaskStatus; n: string | number }>;
+    return rows.map((row) => ({ taskType: row.task_type, status: row.status, count: Number(row.n) }));
   }
 
   /**

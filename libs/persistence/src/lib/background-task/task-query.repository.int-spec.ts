@@ -412,4 +412,63 @@ describe('TaskQueryRepository (MariaDB)', () => {
       },
     );
   });
+
+  describe('list narrowed beyond status and type: name, priority, time window, text in params or result', () => {
+    let rows: NewTask[];
+
+    beforeAll(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+      rows = [];
+      const specs: Array<Partial<NewTask>> = [
+        { priority: 1, params: { to: 'ada@example.com', note: '100% sure' } },
+        { priority: 9, params: { to: 'Grace@Example.com' }, taskName: TaskName.EmailSend },
+        { priority: 9, params: { to: 'linus@example.org', note: 'under_score' } },
+        { priority: 5, params: { ms: 1 } },
+      ];
+      for (const [index, spec] of specs.entries()) {
+        rows.push(await inserted({ ...spec, createdAt: at(index * 1_000) }));
+      }
+      const attempt = await claimed(rows[3]);
+      await tasks.events.applyEvents([succeeded(rows[3], { report: 'Quarterly NUMBERS' }, { attempt })]);
+    });
+
+    const ids = async (filter: Parameters<TaskRepositories['queries']['list']>[0]) =>
+      (await tasks.queries.list(filter, { limit: 50, offset: 0 })).rows.map((row) => row.taskId);
+    const idsOf = (...indexes: number[]) => indexes.map((index) => rows[index].taskId);
+
+    it('filters by priority and task name, newest first, and does not count (total null)', async () => {
+      expect(await ids({ priority: 9 })).toEqual(idsOf(2, 1));
+      expect(await ids({ priority: 9, taskName: TaskName.EmailSend })).toEqual(idsOf(1));
+      expect((await tasks.queries.list({ priority: 9 }, { limit: 50, offset: 0 })).total).toBeNull();
+      expect((await tasks.queries.list({}, { limit: 50, offset: 0 })).total).toBe(4);
+    });
+
+    it('filters by a time window: from inclusive, before exclusive', async () => {
+      expect(await ids({ createdFrom: at(1_000), createdBefore: at(3_000) })).toEqual(idsOf(2, 1));
+      expect(await ids({ createdFrom: at(3_000) })).toEqual(idsOf(3));
+    });
+
+    it('finds text in params or result, case-insensitively, with %, _ and ! taken literally', async () => {
+      expect(await ids({ search: 'EXAMPLE.COM' })).toEqual(idsOf(1, 0));
+      expect(await ids({ search: 'quarterly numbers' })).toEqual(idsOf(3));
+      expect(await ids({ search: '100%' })).toEqual(idsOf(0));
+      expect(await ids({ search: '%' })).toEqual(idsOf(0));
+      // As a pattern, a_a would match "ada".
+      expect(await ids({ search: 'a_a' })).toEqual([]);
+      expect(await ids({ search: 'under_score' })).toEqual(idsOf(2));
+      expect(await ids({ search: '!' })).toEqual([]);
+      expect(await ids({ search: 'nowhere' })).toEqual([]);
+    });
+
+    it('pages a narrowed list by keyset like any other', async () => {
+      const first = await tasks.queries.list({ search: 'example' }, { limit: 2, offset: 0 });
+      expect(first.rows.map((row) => row.taskId)).toEqual(idsOf(2, 1));
+      const next = await tasks.queries.list(
+        { search: 'example' },
+        { limit: 2, offset: 0, after: first.next ?? undefined },
+      );
+      expect(next.rows.map((row) => row.taskId)).toEqual(idsOf(0));
+      expect(next.next).toBeNull();
+    });
+  });
 });

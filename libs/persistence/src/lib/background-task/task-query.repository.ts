@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { TaskStatus, TaskType } from '@tasklane/contracts';
+import { TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
 import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
 import { TABLE } from './task-sql';
@@ -10,6 +10,34 @@ import { DatabaseBoundary } from '../database/database-errors';
 
 /** Which tasks a list or a count is about: any combination of status and task type. */
 export type TaskFilter = TaskCountFilter;
+
+/** Which tasks a list is about: a {@link TaskFilter}, narrowed further (such lists are not counted). */
+export interface TaskListFilter extends TaskFilter {
+  taskName?: TaskName;
+  priority?: number;
+  /** Created at or after. */
+  createdFrom?: Date;
+  /** Created before. */
+  createdBefore?: Date;
+  /** Text found in the JSON of `params` or `result`, case-insensitive (a scan of the rows the other filters leave). */
+  search?: string;
+}
+
+/** Whether a list filter narrows beyond status and type, so that the counts cannot say how many match. */
+export function narrowsBeyondCounts(filter: TaskListFilter): boolean {
+  return (
+    filter.taskName !== undefined ||
+    filter.priority !== undefined ||
+    filter.createdFrom !== undefined ||
+    filter.createdBefore !== undefined ||
+    filter.search !== undefined
+  );
+}
+
+/** `%text%` for `LIKE … ESCAPE '!'`, lower-cased, with the pattern characters of `text` escaped. */
+export function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[!%_]/g, '!$&')}%`;
+}
 
 /**
  * A keyset position in a list, newest first: right after the task created at `createdAt` with row
@@ -38,7 +66,7 @@ export interface TaskRowPage {
 
 /** The condition of a list on the columns of `background_tasks`, with named parameters. */
 function matching(
-  filter: TaskFilter,
+  filter: TaskListFilter,
   after?: TaskKeysetPosition,
 ): { sql: string; parameters: Record<string, unknown> } {
   const clauses: string[] = [];
@@ -50,6 +78,29 @@ function matching(
   if (filter.taskType !== undefined) {
     clauses.push('task_type = :taskType');
     parameters['taskType'] = filter.taskType;
+  }
+  if (filter.taskName !== undefined) {
+    clauses.push('task_name = :taskName');
+    parameters['taskName'] = filter.taskName;
+  }
+  if (filter.priority !== undefined) {
+    clauses.push('priority = :priority');
+    parameters['priority'] = filter.priority;
+  }
+  if (filter.createdFrom !== undefined) {
+    clauses.push('created_at >= :createdFrom');
+    parameters['createdFrom'] = filter.createdFrom;
+  }
+  if (filter.createdBefore !== undefined) {
+    clauses.push('created_at < :createdBefore');
+    parameters['createdBefore'] = filter.createdBefore;
+  }
+  if (filter.search !== undefined) {
+    // JSON columns compare as binary strings on MariaDB: both sides lower-cased.
+    clauses.push(
+      "(LOWER(CAST(params AS CHAR)) LIKE :search ESCAPE '!' OR LOWER(CAST(result AS CHAR)) LIKE :search ESCAPE '!')",
+    );
+    parameters['search'] = containsPattern(filter.search);
   }
   if (after !== undefined) {
     // (created_at, id) < (:afterCreatedAt, :afterId), spelled out: two ranges of the index.
@@ -103,16 +154,17 @@ export class TaskQueryRepository {
    * matching tasks off the index before any row is read: linear in the offset, but index-only.
    * `next` comes from reading one task more than the page. `total` (a page without `after` only,
    * as the original API has it) is an exact count, made concurrently on another connection; a
-   * keyset page does not count — its cost must not grow with the number of matches.
+   * keyset page does not count — its cost must not grow with the number of matches — and neither
+   * does a list narrowed beyond status and type ({@link narrowsBeyondCounts}).
    */
-  async list(filter: TaskFilter, page: TaskPageRequest): Promise<TaskRowPage> {
+  async list(filter: TaskListFilter, page: TaskPageRequest): Promise<TaskRowPage> {
     const after = page.after;
     if (after !== undefined && page.offset > 0) {
       throw new RangeError('a keyset position cannot be combined with a non-zero offset');
     }
     const [rows, total] = await Promise.all([
       this.pageRows(filter, after, page.limit + 1, page.offset),
-      after === undefined ? this.counts.count(filter) : Promise.resolve(null),
+      after === undefined && !narrowsBeyondCounts(filter) ? this.counts.count(filter) : Promise.resolve(null),
     ]);
     const items = rows.slice(0, page.limit);
     const last = items[items.length - 1];
@@ -129,7 +181,7 @@ export class TaskQueryRepository {
    * the filter in (created_at, id) order (index-only, no sort), then only the page's rows are read.
    */
   private pageRows(
-    filter: TaskFilter,
+    filter: TaskListFilter,
     after: TaskKeysetPosition | undefined,
     limit: number,
     offset: number,

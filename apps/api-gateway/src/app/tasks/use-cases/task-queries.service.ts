@@ -1,6 +1,12 @@
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { TaskCount, TaskEventPage, TaskPage, TaskResource, TaskRunResource } from '@tasklane/contracts';
-import { TaskCountRepository, TaskFilter, TaskHistoryRepository, TaskQueryRepository } from '@tasklane/persistence';
+import {
+  TaskCountRepository,
+  TaskFilter,
+  TaskHistoryRepository,
+  TaskListFilter,
+  TaskQueryRepository,
+} from '@tasklane/persistence';
 import { decodeListCursor } from '../task-cursor';
 import { toTaskEventPage, toTaskPage, toTaskResource, toTaskRunResource } from '../task-resource.mapper';
 
@@ -30,7 +36,7 @@ export class TaskQueries {
   }
 
   /** A page of tasks; a 400 for a `cursor` this API did not give out. */
-  async list(filter: TaskFilter, page: TaskListRequest): Promise<TaskPage> {
+  async list(filter: TaskListFilter, page: TaskListRequest): Promise<TaskPage> {
     const after = page.cursor === undefined ? undefined : decodeListCursor(page.cursor);
     const rows = await this.queries.list(filter, { limit: page.limit, offset: page.offset, after });
     return toTaskPage(rows, page);

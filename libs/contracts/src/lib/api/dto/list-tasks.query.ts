@@ -1,16 +1,21 @@
 import { Type } from 'class-transformer';
 import {
+  Equals,
   IsEnum,
   IsInt,
+  IsNotEmpty,
   IsOptional,
   IsString,
   Matches,
   Max,
+  MaxLength,
   Min,
   ValidateBy,
   ValidationArguments,
 } from 'class-validator';
-import { TaskEventListLimit, TaskListLimit } from '../../tasks/task-limits';
+import { TaskEventListLimit, TaskListLimit, TaskPriority, TaskSearchLength } from '../../tasks/task-limits';
+import { TaskName } from '../../tasks/task-name.enum';
+import { IsIsoTimestamp } from '../../validation/is-iso-timestamp';
 import { TaskStatus } from '../../tasks/task-status.enum';
 import { TaskType } from '../../tasks/task-type.enum';
 import { TASK_CURSOR_PATTERN, decodeTaskCursor } from '../task-cursor';
@@ -26,8 +31,42 @@ export class CountTasksQuery {
   task_type?: TaskType;
 }
 
+/**
+ * What narrows a list beyond status and type (the dashboard's filters, `POST /retry-failed`). With
+ * any of them a list is not counted (`total` null): the counts know statuses and types only.
+ */
+export class TaskSearchFilter extends CountTasksQuery {
+  @IsOptional()
+  @IsEnum(TaskName)
+  task_name?: TaskName;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(TaskPriority.Min)
+  @Max(TaskPriority.Max)
+  priority?: number;
+
+  /** Created at or after this time (ISO-8601 with a zone). */
+  @IsOptional()
+  @IsIsoTimestamp()
+  created_after?: string;
+
+  /** Created before this time (ISO-8601 with a zone). */
+  @IsOptional()
+  @IsIsoTimestamp()
+  created_before?: string;
+
+  /** Text to find in the task's `params` or `result` (their JSON, case-insensitive): a scan, so narrow it with a time window. */
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(TaskSearchLength.Max)
+  q?: string;
+}
+
 /** Query of `GET /api/tasks/`. */
-export class ListTasksQuery extends CountTasksQuery {
+export class ListTasksQuery extends TaskSearchFilter {
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -89,4 +128,18 @@ export class ListTaskEventsQuery {
   @IsString()
   @Matches(TASK_EVENT_CURSOR_PATTERN, { message: '$property must be a next_cursor given by this API' })
   cursor?: string;
+}
+
+/** Body of `POST /api/tasks/retry-failed`: re-queue the failed tasks matching a filter, newest first. */
+export class RetryFailedTasksRequest extends TaskSearchFilter {
+  /** Only failed tasks are retried: `status`, if given, must say so. */
+  @IsOptional()
+  @Equals(TaskStatus.Failed, { message: 'status must be failed (only failed tasks are retried)' })
+  override status?: TaskStatus;
+
+  @IsOptional()
+  @IsInt()
+  @Min(TaskListLimit.Min)
+  @Max(TaskListLimit.Max)
+  limit?: number;
 }
