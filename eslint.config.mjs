@@ -15,10 +15,13 @@ const typeLayers = {
   'type:contracts': ['type:contracts'],
   'type:testing': ['type:util', 'type:contracts'],
   'type:e2e': ['type:testing', 'type:contracts', 'type:util'],
+  // The dashboard runs in a browser: the contracts' browser entry point only.
+  'type:frontend': ['type:contracts'],
   'type:tooling': ['type:tooling'],
 };
 const scopes = {
   'scope:gateway': ['scope:gateway', 'scope:shared'],
+  'scope:dashboard': ['scope:dashboard', 'scope:shared'],
   'scope:worker': ['scope:worker', 'scope:shared'],
   'scope:tracker': ['scope:tracker', 'scope:shared'],
   'scope:shared': ['scope:shared'],
@@ -61,7 +64,7 @@ export default [
     ],
   },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: {
         projectService: true,

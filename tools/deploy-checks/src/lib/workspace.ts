@@ -18,8 +18,8 @@ interface ProjectJson {
 }
 
 /**
- * The deployable apps: every folder of apps/ with a project.json, except end-to-end test projects
- * (tagged `type:e2e`, like tasklane-e2e).
+ * The deployable apps: every folder of apps/ with a project.json tagged `type:app` (not the
+ * end-to-end tests, `type:e2e`, nor the dashboard, `type:frontend`, whose files the gateway serves).
  */
 export function deployableApps(): string[] {
   const appsDir = workspacePath('apps');
@@ -27,7 +27,7 @@ export function deployableApps(): string[] {
     .filter((name) => existsSync(join(appsDir, name, 'project.json')))
     .filter((name) => {
       const project = JSON.parse(readFileSync(join(appsDir, name, 'project.json'), 'utf8')) as ProjectJson;
-      return !(project.tags ?? []).includes('type:e2e');
+      return (project.tags ?? []).includes('type:app');
     })
     .sort();
 }

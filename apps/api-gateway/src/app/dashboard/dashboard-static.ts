@@ -2,6 +2,7 @@ import fastifyStatic from '@fastify/static';
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { markedPublic } from '../auth/public-route';
 
@@ -45,13 +46,20 @@ export async function serveDashboard(fastify: FastifyInstance, dir: string): Pro
     }
     return;
   }
+  // The page itself at /ui/ (and /ui: the router ignores a trailing slash; its assets are absolute
+  // /ui/… URLs). Read on each load, so a new build is served at once.
+  fastify.get(`${DASHBOARD_PATH}/`, async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .send(await readFile(join(dir, 'index.html'))),
+  );
   await fastify.register(fastifyStatic, {
     root: dir,
     prefix: `${DASHBOARD_PATH}/`,
     // Swagger UI registered @fastify/static first.
     decorateReply: false,
-    index: ['index.html'],
-    // /ui serves the page as /ui/ does (the router ignores a trailing slash; its assets are absolute /ui/… URLs).
+    index: false,
     redirect: false,
     // Revalidated on every load (ETag): a new build is picked up at once.
     cacheControl: true,
