@@ -164,12 +164,15 @@ describe('the dashboard in a browser', () => {
     // No worker of the email type runs here: the task stays pending.
     const task = await enqueue({ task_name: 'diagnostic.sleep', task_type: 'email', params: { ms: 1 } });
     await openWithKey(RW, `#/tasks/${task.task_id}`);
-    await page.getByRole('button', { name: 'Cancel task' }).click();
+    const cancelButton = page.locator('[data-action="cancel"]');
+    await cancelButton.click();
+    // The question is open (and has the focus) before Escape withdraws it.
+    await visible(page.getByRole('dialog'));
     await page.keyboard.press('Escape');
     await countIs(page.getByRole('dialog'), 0);
     expect((await waitUntil(task.task_id, () => true)).status).toBe(TaskStatus.Pending);
 
-    await page.getByRole('button', { name: 'Cancel task' }).click();
+    await cancelButton.click();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel task' }).click();
     await showsText(page.getByTestId('task-status'), 'cancelled');
     expect((await waitUntil(task.task_id, () => true)).status).toBe(TaskStatus.Cancelled);

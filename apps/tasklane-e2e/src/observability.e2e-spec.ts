@@ -362,12 +362,16 @@ describe('observability', () => {
       expect(response.body.openapi).toMatch(/^3\./);
       expect(Object.keys(response.body.paths['/api/tasks/enqueue'])).toEqual(['post']);
       expect(Object.keys(response.body.paths).sort()).toEqual([
+        '/api/dashboard/caller',
+        '/api/dashboard/summary',
         '/api/tasks',
         '/api/tasks/count/all',
         '/api/tasks/enqueue',
         '/api/tasks/enqueue/batch',
+        '/api/tasks/retry-failed',
         '/api/tasks/{task_id}',
         '/api/tasks/{task_id}/cancel',
+        '/api/tasks/{task_id}/events',
         '/api/tasks/{task_id}/retry',
         '/api/tasks/{task_id}/runs',
         '/health/live',
