@@ -89,6 +89,9 @@ process.on('exit', () => {
 });
 
 process.stdout.write('\n▶ Starting the apps (Ctrl-C stops them all)\n');
+process.stdout.write(
+  `  API http://localhost:${process.env.PORT ?? '8000'}/api/tasks · dashboard http://localhost:${process.env.PORT ?? '8000'}/ui/ · API docs http://localhost:${process.env.PORT ?? '8000'}/api/docs\n`,
+);
 APPS.forEach((app, index) => {
   const main = join(root, 'dist', 'apps', app, 'main.js');
   if (!existsSync(main)) {
