@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { TaskCommand, TaskHistoryEvent, TaskStatus } from '@tasklane/contracts';
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, TASK_RUNS_TABLE, commandOfRow } from './task-sql';
-import { DatabaseBoundary } from '../database/database-errors';
+import { retryWithBackoff } from '@tasklane/concurrency';
+import { DatabaseBoundary, isDeadlock } from '../database/database-errors';
 import { HistorySource, appendHistoryOfRows, taskIdIn } from '../task-history/task-history.sql';
 
 /** What a cancel did: the status the task left and the generation it now has. */
@@ -10,6 +11,9 @@ export interface CancelResult {
   from: TaskStatus.Pending | TaskStatus.Running;
   attempt: number;
 }
+
+/** Times a cancel is tried again after the database chose it as a deadlock victim. */
+const CANCEL_DEADLOCK_RETRIES = 3;
 
 /** What clients do to a task through the API: cancel it, re-queue a finished one as a new run. */
 @Injectable()
@@ -25,6 +29,17 @@ export class TaskControlRepository {
    * Returns the status it was cancelled from, or null when it was neither pending nor running (or unknown).
    */
   async cancel(taskId: string, at: Date, source: HistorySource = {}): Promise<CancelResult | null> {
+    // A claim group locking the same row can make the database choose this transaction as a
+    // deadlock victim (it is rolled back whole): it is tried again, like a claim group.
+    return retryWithBackoff(() => this.cancelOnce(taskId, at, source), {
+      minDelayMs: 0,
+      maxDelayMs: 0,
+      maxAttempts: 1 + CANCEL_DEADLOCK_RETRIES,
+      retryIf: isDeadlock,
+    });
+  }
+
+  private cancelOnce(taskId: string, at: Date, source: HistorySource): Promise<CancelResult | null> {
     return this.dataSource.transaction(async (manager) => {
       const rows = (await manager.query(
         `SELECT status, attempt FROM ${TABLE} WHERE task_id = ? AND status IN ('${TaskStatus.Pending}', '${TaskStatus.Running}') FOR UPDATE`,
