@@ -18,6 +18,7 @@ export * from './lib/api/task-cursor';
 export * from './lib/api/dto/list-tasks.query';
 export * from './lib/api/dto/task.resource';
 export * from './lib/api/dto/dashboard.resource';
+export * from './lib/api/task-schedule';
 export * from './lib/api/validate-enqueue-task';
 export * from './lib/api/validate-enqueue-batch';
 export * from './lib/messaging/topology';

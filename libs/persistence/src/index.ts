@@ -11,6 +11,12 @@ export * from './lib/background-task/task-counts';
 export * from './lib/task-history/background-task-event.entity';
 export * from './lib/task-history/task-history.repository';
 export { HISTORY_ACTOR_MAX, HISTORY_WORKER_ID_MAX, TASK_EVENTS_TABLE } from './lib/task-history/task-history.sql';
+export {
+  ClaimedKey,
+  IDEMPOTENCY_KEYS_TABLE,
+  IdempotencyClaim,
+  IdempotencyKeyMismatch,
+} from './lib/idempotency/idempotency-key.sql';
 export * from './lib/redispatch/redispatch.repository';
 export * from './lib/reporting/task-reporting.repository';
 export * from './lib/retention/task-retention.repository';

@@ -113,6 +113,17 @@ export class GatewayEnv extends BaseEnv {
   readonly TRUST_PROXY_HOPS: number = 0;
 
   /**
+   * How long an idempotency key (`Idempotency-Key`, `idempotency_key`) keeps returning the task
+   * its first request created: 24 hours by default (1 minute to 30 days). After it, the same key
+   * enqueues a new task.
+   */
+  @Expose()
+  @IsInt()
+  @Min(60_000)
+  @Max(2_592_000_000)
+  readonly IDEMPOTENCY_KEY_RETENTION_MS: number = 86_400_000;
+
+  /**
    * The built dashboard served at /ui/ (`npm run build` writes dist/apps/dashboard). Default:
    * beside the gateway's bundle. Without a build there, /ui answers 503 and the API is unaffected.
    */

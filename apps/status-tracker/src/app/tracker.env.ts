@@ -24,6 +24,16 @@ export class TrackerEnv extends BaseEnv {
   @Max(600_000)
   readonly OUTBOX_RELAY_INTERVAL_MS: number = 1_000;
 
+  /**
+   * How often the due relay publishes the tasks scheduled for later (`run_at`, `delay_ms`) whose
+   * time has come: a due task starts within about this long after its time (ADR 0012).
+   */
+  @Expose()
+  @IsInt()
+  @Min(20)
+  @Max(60_000)
+  readonly DUE_RELAY_INTERVAL_MS: number = 200;
+
   /** Age before the relay takes over a task the gateway has not recorded as published. */
   @Expose()
   @IsInt()

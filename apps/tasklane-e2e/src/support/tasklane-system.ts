@@ -36,6 +36,8 @@ function workDirOf(label: string, database: TestDatabase): string {
 export interface HttpResponse<T = unknown> {
   status: number;
   body: T;
+  /** The response's headers (requests made by {@link TasklaneSystem.request}). */
+  headers?: Headers;
 }
 
 export interface SystemOptions {
@@ -265,7 +267,7 @@ export class TasklaneSystem {
     } catch {
       // keep the raw text: the assertion on it will show what came back
     }
-    return { status: response.status, body: parsed as T };
+    return { status: response.status, body: parsed as T, headers: response.headers };
   }
 
   get<T = unknown>(path: string): Promise<HttpResponse<T>> {

@@ -47,8 +47,8 @@ interface ErrorBody {
 function fakeTasks(): Record<string, jest.Mock> {
   const task = { task_id: TASK_ID, status: 'pending' };
   return {
-    enqueue: jest.fn(async () => task),
-    enqueueBatch: jest.fn(async () => [task]),
+    enqueue: jest.fn(async () => ({ result: task, created: true })),
+    enqueueBatch: jest.fn(async () => ({ result: [task], created: true })),
     get: jest.fn(async () => task),
     runs: jest.fn(async () => []),
     list: jest.fn(async () => ({ items: [], total: 0, limit: 50, offset: 0, next_cursor: null })),

@@ -16,7 +16,10 @@ import {
   TASK_TYPES,
   CallerAccess,
   TaskListLimit,
+  TaskDelay,
   TaskTimeout,
+  IdempotencyKeyLength,
+  IDEMPOTENCY_KEY_PATTERN,
   TaskEventListLimit,
 } from '@tasklane/contracts';
 
@@ -69,6 +72,27 @@ function enqueueBodySchema(): SchemaObject {
     ...schema,
     properties: {
       ...schema.properties,
+      run_at: {
+        type: 'string',
+        format: 'date-time',
+        description:
+          'Not before this instant (ISO-8601 with a zone, at most 366 days ahead; past means now). Not with `delay_ms`.',
+      },
+      delay_ms: {
+        type: 'integer',
+        minimum: TaskDelay.MinMs,
+        maximum: TaskDelay.MaxMs,
+        description: 'Not before this many milliseconds from now. Not with `run_at`.',
+      },
+      idempotency_key: {
+        type: 'string',
+        minLength: IdempotencyKeyLength.Min,
+        maxLength: IdempotencyKeyLength.Max,
+        pattern: IDEMPOTENCY_KEY_PATTERN.source,
+        description:
+          'The same key again (same caller, within the retention window) returns the first request’s task (200) and ' +
+          'writes nothing; with a different request it is a 409.',
+      },
       params: {
         description: 'Validated against the params DTO of `task_name`.',
         oneOf: Object.values(TASK_CATALOGUE).map((definition) =>
@@ -95,6 +119,7 @@ const TASK_RESOURCE_SCHEMA: SchemaObject = {
     'timeout_ms',
     'run',
     'created_at',
+    'run_at',
     'started_at',
     'completed_at',
   ],
@@ -112,6 +137,10 @@ const TASK_RESOURCE_SCHEMA: SchemaObject = {
     timeout_ms: { type: 'integer', minimum: TaskTimeout.MinMs, maximum: TaskTimeout.MaxMs },
     run: { type: 'integer', minimum: 1, description: '1 for the first run, +1 per retry (see /runs).' },
     created_at: { type: 'string', format: 'date-time' },
+    run_at: {
+      ...nullableTimestamp,
+      description: 'When the enqueue asked it to start (`run_at`, or `delay_ms` after it); null: at once.',
+    },
     started_at: nullableTimestamp,
     completed_at: nullableTimestamp,
   },

@@ -214,15 +214,33 @@ describe('OpenAPI document', () => {
     expect(documented.sort()).toEqual(routes.map((route) => `${route.method} ${route.path}`).sort());
   });
 
-  it("documents each route's success status (POST …/cancel answers 200, enqueue 201)", () => {
+  it("documents each route's success status (POST …/cancel answers 200, enqueue 201 — or 200 for a replay)", () => {
     for (const route of routes) {
       const statuses = Object.keys(operation(route.method, route.path).responses).map(Number);
       const successes = statuses.filter((status) => status >= 200 && status < 300);
+      // An enqueue under an idempotency key that is already known answers 200 with the earlier task.
+      const replay = route.path.startsWith('/api/tasks/enqueue') ? [200] : [];
       expect({ route: `${route.method} ${route.path}`, successes }).toEqual({
         route: `${route.method} ${route.path}`,
-        successes: [route.status],
+        successes: [...replay, route.status],
       });
     }
+  });
+
+  it('documents the Idempotency-Key header, run_at, delay_ms and idempotency_key of an enqueue', () => {
+    const enqueue = operation('post', '/api/tasks/enqueue') as unknown as {
+      parameters?: Array<{ name: string; in: string }>;
+    };
+    expect(enqueue.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]),
+    );
+    const schema = resolve(operation('post', '/api/tasks/enqueue').requestBody?.content['application/json'].schema);
+    const properties = schema['properties'] as Record<string, SchemaLike>;
+    expect(properties['run_at']).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(properties['delay_ms']).toMatchObject({ type: 'integer', minimum: 0 });
+    expect(properties['idempotency_key']).toMatchObject({ type: 'string', minLength: 1, maxLength: 255 });
+    const resource = resolve(schemaRef(SchemaName.TaskResource) as SchemaLike);
+    expect(resource['required']).toContain('run_at');
   });
 
   it('describes the enqueue body: params is one of the params DTOs, one per catalogue task name', () => {
@@ -345,8 +363,8 @@ describe('OpenAPI document', () => {
   });
 
   const declaredErrors: Array<[string, string, number[]]> = [
-    ['post', '/api/tasks/enqueue', [400, 415, 503]],
-    ['post', '/api/tasks/enqueue/batch', [400, 413, 415, 503]],
+    ['post', '/api/tasks/enqueue', [400, 409, 415, 503]],
+    ['post', '/api/tasks/enqueue/batch', [400, 409, 413, 415, 503]],
     ['get', '/api/tasks/count/all', [400, 503]],
     ['get', '/api/tasks', [400, 503]],
     ['get', '/api/tasks/{task_id}', [400, 404, 503]],

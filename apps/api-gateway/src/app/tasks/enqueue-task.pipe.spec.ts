@@ -25,6 +25,10 @@ describe('EnqueueTaskPipe', () => {
       priority: 5,
       max_retries: 3,
       timeout_ms: 300_000,
+      run_at: null,
+      delay_ms: null,
+      schedule: null,
+      idempotency_key: null,
     });
   });
 

@@ -21,13 +21,14 @@ function row(overrides: Partial<BackgroundTask> = {}): BackgroundTask {
     createdAt: new Date('2026-01-02T03:04:05.678Z'),
     startedAt: new Date('2026-01-02T03:04:06.001Z'),
     completedAt: new Date('2026-01-02T03:04:07.999Z'),
+    runAt: null,
     ...overrides,
   });
 }
 
 describe('toTaskResource', () => {
   it('maps a row to the snake_case resource with ISO-8601 UTC millisecond timestamps', () => {
-    expect(toTaskResource(row())).toEqual({
+    expect(toTaskResource(row({ runAt: new Date('2026-01-02T03:04:06.000Z') }))).toEqual({
       task_id: '01890a5d-ac96-774b-bcce-b302099a8057',
       task_name: 'email.send',
       task_type: 'email',
@@ -41,6 +42,7 @@ describe('toTaskResource', () => {
       timeout_ms: 45_000,
       run: 2,
       created_at: '2026-01-02T03:04:05.678Z',
+      run_at: '2026-01-02T03:04:06.000Z',
       started_at: '2026-01-02T03:04:06.001Z',
       completed_at: '2026-01-02T03:04:07.999Z',
     });
@@ -50,7 +52,7 @@ describe('toTaskResource', () => {
     const resource = toTaskResource(
       row({ status: TaskStatus.Pending, startedAt: null, completedAt: null, result: null, params: null }),
     );
-    expect(resource).toMatchObject({ started_at: null, completed_at: null, result: null, params: {} });
+    expect(resource).toMatchObject({ run_at: null, started_at: null, completed_at: null, result: null, params: {} });
   });
 
   it("gives a row stored before timeouts existed (timeout_ms NULL) the catalogue's default timeout", () => {
@@ -86,9 +88,16 @@ describe('toPendingTaskResource', () => {
       timeout_ms: 45_000,
       run: 1,
       created_at: '2026-01-02T03:04:05.678Z',
+      run_at: null,
       started_at: null,
       completed_at: null,
     });
+  });
+
+  it('shows when a scheduled task was asked to start', () => {
+    expect(toPendingTaskResource({ ...task, runAt: new Date('2026-01-03T00:00:00.000Z') }).run_at).toBe(
+      '2026-01-03T00:00:00.000Z',
+    );
   });
 
   it('is what its row reads as once inserted', () => {

@@ -37,6 +37,7 @@ export function toTaskResource(row: BackgroundTask): TaskResource {
     timeout_ms: row.timeoutMs ?? taskDefinition(row.taskName).defaultTimeoutMs,
     run: row.run,
     created_at: row.createdAt.toISOString(),
+    run_at: iso(row.runAt),
     started_at: iso(row.startedAt),
     completed_at: iso(row.completedAt),
   };
@@ -58,6 +59,7 @@ export function toPendingTaskResource(task: NewTask): TaskResource {
     timeout_ms: task.timeoutMs,
     run: 1,
     created_at: task.createdAt.toISOString(),
+    run_at: iso(task.runAt ?? null),
     started_at: null,
     completed_at: null,
   };

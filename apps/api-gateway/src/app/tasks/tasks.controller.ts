@@ -1,8 +1,11 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import {
   CountTasksQuery,
   EnqueueBatchResult,
+  IDEMPOTENCY_KEY_PATTERN,
+  IdempotencyKeyLength,
   ListTaskEventsQuery,
   ListTasksQuery,
   RetryFailedResult,
@@ -26,6 +29,12 @@ import {
   schemaRef,
 } from '../openapi/openapi.schemas';
 import { Actor } from '../auth/actor.decorator';
+import { invalidRequest } from '../http/api-errors';
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAY_HEADER,
+  IdempotencyKeyHeader,
+} from './idempotency/idempotency-key.decorator';
 import { EnqueueBatchPipe } from './enqueue-batch.pipe';
 import { EnqueueTaskPipe } from './enqueue-task.pipe';
 import { TaskIdPipe } from './task-id.pipe';
@@ -37,6 +46,28 @@ import { toListFilter } from './task-filter';
 import { TaskQueries } from './use-cases/task-queries.service';
 
 const TASK_ID_PARAM = { name: 'task_id', schema: { type: 'string', format: 'uuid' } } as const;
+
+const IDEMPOTENCY_KEY_DOC = {
+  name: IDEMPOTENCY_KEY_HEADER,
+  required: false,
+  description:
+    'Makes the enqueue idempotent, like the `idempotency_key` field: the same key again (same caller, within ' +
+    'IDEMPOTENCY_KEY_RETENTION_MS, 24 h by default) returns the task the first request created — 200, with ' +
+    '`Idempotent-Replayed: true` — and writes and publishes nothing; with a different request it is a 409.',
+  schema: {
+    type: 'string',
+    minLength: IdempotencyKeyLength.Min,
+    maxLength: IdempotencyKeyLength.Max,
+    pattern: IDEMPOTENCY_KEY_PATTERN.source,
+  },
+} as const;
+
+/** 201 when the enqueue created a task, 200 (and the replay header) when it only found them by key. */
+function answerCreated(reply: FastifyReply, created: boolean): void {
+  if (!created) {
+    void reply.status(200).header(IDEMPOTENT_REPLAY_HEADER, 'true');
+  }
+}
 
 @ApiTags('tasks')
 @Controller('api/tasks')
@@ -51,12 +82,40 @@ export class TasksController {
 
   @Post('enqueue')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Enqueue a task', description: 'A 201 means the task is committed and will run.' })
+  @ApiOperation({
+    summary: 'Enqueue a task',
+    description:
+      'A 201 means the task is committed and will run — at once, or not before `run_at` (or `delay_ms` from now) ' +
+      'when given: it is pending until then, and a cancel before then means it never starts. Under an ' +
+      'idempotency key (`Idempotency-Key` header or `idempotency_key` field) a repeated request returns the ' +
+      "first one's task with 200; the same key with a different request is a 409 naming it.",
+  })
+  @ApiHeader(IDEMPOTENCY_KEY_DOC)
   @ApiBody({ schema: schemaRef(SchemaName.EnqueueTaskRequest) })
   @ApiResponse({ status: 201, description: 'The task, pending.', schema: schemaRef(SchemaName.TaskResource) })
-  @ApiErrors(400, 415, 503)
-  enqueue(@Body(EnqueueTaskPipe) task: ValidEnqueueTask, @Actor() actor: string): Promise<TaskResource> {
-    return this.enqueueTasks.one(task, actor);
+  @ApiResponse({
+    status: 200,
+    description: 'The task an earlier request under the same idempotency key created (as it is now).',
+    schema: schemaRef(SchemaName.TaskResource),
+  })
+  @ApiErrors(400, 409, 415, 503)
+  async enqueue(
+    @Body(EnqueueTaskPipe) task: ValidEnqueueTask,
+    @IdempotencyKeyHeader() headerKey: string | null,
+    @Actor() actor: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskResource> {
+    if (headerKey !== null && task.idempotency_key !== null && task.idempotency_key !== headerKey) {
+      throw invalidRequest([
+        { field: 'idempotency_key', message: `idempotency_key differs from the ${IDEMPOTENCY_KEY_HEADER} header` },
+      ]);
+    }
+    const outcome =
+      headerKey === null
+        ? await this.enqueueTasks.one(task, actor)
+        : await this.enqueueTasks.one({ ...task, idempotency_key: headerKey }, actor, IDEMPOTENCY_KEY_HEADER);
+    answerCreated(reply, outcome.created);
+    return outcome.result;
   }
 
   @Post('enqueue/batch')
@@ -66,7 +125,10 @@ export class TasksController {
     description:
       'Each item is validated like a single enqueue; one bad item rejects the whole batch with a 400 naming each ' +
       'bad field with its index (`tasks[3].params.to`), and nothing is written or published. A 201 means every ' +
-      'task is committed (one transaction) and will run; the tasks come back in the order given.',
+      'task is committed (one transaction) and will run; the tasks come back in the order given. Each item ' +
+      'may have its own `run_at`/`delay_ms` and `idempotency_key`: an item whose key is known comes back as the ' +
+      "key's task (nothing written for it); two items under one key are one task; a key used for a different " +
+      'request is a 409 naming the item, and nothing of the batch is written.',
   })
   @ApiBody({ schema: schemaRef(SchemaName.EnqueueBatchRequest) })
   @ApiResponse({
@@ -74,12 +136,29 @@ export class TasksController {
     description: 'The tasks, pending, in order.',
     schema: schemaRef(SchemaName.EnqueueBatchResponse),
   })
-  @ApiErrors(400, 413, 415, 503)
+  @ApiResponse({
+    status: 200,
+    description: 'Every item was found by its idempotency key: the tasks earlier requests created, in order.',
+    schema: schemaRef(SchemaName.EnqueueBatchResponse),
+  })
+  @ApiErrors(400, 409, 413, 415, 503)
   async enqueueBatch(
     @Body(EnqueueBatchPipe) tasks: ValidEnqueueTask[],
+    @IdempotencyKeyHeader() headerKey: string | null,
     @Actor() actor: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<EnqueueBatchResult> {
-    return { tasks: await this.enqueueTasks.batch(tasks, actor) };
+    if (headerKey !== null) {
+      throw invalidRequest([
+        {
+          field: IDEMPOTENCY_KEY_HEADER,
+          message: `a batch takes no ${IDEMPOTENCY_KEY_HEADER} header: give each item its own idempotency_key`,
+        },
+      ]);
+    }
+    const outcome = await this.enqueueTasks.batch(tasks, actor);
+    answerCreated(reply, outcome.created);
+    return { tasks: outcome.result };
   }
 
   @Get('count/all')

@@ -2,17 +2,25 @@ import { Module } from '@nestjs/common';
 import { TaskEventsModule } from '../task-events/task-events.module';
 import { BacklogGauges } from './backlog.gauges';
 import { CountFolderService } from './count-folder.service';
+import { IdempotencyKeySweeper } from './idempotency-key-sweeper.service';
 import { LeaseReconcilerService } from './lease-reconciler.service';
 import { OutboxRelayService } from './outbox-relay.service';
 import { RedispatchService } from './redispatch.service';
 
 /**
- * Background jobs that keep `background_tasks` moving (outbox relay, re-dispatch of commands the
- * broker lost, lease reconciler), its counts
- * folded, and backlog gauges.
+ * Background jobs that keep `background_tasks` moving (outbox and due relay, re-dispatch of
+ * commands the broker lost, lease reconciler), its counts folded, expired idempotency keys
+ * deleted, and backlog gauges.
  */
 @Module({
   imports: [TaskEventsModule],
-  providers: [OutboxRelayService, RedispatchService, LeaseReconcilerService, CountFolderService, BacklogGauges],
+  providers: [
+    OutboxRelayService,
+    RedispatchService,
+    LeaseReconcilerService,
+    CountFolderService,
+    BacklogGauges,
+    IdempotencyKeySweeper,
+  ],
 })
 export class MaintenanceModule {}

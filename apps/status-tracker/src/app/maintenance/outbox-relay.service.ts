@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { PeriodicJob } from '@tasklane/concurrency';
+import { TaskCommand } from '@tasklane/contracts';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { TaskOutboxRepository } from '@tasklane/persistence';
@@ -12,12 +13,15 @@ const BATCH = 200;
  * The outbox relay (ADR 0005): publishes the commands of pending tasks the broker never
  * confirmed — a gateway that died between its commit and its publish, a publish that failed, a
  * claim released on shutdown or reclaimed after its lease expired — and marks them dispatched.
- * Several trackers can run it: rows are locked with SKIP LOCKED.
+ * Several trackers can run it: rows are locked with SKIP LOCKED. It is also the due relay
+ * (ADR 0012): the tasks scheduled for later wait in the table, not in the broker, and go out
+ * every DUE_RELAY_INTERVAL_MS once their time has come.
  */
 @Injectable()
 export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OutboxRelayService.name);
   private readonly job: PeriodicJob;
+  private readonly dueJob: PeriodicJob;
 
   constructor(
     @Inject(TaskOutboxRepository) private readonly outbox: TaskOutboxRepository,
@@ -27,39 +31,63 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
     metrics.outboxRelayed.inc(0);
+    metrics.scheduledDispatched.inc(0);
     this.job = new PeriodicJob(
       env.OUTBOX_RELAY_INTERVAL_MS,
       () => this.relay(),
       warnAndRetry(this.logger, 'outbox relay'),
     );
+    this.dueJob = new PeriodicJob(
+      env.DUE_RELAY_INTERVAL_MS,
+      () => this.relayDue(),
+      warnAndRetry(this.logger, 'due relay'),
+    );
   }
 
   onApplicationBootstrap(): void {
     this.job.start();
+    this.dueJob.start();
   }
 
-  beforeApplicationShutdown(): Promise<void> {
-    return this.job.stop();
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all([this.job.stop(), this.dueJob.stop()]);
   }
 
   /** Relays until the outbox is empty (or the broker goes away). */
   async relay(): Promise<void> {
     while (this.broker.isConnected()) {
-      const relayed = await this.outbox.relayOutbox(this.env.OUTBOX_RELAY_MIN_AGE_MS, BATCH, async (commands) => {
-        await Promise.all(commands.map((command) => this.messages.publishCommand(command)));
-        for (const command of commands) {
-          this.logger.log({
-            message: 'task command relayed from the outbox',
-            task_id: command.task_id,
-            task_name: command.task_name,
-            retry_count: command.retry_count,
-          });
-        }
-      });
+      const relayed = await this.outbox.relayOutbox(this.env.OUTBOX_RELAY_MIN_AGE_MS, BATCH, (commands) =>
+        this.publish(commands, 'task command relayed from the outbox'),
+      );
       this.metrics.outboxRelayed.inc(relayed);
       if (relayed < BATCH) {
         return;
       }
+    }
+  }
+
+  /** Publishes the scheduled tasks whose time has come, until none is left (or the broker goes away). */
+  async relayDue(): Promise<void> {
+    while (this.broker.isConnected()) {
+      const published = await this.outbox.relayDue(BATCH, (commands) =>
+        this.publish(commands, 'scheduled task due: command published'),
+      );
+      this.metrics.scheduledDispatched.inc(published);
+      if (published < BATCH) {
+        return;
+      }
+    }
+  }
+
+  private async publish(commands: TaskCommand[], message: string): Promise<void> {
+    await Promise.all(commands.map((command) => this.messages.publishCommand(command)));
+    for (const command of commands) {
+      this.logger.log({
+        message,
+        task_id: command.task_id,
+        task_name: command.task_name,
+        retry_count: command.retry_count,
+      });
     }
   }
 }

@@ -82,16 +82,16 @@ export class RedispatchService implements OnApplicationBootstrap, BeforeApplicat
 
   private async sweepType(taskType: TaskType, queue: QueueState): Promise<void> {
     if (queue.ready === 0) {
-      let afterId: string | undefined;
+      let after: string | undefined;
       for (;;) {
         const pass = await this.redispatch.redispatchIdle(
-          { taskType, idleForMs: this.env.REDISPATCH_EMPTY_QUEUE_AFTER_MS, afterId, scan: SCAN },
+          { taskType, idleForMs: this.env.REDISPATCH_EMPTY_QUEUE_AFTER_MS, after, scan: SCAN },
           (commands) => this.publish(commands, RedispatchReason.QueueEmpty),
         );
-        if (pass.scanned < SCAN || pass.lastId === null || !this.broker.isConnected()) {
+        if (pass.scanned < SCAN || pass.last === null || !this.broker.isConnected()) {
           return;
         }
-        afterId = pass.lastId;
+        after = pass.last;
       }
     }
     // With no consumer nothing runs anyway, and once one drains the queue the first case applies.

@@ -36,6 +36,10 @@ describe('validateEnqueueBatch', () => {
           priority: 9,
           max_retries: 3,
           timeout_ms: expect.any(Number),
+          run_at: null,
+          delay_ms: null,
+          schedule: null,
+          idempotency_key: null,
         },
         {
           task_name: TaskName.DiagnosticSleep,
@@ -44,6 +48,10 @@ describe('validateEnqueueBatch', () => {
           priority: 5,
           max_retries: 3,
           timeout_ms: expect.any(Number),
+          run_at: null,
+          delay_ms: null,
+          schedule: null,
+          idempotency_key: null,
         },
         {
           task_name: TaskName.CleanupPurgeTasks,
@@ -52,6 +60,10 @@ describe('validateEnqueueBatch', () => {
           priority: 5,
           max_retries: 3,
           timeout_ms: 1_800_000,
+          run_at: null,
+          delay_ms: null,
+          schedule: null,
+          idempotency_key: null,
         },
       ],
     });

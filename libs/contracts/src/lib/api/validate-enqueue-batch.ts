@@ -38,7 +38,7 @@ function underItem(error: FieldError, index: number): FieldError {
  * validated exactly like a single enqueue (`validateEnqueueTask`). Every problem is named with the
  * index of its item (`tasks[3].params.to`); one bad item rejects the whole batch.
  */
-export function validateEnqueueBatch(body: unknown): Validated<ValidEnqueueTask[]> {
+export function validateEnqueueBatch(body: unknown, now: Date = new Date()): Validated<ValidEnqueueTask[]> {
   const unsafe = inspectJsonValue(body);
   if (unsafe.length > 0) {
     return { ok: false, errors: unsafe };
@@ -63,7 +63,7 @@ export function validateEnqueueBatch(body: unknown): Validated<ValidEnqueueTask[
   }
   const valid: ValidEnqueueTask[] = [];
   tasks.forEach((item, index) => {
-    const validated = validateEnqueueTask(item);
+    const validated = validateEnqueueTask(item, now);
     if (validated.ok) {
       valid.push(validated.value);
     } else {

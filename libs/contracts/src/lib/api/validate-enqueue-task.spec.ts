@@ -24,6 +24,10 @@ describe('validateEnqueueTask', () => {
         priority: 5,
         max_retries: 3,
         timeout_ms: 1_800_000,
+        run_at: null,
+        delay_ms: null,
+        schedule: null,
+        idempotency_key: null,
       },
     });
   });
@@ -46,6 +50,10 @@ describe('validateEnqueueTask', () => {
         priority: 10,
         max_retries: 0,
         timeout_ms: 5_000,
+        run_at: null,
+        delay_ms: null,
+        schedule: null,
+        idempotency_key: null,
       },
     });
   });

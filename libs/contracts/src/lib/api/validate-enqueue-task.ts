@@ -6,6 +6,7 @@ import { FieldError, Validated, isPlainObject, validateDto } from '../validation
 import { inspectJsonValue } from '../validation/json-safety';
 import { validateTaskParams } from '../validation/validate-task-params';
 import { EnqueueTaskDto } from './dto/enqueue-task.dto';
+import { validateSchedule } from './task-schedule';
 
 /** An enqueue request that passed every check, with defaults applied. */
 export interface ValidEnqueueTask {
@@ -15,6 +16,14 @@ export interface ValidEnqueueTask {
   priority: number;
   max_retries: number;
   timeout_ms: number;
+  /** When it may start (from `run_at`, or `delay_ms` after validation); null: as soon as possible. */
+  run_at: Date | null;
+  /** The request's `delay_ms`, or null: the gateway counts it from the task's creation. */
+  delay_ms: number | null;
+  /** `run_at`/`delay_ms` as the request wrote them, canonical (see `TaskSchedule.canonical`), or null. */
+  schedule: string | null;
+  /** The request's `idempotency_key`, or null (the gateway may take it from the header instead). */
+  idempotency_key: string | null;
 }
 
 /** Largest `params` accepted, serialized as JSON (UTF-8 bytes): 64 KiB. */
@@ -35,7 +44,7 @@ export function paramsSizeError(params: unknown): FieldError | undefined {
  * Validates an enqueue request completely — shape, catalogue membership, type/name agreement
  * and the task's own params — and reports every bad field at once.
  */
-export function validateEnqueueTask(body: unknown): Validated<ValidEnqueueTask> {
+export function validateEnqueueTask(body: unknown, now: Date = new Date()): Validated<ValidEnqueueTask> {
   // Hostile structure (prototype keys, unpaired surrogates, unsafe numbers, deep nesting) is
   // refused before any of it is copied into a DTO.
   const unsafe = inspectJsonValue(body);
@@ -77,7 +86,15 @@ export function validateEnqueueTask(body: unknown): Validated<ValidEnqueueTask> 
     }
   }
 
-  if (errors.length > 0 || taskType === undefined) {
+  const schedule =
+    badFields.has('(body)') || badFields.has('run_at') || badFields.has('delay_ms')
+      ? undefined
+      : validateSchedule(dto.run_at, dto.delay_ms, now);
+  if (schedule && !schedule.ok) {
+    errors.push(...schedule.errors);
+  }
+
+  if (errors.length > 0 || taskType === undefined || !schedule?.ok) {
     return { ok: false, errors };
   }
   return {
@@ -89,6 +106,10 @@ export function validateEnqueueTask(body: unknown): Validated<ValidEnqueueTask> 
       priority: dto.priority ?? TaskPriority.Default,
       max_retries: dto.max_retries ?? TaskRetries.Default,
       timeout_ms: dto.timeout_ms ?? taskDefinition(dto.task_name).defaultTimeoutMs,
+      run_at: schedule.value.runAt,
+      delay_ms: dto.delay_ms ?? null,
+      schedule: schedule.value.canonical,
+      idempotency_key: dto.idempotency_key ?? null,
     },
   };
 }

@@ -34,3 +34,21 @@ export const TaskTimeout = {
   MinMs: 100,
   MaxMs: 86_400_000,
 } as const;
+
+/** How far ahead a task may be scheduled (`run_at`, `delay_ms`): up to 366 days. */
+export const TaskDelay = {
+  MinMs: 0,
+  MaxMs: 366 * 86_400_000,
+} as const;
+
+/**
+ * An idempotency key (`Idempotency-Key` header or `idempotency_key` field): 1 to 255 visible
+ * ASCII characters, compared exactly (case-sensitive).
+ */
+export const IdempotencyKeyLength = {
+  Min: 1,
+  Max: 255,
+} as const;
+
+/** The characters an idempotency key may hold: visible ASCII, no spaces. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;

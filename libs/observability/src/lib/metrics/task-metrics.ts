@@ -90,6 +90,14 @@ export class TaskMetrics {
     );
   }
 
+  get scheduledDispatched(): Counter {
+    return this.counter(
+      'tasklane_scheduled_tasks_dispatched_total',
+      'Commands of tasks scheduled for later (run_at, delay_ms) published by the due relay once their time came.',
+      [],
+    );
+  }
+
   get tasksRedispatched(): Counter<'task_type' | 'reason'> {
     return this.counter(
       'tasklane_tasks_redispatched_total',

@@ -69,4 +69,8 @@ export class BackgroundTask {
   /** When a pending task's command is due in its queue (a retry: the end of its delay); NULL: once dispatched. */
   @Column({ name: 'due_at', type: 'datetime', precision: 3, nullable: true })
   dueAt!: Date | null;
+
+  /** When the enqueue asked the task to start (`run_at` / `delay_ms`); NULL: as soon as possible. */
+  @Column({ name: 'run_at', type: 'datetime', precision: 3, nullable: true })
+  runAt!: Date | null;
 }

@@ -50,6 +50,7 @@ describe('TaskOutboxRepository (MariaDB)', () => {
         leaseExpiresAt: null,
         dispatchedAt: null,
         dueAt: null,
+        runAt: null,
       });
     });
 
@@ -333,6 +334,162 @@ describe('TaskOutboxRepository (MariaDB)', () => {
         expect([...published].sort()).toEqual([...all].sort());
         expect(await undispatched()).toBe(0);
       });
+    });
+  });
+
+  describe('scheduled tasks (run_at ahead): relayDue', () => {
+    const inMs = (ms: number) => new Date(Date.now() + ms);
+    const publishInto = (published: string[]) => async (commands: TaskCommand[]) => {
+      published.push(...commands.map((command) => command.task_id));
+    };
+
+    beforeEach(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+    });
+
+    it('keeps a task scheduled for later out of the outbox relay, and publishes it once due — the earliest due first', async () => {
+      const later = await inserted({
+        createdAt: new Date(Date.now() - 600_000),
+        runAt: inMs(3_600_000),
+        dueAt: inMs(3_600_000),
+      });
+      const dueSecond = await inserted({ runAt: inMs(-1_000), dueAt: inMs(-1_000) });
+      const dueFirst = await inserted({ runAt: inMs(-5_000), dueAt: inMs(-5_000) });
+      const cancelledTask = await inserted({ runAt: inMs(-5_000), dueAt: inMs(-5_000) });
+      await tasks.control.cancel(cancelledTask.taskId, new Date());
+
+      // The outbox relay takes only the tasks due at once (due_at NULL): none of these.
+      const relayed: string[] = [];
+      expect(await tasks.outbox.relayOutbox(0, 100, publishInto(relayed))).toBe(0);
+      expect(relayed).toEqual([]);
+
+      const published: string[] = [];
+      // One at a time: the earliest due goes first.
+      expect(await tasks.outbox.relayDue(1, publishInto(published))).toBe(1);
+      expect(await tasks.outbox.relayDue(100, publishInto(published))).toBe(1);
+      expect(published).toEqual([dueFirst.taskId, dueSecond.taskId]);
+      expect((await delivery(dueFirst.taskId)).dispatched_at).not.toBeNull();
+      // Not yet due, or cancelled: never published.
+      expect((await delivery(later.taskId)).dispatched_at).toBeNull();
+      expect((await delivery(cancelledTask.taskId)).dispatched_at).toBeNull();
+      expect(await tasks.outbox.relayDue(100, publishInto(published))).toBe(0);
+      expect(published).toHaveLength(2);
+
+      const stored = await tasks.queries.findByTaskId(later.taskId);
+      expect(stored?.runAt).toEqual(later.runAt);
+    });
+
+    it('publishes a task the moment its due_at passes, not before', async () => {
+      const soon = await inserted({ runAt: inMs(700), dueAt: inMs(700) });
+      const published: string[] = [];
+      expect(await tasks.outbox.relayDue(100, publishInto(published))).toBe(0);
+      await waitMs(900);
+      expect(await tasks.outbox.relayDue(100, publishInto(published))).toBe(1);
+      expect(published).toEqual([soon.taskId]);
+    });
+
+    it('leaves due tasks unpublished when publish throws, and in `limit`-sized batches', async () => {
+      for (let i = 0; i < 3; i += 1) {
+        await inserted({ runAt: inMs(-1_000 + i), dueAt: inMs(-1_000 + i) });
+      }
+      await expect(
+        tasks.outbox.relayDue(100, async () => {
+          throw new Error('broker went away');
+        }),
+      ).rejects.toThrow('broker went away');
+      const published: string[] = [];
+      expect(await tasks.outbox.relayDue(2, publishInto(published))).toBe(2);
+      expect(await tasks.outbox.relayDue(2, publishInto(published))).toBe(1);
+      expect(new Set(published).size).toBe(3);
+    });
+  });
+
+  describe('insertPendingOnce (idempotency keys)', () => {
+    const claim = (key: string, fingerprint = 'a'.repeat(64), scope = 'anonymous', expiresInMs = 3_600_000) => ({
+      scope,
+      key,
+      fingerprint,
+      expiresAt: new Date(Date.now() + expiresInMs),
+    });
+    const taskCount = async () =>
+      Number(((await dataSource.query('SELECT COUNT(*) AS n FROM background_tasks')) as Array<{ n: number }>)[0].n);
+
+    beforeEach(async () => {
+      await dataSource.query('DELETE FROM background_tasks');
+      await dataSource.query('DELETE FROM task_idempotency_keys');
+      await dataSource.query('DELETE FROM background_task_events');
+    });
+
+    it('inserts a task under a new key, and returns that task for the same key again without inserting', async () => {
+      const first = newTask({ idempotency: claim('order-1') });
+      const [created] = await tasks.outbox.insertPendingOnce([first]);
+      expect(created).toEqual({ created: true, task: first });
+
+      const again = newTask({ idempotency: claim('order-1') });
+      const [found] = await tasks.outbox.insertPendingOnce([again]);
+      expect(found).toEqual({
+        created: false,
+        existing: { scope: 'anonymous', key: 'order-1', fingerprint: 'a'.repeat(64), taskId: first.taskId },
+      });
+      expect(await taskCount()).toBe(1);
+      expect(await tasks.queries.findByTaskId(again.taskId)).toBeNull();
+    });
+
+    it("keeps two callers' keys apart, and tasks without keys are inserted as usual", async () => {
+      const outcomes = await tasks.outbox.insertPendingOnce([
+        newTask({ idempotency: claim('same', 'a'.repeat(64), 'key:aaaaaaaaaaaa') }),
+        newTask({ idempotency: claim('same', 'b'.repeat(64), 'key:bbbbbbbbbbbb') }),
+        newTask(),
+      ]);
+      expect(outcomes.map((outcome) => outcome.created)).toEqual([true, true, true]);
+      expect(await taskCount()).toBe(3);
+    });
+
+    it('refuses the whole call when a live key stands for a different request: nothing is written', async () => {
+      const first = newTask({ idempotency: claim('order-2', 'a'.repeat(64)) });
+      await tasks.outbox.insertPendingOnce([first]);
+      const fresh = newTask({ idempotency: claim('fresh') });
+      const other = newTask({ idempotency: claim('order-2', 'b'.repeat(64)) });
+      await expect(tasks.outbox.insertPendingOnce([fresh, other])).rejects.toEqual(
+        expect.objectContaining({ name: 'IdempotencyKeyMismatch', index: 1 }),
+      );
+      expect(await taskCount()).toBe(1);
+      expect(
+        await dataSource.query("SELECT idempotency_key FROM task_idempotency_keys WHERE idempotency_key = 'fresh'"),
+      ).toEqual([]);
+    });
+
+    it('an expired key enqueues anew (the old row is replaced)', async () => {
+      const old = newTask({ idempotency: claim('order-3', 'a'.repeat(64), 'anonymous', -1_000) });
+      await tasks.outbox.insertPendingOnce([old]);
+      const renewed = newTask({ idempotency: claim('order-3', 'b'.repeat(64)) });
+      const [outcome] = await tasks.outbox.insertPendingOnce([renewed]);
+      expect(outcome.created).toBe(true);
+      expect(
+        await dataSource.query("SELECT task_id FROM task_idempotency_keys WHERE idempotency_key = 'order-3'"),
+      ).toEqual([{ task_id: renewed.taskId }]);
+      expect(await taskCount()).toBe(2);
+    });
+
+    it('of 16 concurrent duplicates, exactly one inserts and all get its task', async () => {
+      const attempts = Array.from({ length: 16 }, () => newTask({ idempotency: claim('order-4') }));
+      const outcomes = await Promise.all(attempts.map((task) => tasks.outbox.insertPendingOnce([task])));
+      const created = outcomes.filter(([outcome]) => outcome.created);
+      expect(created).toHaveLength(1);
+      const winner = (created[0][0] as { task: NewTask }).task.taskId;
+      for (const [outcome] of outcomes) {
+        expect(outcome.created ? outcome.task.taskId : outcome.existing.taskId).toBe(winner);
+      }
+      expect(await taskCount()).toBe(1);
+      expect(
+        Number(
+          (
+            (await dataSource.query(
+              "SELECT COUNT(*) AS n FROM background_task_events WHERE event = 'enqueued'",
+            )) as Array<{ n: number }>
+          )[0].n,
+        ),
+      ).toBe(1);
     });
   });
 });

@@ -206,11 +206,18 @@ export class TaskQueryRepository {
     return this.dataSource.getRepository(BackgroundTaskRun).find({ where: { taskId }, order: { run: 'ASC' } });
   }
 
-  /** Per task type, the age (ms, on the database clock) of the oldest task still pending. */
+  /**
+   * Per task type, how long (ms, on the database clock) the longest-waiting pending task has
+   * waited: since its creation, or since its `run_at` for one scheduled for later — a task whose
+   * time has not come is not waiting. (Reads every pending row of the type: one scan per scrape.)
+   */
   async oldestPendingAges(): Promise<Array<{ taskType: TaskType; ageMs: number }>> {
     const rows = (await this.dataSource.query(
-      `SELECT task_type, TIMESTAMPDIFF(MICROSECOND, MIN(created_at), UTC_TIMESTAMP(3)) AS age_us FROM ${TABLE}
-        WHERE status = '${TaskStatus.Pending}' GROUP BY task_type`,
+      `SELECT task_type,
+              TIMESTAMPDIFF(MICROSECOND, MIN(GREATEST(created_at, COALESCE(run_at, created_at))), UTC_TIMESTAMP(3)) AS age_us
+         FROM ${TABLE}
+        WHERE status = '${TaskStatus.Pending}' AND (run_at IS NULL OR run_at <= UTC_TIMESTAMP(3))
+        GROUP BY task_type`,
     )) as Array<{ task_type: TaskType; age_us: string | number }>;
     return rows.map((row) => ({ taskType: row.task_type, ageMs: Math.max(0, Number(row.age_us) / 1000) }));
   }

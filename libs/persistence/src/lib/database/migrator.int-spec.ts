@@ -13,6 +13,7 @@ const COUNTS_MIGRATION = 'AddTaskCounts0000000000006';
 const REDISPATCH_MIGRATION = 'AddRedispatchColumns0000000000007';
 const ORDER_MIGRATION = 'OrderTaskListsByCreatedAt0000000000008';
 const EVENTS_MIGRATION = 'AddTaskEvents0000000000009';
+const DELAY_MIGRATION = 'AddDelayedTasksAndIdempotencyKeys0000000000010';
 const MIGRATIONS = [
   TABLE_MIGRATION,
   DELIVERY_MIGRATION,
@@ -22,6 +23,7 @@ const MIGRATIONS = [
   REDISPATCH_MIGRATION,
   ORDER_MIGRATION,
   EVENTS_MIGRATION,
+  DELAY_MIGRATION,
 ];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
@@ -190,8 +192,10 @@ describe('migrator (MariaDB)', () => {
       'lease_expires_at',
       'dispatched_at',
       'due_at',
+      'run_at',
     ]);
     expect(byName.get('due_at')).toMatchObject({ columnType: 'datetime(3)', nullable: 'YES' });
+    expect(byName.get('run_at')).toMatchObject({ columnType: 'datetime(3)', nullable: 'YES' });
     expect(byName.get('id')).toMatchObject({ columnType: 'bigint(20) unsigned', nullable: 'NO' });
     expect(byName.get('task_id')).toMatchObject({ columnType: 'char(36)', nullable: 'NO' });
     expect(byName.get('priority')).toMatchObject({
@@ -329,7 +333,12 @@ describe('migrator (MariaDB)', () => {
       idx_background_tasks_task_type_status: { unique: false, columns: ['task_type', 'status'] },
       idx_background_tasks_created_at: { unique: false, columns: ['created_at'] },
       idx_background_tasks_status_completed_at: { unique: false, columns: ['status', 'completed_at'] },
-      idx_background_tasks_dispatched_at: { unique: false, columns: ['dispatched_at'] },
+      // 010 (replacing 003's (dispatched_at)): the outbox and due relays, re-dispatch
+      idx_background_tasks_dispatched_due: { unique: false, columns: ['dispatched_at', 'due_at'] },
+      idx_background_tasks_task_type_status_dispatched: {
+        unique: false,
+        columns: ['task_type', 'status', 'dispatched_at'],
+      },
       idx_background_tasks_status_lease: { unique: false, columns: ['status', 'lease_expires_at'] },
       // 008 (replacing 002's (status) and 005's (task_type, id)): the lists, newest created first
       idx_background_tasks_status_created_at: { unique: false, columns: ['status', 'created_at'] },
@@ -382,6 +391,54 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
+  it('migrateDown reverts 010 only: run_at, its indexes and task_idempotency_keys go, (dispatched_at) comes back, the rows stay', async () => {
+    await withConnection(db.url, async (connection) => {
+      await connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at, run_at, due_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'pending', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      );
+      await connection.query(
+        `INSERT INTO task_idempotency_keys (scope, idempotency_key, request_hash, task_id, created_at, expires_at)
+         VALUES ('anonymous', 'k-1', REPEAT('a', 64), ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      );
+      // One row per (scope, key): the same key again is refused, another caller's is not.
+      await expect(
+        connection.query(
+          `INSERT INTO task_idempotency_keys (scope, idempotency_key, request_hash, task_id, created_at, expires_at)
+           VALUES ('anonymous', 'k-1', REPEAT('b', 64), ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+          [OTHER_TASK_ID],
+        ),
+      ).rejects.toEqual(expect.objectContaining({ code: 'ER_DUP_ENTRY' }));
+      await connection.query(
+        `INSERT INTO task_idempotency_keys (scope, idempotency_key, request_hash, task_id, created_at, expires_at)
+         VALUES ('key:abc', 'k-1', REPEAT('b', 64), ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+        [OTHER_TASK_ID],
+      );
+    });
+    expect(await indexNames(db, 'task_idempotency_keys')).toEqual(
+      expect.arrayContaining(['PRIMARY', 'idx_task_idempotency_keys_expires_at', 'idx_task_idempotency_keys_task_id']),
+    );
+
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
+    expect(await tableExists(db, 'task_idempotency_keys')).toBe(false);
+    expect(await columnNames(db)).not.toContain('run_at');
+    const indexes = await indexNames(db, 'background_tasks');
+    expect(indexes).toContain('idx_background_tasks_dispatched_at');
+    expect(indexes).not.toContain('idx_background_tasks_dispatched_due');
+    expect(indexes).not.toContain('idx_background_tasks_task_type_status_dispatched');
+    expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
+
+    await expect(migrateUp(db.url)).resolves.toEqual([DELAY_MIGRATION]);
+    expect(await rows(db.url, 'SELECT task_id, run_at FROM background_tasks')).toEqual([
+      { task_id: TASK_ID, run_at: null },
+    ]);
+    expect(await rows(db.url, 'SELECT scope FROM task_idempotency_keys')).toEqual([]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
   it('migrateDown reverts 009 only: background_task_events goes, the tasks stay; up creates it again, empty', async () => {
     await withConnection(db.url, async (connection) => {
       await connection.query(
@@ -405,11 +462,12 @@ describe('migrator (MariaDB)', () => {
     });
     expect(await indexNames(db, 'background_task_events')).toContain('idx_background_task_events_task');
 
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     expect(await tableExists(db, 'background_task_events')).toBe(false);
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([EVENTS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([EVENTS_MIGRATION, DELAY_MIGRATION]);
     expect(await rows(db.url, 'SELECT id FROM background_task_events')).toEqual([]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
@@ -430,6 +488,7 @@ describe('migrator (MariaDB)', () => {
     ];
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
 
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     const reverted = await indexNames(db);
@@ -441,7 +500,7 @@ describe('migrator (MariaDB)', () => {
     }
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([ORDER_MIGRATION, EVENTS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([ORDER_MIGRATION, EVENTS_MIGRATION, DELAY_MIGRATION]);
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
@@ -458,6 +517,7 @@ describe('migrator (MariaDB)', () => {
     expect(await columnNames(db)).toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(true);
 
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
@@ -465,7 +525,12 @@ describe('migrator (MariaDB)', () => {
     expect(await tableExists(db, 'tracker_replicas')).toBe(false);
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([REDISPATCH_MIGRATION, ORDER_MIGRATION, EVENTS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      REDISPATCH_MIGRATION,
+      ORDER_MIGRATION,
+      EVENTS_MIGRATION,
+      DELAY_MIGRATION,
+    ]);
     expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, due_at: null },
     ]);
@@ -474,6 +539,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
@@ -493,6 +559,7 @@ describe('migrator (MariaDB)', () => {
       REDISPATCH_MIGRATION,
       ORDER_MIGRATION,
       EVENTS_MIGRATION,
+      DELAY_MIGRATION,
     ]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
@@ -563,6 +630,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
@@ -660,6 +728,7 @@ describe('migrator (MariaDB)', () => {
       REDISPATCH_MIGRATION,
       ORDER_MIGRATION,
       EVENTS_MIGRATION,
+      DELAY_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -692,6 +761,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);
@@ -713,6 +783,7 @@ describe('migrator (MariaDB)', () => {
       REDISPATCH_MIGRATION,
       ORDER_MIGRATION,
       EVENTS_MIGRATION,
+      DELAY_MIGRATION,
     ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
@@ -721,6 +792,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('migrateDown reverts 009, 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(REDISPATCH_MIGRATION);

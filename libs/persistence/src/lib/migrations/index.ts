@@ -6,6 +6,7 @@ import { AddTaskCounts006 } from './006_add_task_counts';
 import { AddRedispatchColumns007 } from './007_add_redispatch_columns';
 import { OrderTaskListsByCreatedAt008 } from './008_order_task_lists_by_created_at';
 import { AddTaskEvents009 } from './009_add_task_events';
+import { AddDelayedTasksAndIdempotencyKeys010 } from './010_add_delayed_tasks_and_idempotency_keys';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   AddRedispatchColumns007,
   OrderTaskListsByCreatedAt008,
   AddTaskEvents009,
+  AddDelayedTasksAndIdempotencyKeys010,
 ];

@@ -65,7 +65,7 @@ describe('RedispatchRepository (MariaDB)', () => {
 
   async function pass(
     window: Partial<RedispatchWindow> = {},
-  ): Promise<{ published: TaskCommand[]; redispatched: number; scanned: number; lastId: string | null }> {
+  ): Promise<{ published: TaskCommand[]; redispatched: number; scanned: number; last: string | null }> {
     const published: TaskCommand[] = [];
     const result = await redispatch.redispatchIdle(
       { taskType: TaskType.Report, idleForMs: MINUTE, scan: 100, ...window },
@@ -118,8 +118,8 @@ describe('RedispatchRepository (MariaDB)', () => {
     expect(await tasks.control.cancel(cancelled.taskId, new Date())).not.toBeNull();
     const result = await pass();
     expect(result.published).toEqual([]);
-    // It saw the pending report tasks (the outbox one and the young one), and only those.
-    expect(result.scanned).toBe(2);
+    // It reads only the pending tasks dispatched long enough ago, off its index: none of these.
+    expect(result.scanned).toBe(0);
   });
 
   it('publishes a retry only once its delay is over (due_at), at its next retry_count', async () => {
@@ -181,11 +181,11 @@ describe('RedispatchRepository (MariaDB)', () => {
     }
     const first = await pass({ scan: 2 });
     expect(first.published.map((command) => command.task_id)).toEqual(all.slice(0, 2).map((task) => task.taskId));
-    const second = await pass({ scan: 2, afterId: first.lastId ?? undefined });
+    const second = await pass({ scan: 2, after: first.last ?? undefined });
     expect(second.published.map((command) => command.task_id)).toEqual(all.slice(2, 4).map((task) => task.taskId));
-    const last = await pass({ scan: 2, afterId: second.lastId ?? undefined });
+    const last = await pass({ scan: 2, after: second.last ?? undefined });
     expect([last.scanned, last.redispatched]).toEqual([1, 1]);
-    expect(await pass({ scan: 2, afterId: last.lastId ?? undefined })).toMatchObject({ scanned: 0, lastId: null });
+    expect(await pass({ scan: 2, after: last.last ?? undefined })).toMatchObject({ scanned: 0, last: null });
   });
 
   it('nothing is written when the publish fails: the tasks stay as they were for the next pass', async () => {

@@ -13,8 +13,8 @@ export interface RedispatchWindow {
    * (on the database clock) are published again.
    */
   idleForMs: number;
-  /** Pending tasks of the type with a larger id than this (a keyset position), oldest first. */
-  afterId?: string;
+  /** Where the previous window of this pass ended (its `last`): the tasks after it, oldest dispatch first. */
+  after?: string;
   /** How many pending tasks to look at, at most. */
   scan: number;
 }
@@ -24,8 +24,19 @@ export interface RedispatchPass {
   redispatched: number;
   /** Pending tasks looked at; fewer than the window's `scan` means the type's pending tasks are all seen. */
   scanned: number;
-  /** Id of the last task looked at (the `afterId` of the next window), or null when none was. */
-  lastId: string | null;
+  /** Position of the last task looked at (the `after` of the next window), or null when none was. */
+  last: string | null;
+}
+
+/** Keyset position before every task: (dispatched_at, id). */
+const START = { dispatchedAt: '1000-01-01 00:00:00.000000', id: '0' };
+
+function positionOf(after: string | undefined): { dispatchedAt: string; id: string } {
+  if (after === undefined) {
+    return START;
+  }
+  const [dispatchedAt, id] = after.split('|');
+  return { dispatchedAt, id };
 }
 
 /** `column` is at least `? microseconds` in the past on the database clock. */
@@ -63,18 +74,23 @@ export class RedispatchRepository {
     }
     const idleUs = Math.max(0, Math.floor(window.idleForMs * 1000));
     return this.dataSource.transaction(async (manager) => {
-      // Read without locks, off the (task_type, status, id) index: a short range however many
-      // tasks the table holds. Only the idle ones are locked below.
+      // Read without locks, off the (task_type, status, dispatched_at) index: only the pending
+      // tasks whose command went out long enough ago — not those scheduled for later, which have
+      // none (ADR 0012) — oldest dispatch first, a short range however many tasks the table holds.
+      const after = positionOf(window.after);
       const seen = (await manager.query(
-        `SELECT id, (${IDLE}) AS idle FROM ${TABLE} FORCE INDEX (idx_background_tasks_task_type_status)
-          WHERE task_type = ? AND status = '${TaskStatus.Pending}' AND id > ?
-          ORDER BY id LIMIT ${scan}`,
-        [idleUs, idleUs, window.taskType, window.afterId ?? '0'],
-      )) as Array<{ id: string; idle: number | string | null }>;
-      const lastId = seen.length > 0 ? String(seen[seen.length - 1].id) : null;
+        `SELECT id, DATE_FORMAT(dispatched_at, '%Y-%m-%d %H:%i:%s.%f') AS dispatched, (${IDLE}) AS idle
+           FROM ${TABLE} FORCE INDEX (idx_background_tasks_task_type_status_dispatched)
+          WHERE task_type = ? AND status = '${TaskStatus.Pending}' AND ${idleSince('dispatched_at')}
+            AND (dispatched_at > ? OR (dispatched_at = ? AND id > ?))
+          ORDER BY dispatched_at, id LIMIT ${scan}`,
+        [idleUs, idleUs, window.taskType, idleUs, after.dispatchedAt, after.dispatchedAt, after.id],
+      )) as Array<{ id: string; dispatched: string; idle: number | string | null }>;
+      const lastSeen = seen.length > 0 ? seen[seen.length - 1] : null;
+      const last = lastSeen === null ? null : `${lastSeen.dispatched}|${lastSeen.id}`;
       const idle = seen.filter((row) => Number(row.idle) === 1).map((row) => row.id);
       if (idle.length === 0) {
-        return { redispatched: 0, scanned: seen.length, lastId };
+        return { redispatched: 0, scanned: seen.length, last };
       }
       // Locked by primary key and checked again: a claim, a cancel or another pass may have come first.
       const rows = (await manager.query(
@@ -97,7 +113,7 @@ export class RedispatchRepository {
           locked,
         );
       }
-      return { redispatched: rows.length, scanned: seen.length, lastId };
+      return { redispatched: rows.length, scanned: seen.length, last };
     });
   }
 }

@@ -5,6 +5,7 @@ import { TABLE, placeholders } from '../background-task/task-sql';
 import { DatabaseBoundary } from '../database/database-errors';
 import { TASK_EVENTS_TABLE } from '../task-history/task-history.sql';
 import { TASK_RUNS_TABLE } from '../background-task/task-sql';
+import { IDEMPOTENCY_KEYS_TABLE } from '../idempotency/idempotency-key.sql';
 
 export interface PurgeBatch {
   /** Finished tasks older than the cutoff that the batch picked (at most its size). */
@@ -17,7 +18,7 @@ const FINISHED = placeholders(TERMINAL_STATUSES.length);
 
 /**
  * Retention of `background_tasks`: deletes finished tasks completed before a cutoff — with their
- * history and their archived runs, in the same transaction — one bounded batch per call (select
+ * history, their archived runs and their idempotency keys, in the same transaction — one bounded batch per call (select
  * ids by primary key, lock and delete them), so a large purge never holds long locks and can stop
  * between batches.
  */
@@ -49,6 +50,8 @@ export class TaskRetentionRepository {
         const ofTasks = `task_id IN (${placeholders(taskIds.length)})`;
         await manager.query(`DELETE FROM ${TASK_EVENTS_TABLE} WHERE ${ofTasks}`, taskIds);
         await manager.query(`DELETE FROM ${TASK_RUNS_TABLE} WHERE ${ofTasks}`, taskIds);
+        // A key whose task is gone enqueues anew, rather than answering for a task that is not there.
+        await manager.query(`DELETE FROM ${IDEMPOTENCY_KEYS_TABLE} WHERE ${ofTasks}`, taskIds);
         await manager.query(
           `DELETE FROM ${TABLE} WHERE id IN (${placeholders(doomed.length)})`,
           doomed.map((row) => row.id),
@@ -56,5 +59,14 @@ export class TaskRetentionRepository {
       }
       return { selected: ids.length, deleted: doomed.length };
     });
+  }
+
+  /** Deletes up to `limit` idempotency keys past their retention; returns how many. */
+  async purgeExpiredIdempotencyKeys(limit: number): Promise<number> {
+    const result = (await this.dataSource.query(
+      `DELETE FROM ${IDEMPOTENCY_KEYS_TABLE} WHERE expires_at < UTC_TIMESTAMP(3)
+        ORDER BY expires_at LIMIT ${Math.max(1, Math.floor(limit))}`,
+    )) as { affectedRows: number };
+    return result.affectedRows;
   }
 }

@@ -20,6 +20,8 @@ export interface TaskResource {
   /** 1 for the first run; +1 each time the task is re-queued with POST /retry (see /runs). */
   run: number;
   created_at: string;
+  /** When the task was asked to start (`run_at` / `delay_ms` of its enqueue), or null: as soon as possible. */
+  run_at: string | null;
   started_at: string | null;
   completed_at: string | null;
 }

@@ -1,0 +1,53 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicJob } from '@tasklane/concurrency';
+import { TaskRetentionRepository } from '@tasklane/persistence';
+import { warnAndRetry } from './job-failure';
+
+/** How often expired idempotency keys are deleted, and how many per statement. */
+const SWEEP_INTERVAL_MS = 60_000;
+const BATCH = 1_000;
+
+/**
+ * Deletes the idempotency keys past their retention (`IDEMPOTENCY_KEY_RETENTION_MS` of the
+ * gateway, stored per key as `expires_at`), a bounded batch per statement. An expired key no
+ * longer matches anyway (the enqueue replaces it); this only keeps the table small. Several
+ * trackers may run it: a row deleted twice is deleted once.
+ */
+@Injectable()
+export class IdempotencyKeySweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(IdempotencyKeySweeper.name);
+  private readonly job: PeriodicJob;
+
+  constructor(@Inject(TaskRetentionRepository) private readonly retention: TaskRetentionRepository) {
+    this.job = new PeriodicJob(
+      SWEEP_INTERVAL_MS,
+      async () => {
+        await this.sweep();
+      },
+      warnAndRetry(this.logger, 'idempotency key sweep'),
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    this.job.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.job.stop();
+  }
+
+  /** Deletes every expired key, a batch at a time; returns how many. */
+  async sweep(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.retention.purgeExpiredIdempotencyKeys(BATCH);
+      total += deleted;
+      if (deleted < BATCH) {
+        if (total > 0) {
+          this.logger.log({ message: 'expired idempotency keys deleted', count: total });
+        }
+        return total;
+      }
+    }
+  }
+}
