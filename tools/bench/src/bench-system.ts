@@ -61,6 +61,11 @@ export class BenchSystem {
     return this.launcher.database.name;
   }
 
+  /** An app's Prometheus endpoint (its health port; the gateway's API port). */
+  metricsUrl(key: string): string {
+    return `http://127.0.0.1:${this.launcher.healthPort(key)}/metrics`;
+  }
+
   /** Starts an app (a worker replica by number) and waits until it is ready. */
   async startApp(app: AppName, replica?: number): Promise<void> {
     await this.launcher.startApp(app, {}, replica);

@@ -84,3 +84,57 @@ export async function timeGets(baseUrl: string, path: (index: number) => string,
   }
   return percentiles(samples);
 }
+
+/**
+ * POSTs each of `bodies` once (JSON), `connections` requests in flight at a time over keep-alive
+ * connections (fetch), recording each response's latency: the load of {@link postLoad} for
+ * requests that differ from one another (autocannon sends one body over and over).
+ */
+export async function postBodies(options: {
+  url: string;
+  connections: number;
+  bodies: readonly string[];
+}): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  let next = 0;
+  const startedAt = Date.now();
+  let lastResponseAt = startedAt;
+  const cpuBefore = process.cpuUsage();
+  const connection = async (): Promise<void> => {
+    while (next < options.bodies.length) {
+      const body = options.bodies[next];
+      next += 1;
+      const started = process.hrtime.bigint();
+      try {
+        const response = await fetch(options.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(30_000),
+        });
+        await response.arrayBuffer();
+        statuses[String(response.status)] = (statuses[String(response.status)] ?? 0) + 1;
+      } catch {
+        errors += 1;
+      }
+      lastResponseAt = Date.now();
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.connections, options.bodies.length) }, connection));
+  const durationMs = Math.max(1, lastResponseAt - startedAt);
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    requests: latencies.length,
+    statuses,
+    errors,
+    timeouts: 0,
+    durationMs,
+    requestsPerSecond: (latencies.length * 1_000) / durationMs,
+    latencyMs: percentiles(latencies),
+    startedAt,
+    generatorCpuMsPerRequest: (cpu.user + cpu.system) / 1_000 / Math.max(1, latencies.length),
+  };
+}

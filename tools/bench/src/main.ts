@@ -9,11 +9,12 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchSystem } from './bench-system';
-import { renderReport } from './report';
+import { delayed } from './delayed';
+import { delayedFailures, renderReport } from './report';
 import { batch, idleRss, manyRows, priority, throughput } from './workloads';
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');
-const WORKLOADS = ['throughput', 'batch', 'priority', 'rows'] as const;
+const WORKLOADS = ['throughput', 'batch', 'priority', 'rows', 'delayed'] as const;
 
 const HELP = `npm run bench -- [options]
   --tasks N            tasks per throughput and batch run (default 20000)
@@ -25,10 +26,15 @@ const HELP = `npm run bench -- [options]
   --samples N          timed requests per list/count query (default 100)
   --idle-seconds N     how long the apps idle after start before their idle RSS is read (default 45)
   --log-level L        LOG_LEVEL of the apps (default log, as in production)
-  --workloads LIST     comma-separated: throughput,batch,priority,rows (default all)
+  --delayed-waiting N  delayed workload: tasks scheduled over an hour that wait meanwhile (default 100000)
+  --delayed-due N      delayed workload: tasks due within seconds whose start lag is measured (default 300)
+  --delayed-due-seconds N  over how long their run_at spread (default 20)
+  --delayed-idle-seconds N  idle window metered without and with the waiting tasks (default 30)
+  --workloads LIST     comma-separated: throughput,batch,priority,rows,delayed (default all)
   --cpu-prof DIR       write a V8 CPU profile of every app into DIR (node --cpu-prof)
   --out FILE           JSON results (default tmp/bench/results-<time>.json)
-  --smoke              a small, quick run (2000 tasks, 200 + 20 priority, 20000 rows)`;
+  --smoke              a small, quick run (2000 tasks, 200 + 20 priority, 20000 rows,
+                       2000 waiting + 30 due over 5 s delayed tasks)`;
 
 function options() {
   const { values } = parseArgs({
@@ -42,6 +48,10 @@ function options() {
       samples: { type: 'string', default: '100' },
       'idle-seconds': { type: 'string', default: '45' },
       'log-level': { type: 'string', default: 'log' },
+      'delayed-waiting': { type: 'string', default: '100000' },
+      'delayed-due': { type: 'string', default: '300' },
+      'delayed-due-seconds': { type: 'string', default: '20' },
+      'delayed-idle-seconds': { type: 'string', default: '30' },
       out: { type: 'string' },
       workloads: { type: 'string', default: WORKLOADS.join(',') },
       'cpu-prof': { type: 'string' },
@@ -78,6 +88,10 @@ function options() {
     logLevel: values['log-level'],
     priorityLow: smoke ? 200 : 2_000,
     priorityHigh: smoke ? 20 : 50,
+    delayedWaiting: smoke ? 2_000 : int('delayed-waiting', values['delayed-waiting'], 1),
+    delayedDue: smoke ? 30 : int('delayed-due', values['delayed-due'], 1),
+    delayedDueSeconds: smoke ? 5 : int('delayed-due-seconds', values['delayed-due-seconds'], 1),
+    delayedIdleSeconds: smoke ? 5 : int('delayed-idle-seconds', values['delayed-idle-seconds'], 1),
     out:
       values.out ??
       join(WORKSPACE_ROOT, 'tmp', 'bench', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
@@ -126,6 +140,25 @@ async function main(): Promise<void> {
       log(`list and count with ${config.rows} rows`);
       rows = await manyRows(system, config.rows, config.samples);
     }
+    let scheduled = null;
+    if (config.workloads.has('delayed')) {
+      log(
+        `delayed: ${config.delayedWaiting} tasks scheduled over an hour, idle ${config.delayedIdleSeconds} s ` +
+          `without and with them; then ${config.delayedDue} tasks due over ${config.delayedDueSeconds} s`,
+      );
+      scheduled = await delayed(system, {
+        waiting: config.delayedWaiting,
+        batchSize: 1_000,
+        connections: config.batchConnections,
+        waitingLeadMs: 10 * 60_000,
+        waitingSpreadMs: 60 * 60_000,
+        idleMs: config.delayedIdleSeconds * 1_000,
+        due: config.delayedDue,
+        dueSpreadMs: config.delayedDueSeconds * 1_000,
+        relayIntervalMs: Number(process.env['DUE_RELAY_INTERVAL_MS'] ?? 200),
+        querySamples: config.samples,
+      });
+    }
     const results = {
       date: new Date().toISOString(),
       conditions: {
@@ -143,10 +176,16 @@ async function main(): Promise<void> {
       batch: batched,
       priority: ranked,
       rows,
+      delayed: scheduled,
     };
     mkdirSync(dirname(config.out), { recursive: true });
     writeFileSync(config.out, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`\n${renderReport(results)}\nJSON: ${config.out}\n`);
+    const failures = scheduled ? delayedFailures(scheduled) : [];
+    if (failures.length > 0) {
+      process.stderr.write(`bench FAILED (delayed tasks): ${failures.join('; ')}\n`);
+      process.exitCode = 1;
+    }
   } finally {
     log('stopping the system');
     await system.stop();

@@ -39,13 +39,22 @@ export function pidsNamed(names: readonly string[]): Map<string, number[]> {
   return found;
 }
 
-/** CPU used by a set of processes between two snapshots. */
+/**
+ * CPU used by a set of processes between two snapshots. Counted per pid: a process that exits
+ * meanwhile (a `rabbitmqctl` run is a short-lived `beam.smp` too) counts for nothing instead of
+ * taking its whole earlier CPU time off its group.
+ */
 export class CpuMeter {
-  private readonly start = new Map<string, number>();
+  private readonly start = new Map<number, number>();
 
   constructor(private readonly pids: ReadonlyMap<string, readonly number[]>) {
-    for (const [name, list] of pids) {
-      this.start.set(name, sum(list));
+    for (const list of pids.values()) {
+      for (const pid of list) {
+        const used = readCpuMs(pid);
+        if (used !== undefined) {
+          this.start.set(pid, used);
+        }
+      }
     }
   }
 
@@ -53,18 +62,21 @@ export class CpuMeter {
   elapsed(): Record<string, number> {
     const used: Record<string, number> = {};
     for (const [name, list] of this.pids) {
-      used[name] = sum(list) - (this.start.get(name) ?? 0);
+      used[name] = list.reduce((total, pid) => {
+        const start = this.start.get(pid);
+        const now = readCpuMs(pid);
+        return start === undefined || now === undefined ? total : total + (now - start);
+      }, 0);
     }
     return used;
   }
 }
 
-function sum(pids: readonly number[]): number {
-  return pids.reduce((total, pid) => {
-    try {
-      return total + cpuMs(pid);
-    } catch {
-      return total; // exited meanwhile
-    }
-  }, 0);
+/** {@link cpuMs}, or undefined once the process is gone. */
+function readCpuMs(pid: number): number | undefined {
+  try {
+    return cpuMs(pid);
+  } catch {
+    return undefined;
+  }
 }

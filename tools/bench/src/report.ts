@@ -1,3 +1,4 @@
+import { DelayedResult } from './delayed';
 import { Percentiles, round } from './stats';
 import { BatchResult, PriorityResult, RowsResult, ThroughputResult } from './workloads';
 
@@ -11,6 +12,7 @@ export interface BenchResults {
   batch: BatchResult | null;
   priority: PriorityResult | null;
   rows: RowsResult | null;
+  delayed: DelayedResult | null;
 }
 
 function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -40,6 +42,9 @@ export function renderReport(results: BenchResults): string {
   }
   if (results.rows) {
     sections.push(rowsSection(results.rows));
+  }
+  if (results.delayed) {
+    sections.push(delayedSection(results.delayed));
   }
   return sections.join('\n\n');
 }
@@ -157,4 +162,109 @@ function rowsSection(rows: RowsResult): string {
       ['GET /api/tasks/count/all?status=completed', spread(rows.countAllMs)],
     ],
   )}`;
+}
+
+/** What went wrong in the delayed workload (a task started or published before its time), or none. */
+export function delayedFailures(delayed: DelayedResult): string[] {
+  const failures: string[] = [];
+  if (delayed.due.startedEarly > 0) {
+    failures.push(`${delayed.due.startedEarly} of ${delayed.due.tasks} delayed tasks started before their run_at`);
+  }
+  if (delayed.waiting.publishedEarly > 0) {
+    failures.push(`${delayed.waiting.publishedEarly} waiting tasks were published before their due_at`);
+  }
+  for (const state of [delayed.empty, delayed.loaded]) {
+    if (state.queuedMessages > 0) {
+      failures.push(`${state.queuedMessages} messages in the email queue with ${state.waitingTasks} tasks waiting`);
+    }
+  }
+  return failures;
+}
+
+function delayedSection(delayed: DelayedResult): string {
+  const { waiting, empty, loaded, due } = delayed;
+  const enqueue = table(
+    ['waiting tasks', 'due', 'batch', 'conns', 'enqueue s', 'enqueued tasks/s', 'request ms p50/p95/p99', 'fold s'],
+    [
+      [
+        waiting.tasks,
+        `${waiting.leadSeconds / 60}–${(waiting.leadSeconds + waiting.spreadSeconds) / 60} min ahead`,
+        waiting.batchSize,
+        waiting.connections,
+        round(waiting.enqueue.durationMs / 1_000, 1),
+        Math.round(waiting.enqueuedTasksPerSecond),
+        spread(waiting.enqueue.latencyMs),
+        round(waiting.foldSeconds, 1),
+      ],
+    ],
+  );
+  const apps = Object.keys(waiting.rssBeforeMiB);
+  const names = [...new Set([...apps.map((key) => key.split('#')[0]), ...Object.keys(loaded.cpuMs)])];
+  const rss = (record: Record<string, number>, name: string): string => ms(record[name] ?? record[`${name}#1`] ?? NaN);
+  const perProcess = table(
+    [
+      'process',
+      'RSS MiB before',
+      'RSS MiB after enqueue',
+      `RSS MiB after ${delayed.idleSeconds} s idle`,
+      'enqueue CPU ms/task',
+      `idle CPU ms over ${delayed.idleSeconds} s, 0 waiting`,
+      `idle CPU ms over ${delayed.idleSeconds} s, ${waiting.tasks} waiting`,
+    ],
+    names.map((name) => [
+      name,
+      rss(waiting.rssBeforeMiB, name),
+      rss(waiting.rssAfterMiB, name),
+      rss(loaded.rssMiB, name),
+      round(waiting.enqueueCpuMsPerTask[name] ?? NaN, 3),
+      Math.round(empty.cpuMs[name] ?? NaN),
+      Math.round(loaded.cpuMs[name] ?? NaN),
+    ]),
+  );
+  const relay = table(
+    [
+      'waiting tasks',
+      'due-relay query ms p50/p95/p99',
+      'rows read',
+      `tracker CPU ms per ${delayed.relayIntervalMs} ms`,
+      'tracker /metrics ms p50',
+      'messages queued',
+    ],
+    [empty, loaded].map((state) => [
+      state.waitingTasks,
+      spread(state.dueQueryMs),
+      state.dueQueryRowsRead,
+      round(state.trackerCpuMsPerRelayInterval, 3),
+      ms(state.trackerScrapeMs.p50),
+      state.queuedMessages,
+    ]),
+  );
+  const lag = table(
+    [
+      'due tasks',
+      'run_at over',
+      'start lag ms p50/p95/p99',
+      'max',
+      'dispatch lag ms p50/p95/max',
+      'started before run_at',
+    ],
+    [
+      [
+        due.tasks,
+        `${due.spreadSeconds} s`,
+        spread(due.startLagMs),
+        ms(due.startLagMs.max),
+        `${ms(due.dispatchLagMs.p50)} / ${ms(due.dispatchLagMs.p95)} / ${ms(due.dispatchLagMs.max)}`,
+        due.startedEarly === 0 ? '0' : `**${due.startedEarly} — FAIL**`,
+      ],
+    ],
+  );
+  const failures = delayedFailures(delayed);
+  return (
+    `### Delayed tasks: ${waiting.tasks} waiting, then ${due.tasks} due within ${due.spreadSeconds} s\n\n${enqueue}\n\n` +
+    `${perProcess}\n\n${relay}\n\n` +
+    `Start lag = started_at − run_at of the due tasks (${waiting.tasks} still waiting, the worker otherwise idle); ` +
+    `dispatch lag = dispatched_at − run_at (the relay's publish confirmed).\n\n${lag}` +
+    (failures.length > 0 ? `\n\n**FAILED: ${failures.join('; ')}**` : '')
+  );
 }

@@ -25,7 +25,7 @@ export function noOpTask(priority?: number): Record<string, unknown> {
 }
 
 /** The database and the broker, whose CPU is reported beside the apps'. */
-const INFRASTRUCTURE = ['mariadbd', 'beam.smp'];
+export const INFRASTRUCTURE = ['mariadbd', 'beam.smp'];
 const COMPLETION_TIMEOUT_MS = 600_000;
 const FOLD_TIMEOUT_MS = 300_000;
 
@@ -57,7 +57,7 @@ export interface ThroughputResult {
   cost: Cost;
 }
 
-function meter(system: BenchSystem): CpuMeter {
+export function meter(system: BenchSystem): CpuMeter {
   return new CpuMeter(new Map([...system.pidsByApp(), ...pidsNamed(INFRASTRUCTURE)]));
 }
 
@@ -98,7 +98,7 @@ async function endToEnd(system: BenchSystem, tasks: number, startedAt: number): 
   };
 }
 
-function requireAllCreated(load: LoadResult, expected: number): void {
+export function requireAllCreated(load: LoadResult, expected: number): void {
   const created = load.statuses['201'] ?? 0;
   if (created !== expected || load.errors > 0) {
     throw new Error(`expected ${expected} × 201, got ${JSON.stringify(load.statuses)} and ${load.errors} errors`);

@@ -110,6 +110,7 @@ describe('TaskEventRepository (MariaDB)', () => {
         // Recorded by the claim: the command was never confirmed.
         dispatchedAt: expect.any(Date),
         dueAt: null,
+        runAt: null,
       });
       expect(await delivery(task.taskId)).toMatchObject({ attempt, lease_expires_at: null });
     });
