@@ -168,7 +168,7 @@ describe('hardened API (API keys configured)', () => {
       { task_name: 'analytics.task_stats' },
       { 'x-api-key': RO },
     );
-    expect(response).toEqual({
+    expect({ status: response.status, body: response.body }).toEqual({
       status: 403,
       body: {
         statusCode: 403,

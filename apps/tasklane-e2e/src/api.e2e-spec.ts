@@ -61,6 +61,7 @@ describe('REST API', () => {
         timeout_ms: 60_000,
         run: 1,
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        run_at: null,
         started_at: null,
         completed_at: null,
       });
