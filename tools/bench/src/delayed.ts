@@ -4,7 +4,7 @@ import { BenchSystem } from './bench-system';
 import { LoadResult, postBodies } from './http-load';
 import { memoryMiB } from './proc-stats';
 import { Percentiles, percentiles } from './stats';
-import { meter, noOpTask, requireAllCreated } from './workloads';
+import { meter, noOpTask, postCreated, requireAllCreated } from './workloads';
 
 const FOLD_TIMEOUT_MS = 300_000;
 /** How long the due tasks may take to start after the last one's `run_at` before the run fails. */
@@ -108,18 +108,6 @@ function rssOf(system: BenchSystem): Record<string, number> {
     }
   }
   return rss;
-}
-
-async function post(system: BenchSystem, path: string, body: unknown): Promise<unknown> {
-  const response = await fetch(`${system.baseUrl}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (response.status !== 201) {
-    throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
-  }
-  return response.json();
 }
 
 /** Times the due relay's transaction on one connection; also counts the rows its SELECT reads. */
@@ -290,7 +278,7 @@ async function dueTasks(system: BenchSystem, options: DelayedOptions): Promise<D
     const tasks = runAts
       .slice(first, first + options.batchSize)
       .map((runAt) => ({ ...noOpTask(), run_at: runAt.toISOString() }));
-    const body = (await post(system, '/api/tasks/enqueue/batch', { tasks })) as {
+    const body = (await postCreated(system, '/api/tasks/enqueue/batch', { tasks })) as {
       tasks: Array<{ task_id: string; run_at: string | null; status: string }>;
     };
     body.tasks.forEach((task, index) => {

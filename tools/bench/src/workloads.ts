@@ -271,6 +271,19 @@ export interface PriorityResult extends RankSummary {
   high: number;
 }
 
+/** POSTs `body` as JSON to the gateway and returns the answer's body; anything but a 201 throws. */
+export async function postCreated(system: BenchSystem, path: string, body: unknown): Promise<unknown> {
+  const response = await fetch(`${system.baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 201) {
+    throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
+  }
+  return response.json();
+}
+
 /**
  * Workload 3: with the workers stopped, `low` priority-1 tasks then `high` priority-10 tasks;
  * the workers start; where did the high-priority tasks finish?
@@ -278,16 +291,7 @@ export interface PriorityResult extends RankSummary {
 export async function priority(system: BenchSystem, low: number, high: number): Promise<PriorityResult> {
   const workers = await stopWorkers(system);
   await system.clearTasks();
-  const post = async (path: string, body: unknown): Promise<void> => {
-    const response = await fetch(`${system.baseUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (response.status !== 201) {
-      throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
-    }
-  };
+  const post = (path: string, body: unknown) => postCreated(system, path, body);
   for (let sent = 0; sent < low; sent += 1_000) {
     const size = Math.min(1_000, low - sent);
     await post('/api/tasks/enqueue/batch', { tasks: Array.from({ length: size }, () => noOpTask(1)) });
