@@ -31,3 +31,8 @@ export * from './lib/validation/validate-task-params';
 export * from './lib/validation/is-iso-timestamp';
 export * from './lib/validation/json-safety';
 export * from './lib/messaging/task-control';
+export * from './lib/schedules/schedule-limits';
+export * from './lib/schedules/dto/schedule.dto';
+export * from './lib/schedules/dto/schedule.resource';
+export * from './lib/schedules/cron-schedule';
+export * from './lib/schedules/validate-schedule';

@@ -27,3 +27,5 @@ export * from './lib/database/database.module';
 export * from './lib/migrations';
 export * from './lib/database/migrator';
 export * from './lib/database/database.readiness';
+export * from './lib/schedules/task-schedule.repository';
+export { SCHEDULES_TABLE } from './lib/schedules/task-schedule.sql';

@@ -7,6 +7,7 @@ import { AuthModule } from './auth/auth.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { GatewayEnv } from './gateway.env';
 import { OpsModule } from './ops/ops.module';
+import { SchedulesModule } from './schedules/schedules.module';
 import { TasksModule } from './tasks/tasks.module';
 
 @Module({
@@ -17,6 +18,7 @@ import { TasksModule } from './tasks/tasks.module';
     ObservabilityModule.forRoot({ appName: 'api-gateway', opsServer: false }),
     AuthModule,
     TasksModule,
+    SchedulesModule,
     OpsModule,
     DashboardModule,
   ],

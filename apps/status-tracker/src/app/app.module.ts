@@ -4,6 +4,7 @@ import { AmqpModule } from '@tasklane/messaging';
 import { ObservabilityModule } from '@tasklane/observability';
 import { DatabaseModule } from '@tasklane/persistence';
 import { MaintenanceModule } from './maintenance/maintenance.module';
+import { SchedulesModule } from './schedules/schedules.module';
 import { TaskEventsModule } from './task-events/task-events.module';
 import { TrackerEnv } from './tracker.env';
 
@@ -14,6 +15,7 @@ import { TrackerEnv } from './tracker.env';
     DatabaseModule.forRoot(),
     TaskEventsModule,
     MaintenanceModule,
+    SchedulesModule,
     ObservabilityModule.forRoot({ appName: 'status-tracker', opsServer: true }),
   ],
 })

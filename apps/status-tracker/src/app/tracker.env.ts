@@ -107,4 +107,24 @@ export class TrackerEnv extends BaseEnv {
   @Min(1_000)
   @Max(3_600_000)
   readonly TRACKER_REPLICA_TIMEOUT_MS: number = 30_000;
+
+  /**
+   * How often the scheduler looks for due cron ticks (ADR 0013). A tick up to twice this ahead is
+   * enqueued now, due at its time, so the due relay publishes it on time.
+   */
+  @Expose()
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  readonly SCHEDULER_INTERVAL_MS: number = 500;
+
+  /**
+   * A cron tick older than this when a scheduler first sees it was missed (every tracker was
+   * down): its schedule's `missed` policy fires it once or skips it.
+   */
+  @Expose()
+  @IsInt()
+  @Min(1_000)
+  @Max(86_400_000)
+  readonly SCHEDULE_MISFIRE_GRACE_MS: number = 60_000;
 }

@@ -47,6 +47,8 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** Route the apps' RabbitMQ and MySQL connections through proxies the test can cut. */
   proxies?: boolean;
+  /** Keep the default schedules of migration 011 enabled (they are paused otherwise). */
+  defaultSchedules?: boolean;
 }
 
 /**
@@ -90,6 +92,11 @@ export class TasklaneSystem {
       },
     });
     const system = new TasklaneSystem(launcher);
+    if (!options.defaultSchedules) {
+      // The schedules every database starts with (the daily cleanup retention) are paused: a test
+      // run crossing 03:00 UTC must not see a task it did not enqueue.
+      await system.query("UPDATE task_schedules SET enabled = 0, next_run_at = NULL WHERE created_by = 'migration'");
+    }
     const apps = options.apps ?? (['api-gateway', 'status-tracker', ...Object.values(WORKER_OF)] as AppName[]);
     await Promise.all(apps.map((app) => system.startApp(app)));
     return system;

@@ -21,6 +21,12 @@ import {
   IdempotencyKeyLength,
   IDEMPOTENCY_KEY_PATTERN,
   TaskEventListLimit,
+  ListSchedulesQuery,
+  SCHEDULE_MISSED_POLICIES,
+  SCHEDULE_NAME_PATTERN,
+  ScheduleFieldsDto,
+  ScheduleListLimit,
+  DEFAULT_SCHEDULE_TIMEZONE,
 } from '@tasklane/contracts';
 
 /**
@@ -51,6 +57,10 @@ export enum SchemaName {
   Caller = 'Caller',
   ErrorBody = 'ErrorBody',
   FieldError = 'FieldError',
+  ScheduleRequest = 'ScheduleRequest',
+  SchedulePatch = 'SchedulePatch',
+  ScheduleResource = 'ScheduleResource',
+  SchedulePage = 'SchedulePage',
 }
 
 /** A reference to a named schema (of {@link SchemaName}, or a task's params DTO). */
@@ -360,6 +370,10 @@ const ERROR_BODY_SCHEMA: SchemaObject = {
       items: schemaRef(SchemaName.FieldError),
     },
     status: { type: 'string', enum: [...TASK_STATUSES], description: 'On 409: the current status of the task.' },
+    field: {
+      type: 'string',
+      description: 'On 409: the field at fault (an idempotency key already used, a schedule name taken).',
+    },
   },
 };
 
@@ -386,6 +400,112 @@ function listQuerySchema(): SchemaObject {
 }
 
 export const LIST_QUERY_SCHEMA = listQuerySchema();
+export const SCHEDULE_LIST_QUERY_SCHEMA = dtoSchema(ListSchedulesQuery);
+
+/** Enqueue fields a schedule's task does not take (each tick is its own time, once). */
+const NOT_IN_A_SCHEDULE = new Set(['run_at', 'delay_ms', 'idempotency_key']);
+
+/** The body of POST /api/schedules: the schedule's fields and the task of each tick (an enqueue body). */
+function scheduleBodySchema(): SchemaObject {
+  const schedule = dtoSchema(ScheduleFieldsDto);
+  const task = enqueueBodySchema();
+  const taskProperties = Object.entries((task.properties ?? {}) as Record<string, SchemaObject>).filter(
+    ([name]) => !NOT_IN_A_SCHEDULE.has(name),
+  );
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: [...(schedule.required ?? []), ...(task.required ?? [])],
+    properties: {
+      ...schedule.properties,
+      cron: {
+        type: 'string',
+        description: 'Five fields (minute hour day-of-month month day-of-week), or six with seconds first, or @daily…',
+        example: '0 3 * * *',
+      },
+      timezone: {
+        type: 'string',
+        description: 'IANA time zone the cron is read in.',
+        default: DEFAULT_SCHEDULE_TIMEZONE,
+      },
+      missed: {
+        type: 'string',
+        enum: [...SCHEDULE_MISSED_POLICIES],
+        default: SCHEDULE_MISSED_POLICIES[0],
+        description: 'A tick missed while every tracker was down: fired once on recovery, or skipped.',
+      },
+      enabled: { type: 'boolean', default: true, description: 'False: paused.' },
+      ...Object.fromEntries(taskProperties),
+    },
+  };
+}
+
+/** The body of PATCH /api/schedules/{id}: any fields of the create body. */
+function schedulePatchSchema(): SchemaObject {
+  const schema = scheduleBodySchema();
+  delete schema.required;
+  return { ...schema, minProperties: 1 };
+}
+
+const SCHEDULE_RESOURCE_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: [
+    'schedule_id',
+    'name',
+    'cron',
+    'timezone',
+    'missed',
+    'enabled',
+    'task_name',
+    'task_type',
+    'params',
+    'priority',
+    'max_retries',
+    'timeout_ms',
+    'next_run_at',
+    'last_run_at',
+    'last_task_id',
+    'created_at',
+    'updated_at',
+  ],
+  properties: {
+    schedule_id: { type: 'string', format: 'uuid' },
+    name: { type: 'string', pattern: SCHEDULE_NAME_PATTERN.source },
+    cron: { type: 'string' },
+    timezone: { type: 'string' },
+    missed: { type: 'string', enum: [...SCHEDULE_MISSED_POLICIES] },
+    enabled: { type: 'boolean' },
+    task_name: { type: 'string', enum: [...TASK_NAMES] },
+    task_type: { type: 'string', enum: [...TASK_TYPES] },
+    params: { type: 'object' },
+    priority: { type: 'integer', minimum: 1, maximum: 10 },
+    max_retries: { type: 'integer', minimum: 0, maximum: 10 },
+    timeout_ms: { type: 'integer', minimum: TaskTimeout.MinMs, maximum: TaskTimeout.MaxMs },
+    next_run_at: { ...nullableTimestamp, description: 'The next tick that will fire; null while paused.' },
+    last_run_at: { ...nullableTimestamp, description: 'The tick that fired last (the run_at of its task).' },
+    last_task_id: { type: 'string', format: 'uuid', nullable: true, description: 'The task the last tick enqueued.' },
+    created_at: { type: 'string', format: 'date-time' },
+    updated_at: { type: 'string', format: 'date-time' },
+  },
+};
+
+const SCHEDULE_PAGE_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['items', 'next_cursor'],
+  properties: {
+    items: {
+      type: 'array',
+      maxItems: ScheduleListLimit.Max,
+      items: schemaRef(SchemaName.ScheduleResource),
+      description: 'By name.',
+    },
+    next_cursor: {
+      type: 'string',
+      nullable: true,
+      description: 'Pass as `cursor` for the next page; null on the last.',
+    },
+  },
+};
 export const COUNT_QUERY_SCHEMA = dtoSchema(CountTasksQuery);
 
 /** Every named schema of the document, for `components.schemas`. */
@@ -415,6 +535,10 @@ export function namedSchemas(): Record<string, SchemaObject> {
     [SchemaName.Caller]: CALLER_SCHEMA,
     [SchemaName.ErrorBody]: ERROR_BODY_SCHEMA,
     [SchemaName.FieldError]: FIELD_ERROR_SCHEMA,
+    [SchemaName.ScheduleRequest]: scheduleBodySchema(),
+    [SchemaName.SchedulePatch]: schedulePatchSchema(),
+    [SchemaName.ScheduleResource]: SCHEDULE_RESOURCE_SCHEMA,
+    [SchemaName.SchedulePage]: SCHEDULE_PAGE_SCHEMA,
   };
   return { ...params, ...named };
 }

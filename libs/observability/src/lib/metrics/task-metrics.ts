@@ -98,6 +98,14 @@ export class TaskMetrics {
     );
   }
 
+  get scheduleTicks(): Counter<'outcome'> {
+    return this.counter(
+      'tasklane_schedule_ticks_total',
+      'Ticks of cron schedules claimed by a scheduler (outcome: fired — a task enqueued; skipped — missed while everything was down, policy skip).',
+      ['outcome'],
+    );
+  }
+
   get tasksRedispatched(): Counter<'task_type' | 'reason'> {
     return this.counter(
       'tasklane_tasks_redispatched_total',

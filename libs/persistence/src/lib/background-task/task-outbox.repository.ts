@@ -4,7 +4,7 @@ import { TaskCommand, TaskHistoryEvent, TaskName, TaskStatus, TaskType } from '@
 import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from './task-sql';
 import { toJson } from './task-guards';
 import { retryWithBackoff } from '@tasklane/concurrency';
-import { DatabaseBoundary, isDeadlock } from '../database/database-errors';
+import { DatabaseBoundary, isDeadlock, isDuplicateEntry } from '../database/database-errors';
 import { HistoryEntry, appendHistory } from '../task-history/task-history.sql';
 import {
   ClaimedKey,
@@ -14,7 +14,6 @@ import {
   findKeys,
   IdempotencyKeyMismatch,
   insertKeys,
-  isDuplicateKey,
 } from '../idempotency/idempotency-key.sql';
 
 /** The columns of a task inserted pending; the others start the same for every task (nothing run yet). */
@@ -92,7 +91,10 @@ function pendingRowParams(task: NewTask): unknown[] {
  * multi-row `INSERT` per table (several for a batch whose statement would exceed
  * {@link MAX_INSERT_STATEMENT_BYTES} — huge params — below any server's `max_allowed_packet`).
  */
-async function insertRows(runner: { query: DataSource['query'] }, tasks: readonly NewTask[]): Promise<void> {
+export async function insertPendingRows(
+  runner: { query: DataSource['query'] },
+  tasks: readonly NewTask[],
+): Promise<void> {
   const rows = tasks.map(pendingRowParams);
   const chunks: unknown[][][] = [[]];
   let bytes = 0;
@@ -142,7 +144,7 @@ export class TaskOutboxRepository {
     if (tasks.length === 0) {
       return [];
     }
-    await this.dataSource.transaction((manager) => insertRows(manager, tasks));
+    await this.dataSource.transaction((manager) => insertPendingRows(manager, tasks));
     return [...tasks];
   }
 
@@ -160,7 +162,7 @@ export class TaskOutboxRepository {
       minDelayMs: 0,
       maxDelayMs: 20,
       maxAttempts: 1 + KEY_RACE_RETRIES,
-      retryIf: (error) => isDuplicateKey(error) || isDeadlock(error),
+      retryIf: (error) => isDuplicateEntry(error) || isDeadlock(error),
     });
   }
 
@@ -186,7 +188,7 @@ export class TaskOutboxRepository {
             task.idempotency ? [{ claim: task.idempotency, taskId: task.taskId, createdAt: task.createdAt }] : [],
           ),
         );
-        await insertRows(manager, created);
+        await insertPendingRows(manager, created);
       }
       return outcomes;
     });

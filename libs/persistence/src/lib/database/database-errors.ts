@@ -71,6 +71,11 @@ export function isDeadlock(error: unknown): boolean {
   return codeOf(error) === 'ER_LOCK_DEADLOCK';
 }
 
+/** True when a statement broke a unique key (`ER_DUP_ENTRY`): a concurrent writer took it first. */
+export function isDuplicateEntry(error: unknown): boolean {
+  return codeOf(error) === 'ER_DUP_ENTRY';
+}
+
 /** `error` as raised at the persistence boundary: a transient driver failure becomes a {@link DatabaseUnavailableError}. */
 export function toDatabaseError(error: unknown): unknown {
   // Tasklane's own errors (a broker's, passed through a callback) are already what they say.

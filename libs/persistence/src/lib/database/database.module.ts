@@ -12,6 +12,7 @@ import { RedispatchRepository } from '../redispatch/redispatch.repository';
 import { TaskHistoryRepository } from '../task-history/task-history.repository';
 import { TaskReportingRepository } from '../reporting/task-reporting.repository';
 import { TaskRetentionRepository } from '../retention/task-retention.repository';
+import { TaskScheduleRepository } from '../schedules/task-schedule.repository';
 import { TrackerReplicaRepository } from '../tracker-replicas/tracker-replica.repository';
 import { dataSourceOptions, describeDatabaseUrl } from './data-source.options';
 import { DatabaseReadiness } from './database.readiness';
@@ -37,6 +38,7 @@ const REPOSITORIES = [
   TaskRetentionRepository,
   RedispatchRepository,
   TrackerReplicaRepository,
+  TaskScheduleRepository,
 ];
 
 async function connect(env: BaseEnv, logger: Logger): Promise<DataSource> {

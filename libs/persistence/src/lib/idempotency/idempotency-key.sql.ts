@@ -105,12 +105,6 @@ export async function insertKeys(
   );
 }
 
-/** True when `error` is a duplicate primary key of {@link IDEMPOTENCY_KEYS_TABLE}. */
-export function isDuplicateKey(error: unknown): boolean {
-  const record = error as { code?: unknown; driverError?: { code?: unknown } } | null;
-  return (record?.code ?? record?.driverError?.code) === 'ER_DUP_ENTRY';
-}
-
 /**
  * A task was enqueued under a key that already stands for a different request: nothing of the
  * enqueue was written. `index` is the task's position in the enqueue (0 for a single one).

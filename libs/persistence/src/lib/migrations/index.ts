@@ -7,6 +7,7 @@ import { AddRedispatchColumns007 } from './007_add_redispatch_columns';
 import { OrderTaskListsByCreatedAt008 } from './008_order_task_lists_by_created_at';
 import { AddTaskEvents009 } from './009_add_task_events';
 import { AddDelayedTasksAndIdempotencyKeys010 } from './010_add_delayed_tasks_and_idempotency_keys';
+import { AddTaskSchedules011 } from './011_add_task_schedules';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   OrderTaskListsByCreatedAt008,
   AddTaskEvents009,
   AddDelayedTasksAndIdempotencyKeys010,
+  AddTaskSchedules011,
 ];
