@@ -14,6 +14,7 @@ const REDISPATCH_MIGRATION = 'AddRedispatchColumns0000000000007';
 const ORDER_MIGRATION = 'OrderTaskListsByCreatedAt0000000000008';
 const EVENTS_MIGRATION = 'AddTaskEvents0000000000009';
 const DELAY_MIGRATION = 'AddDelayedTasksAndIdempotencyKeys0000000000010';
+const SCHEDULES_MIGRATION = 'AddTaskSchedules0000000000011';
 const MIGRATIONS = [
   TABLE_MIGRATION,
   DELIVERY_MIGRATION,
@@ -24,6 +25,7 @@ const MIGRATIONS = [
   ORDER_MIGRATION,
   EVENTS_MIGRATION,
   DELAY_MIGRATION,
+  SCHEDULES_MIGRATION,
 ];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
@@ -391,6 +393,49 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
+  it('011 creates task_schedules with the cleanup retention schedule; migrateDown reverts 011 only', async () => {
+    expect(await indexNames(db, 'task_schedules')).toEqual(
+      expect.arrayContaining([
+        'PRIMARY',
+        'uq_task_schedules_schedule_id',
+        'uq_task_schedules_name',
+        'idx_task_schedules_next_run_at',
+      ]),
+    );
+    const [retention] = await rows<{
+      name: string;
+      cron: string;
+      task_name: string;
+      enabled: number;
+      next_run_at: Date;
+    }>(db.url, 'SELECT name, cron, task_name, enabled, next_run_at FROM task_schedules');
+    expect(retention).toMatchObject({
+      name: 'cleanup-retention',
+      cron: '0 3 * * *',
+      task_name: 'cleanup.purge_tasks',
+      enabled: 1,
+    });
+    expect(retention.next_run_at.getTime()).toBeGreaterThan(Date.now());
+    await withConnection(db.url, async (connection) => {
+      await expect(
+        connection.query(
+          `INSERT INTO task_schedules (schedule_id, name, cron, timezone, missed_policy, enabled, task_name, task_type,
+             params, priority, max_retries, timeout_ms, created_at, updated_at)
+           VALUES (?, 'x', '* * * * *', 'UTC', 'sometimes', 1, 'diagnostic.sleep', 'cleanup', '{}', 5, 3, 1000,
+             UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+          [OTHER_TASK_ID],
+        ),
+      ).rejects.toThrow(/chk_task_schedules_missed_policy/);
+    });
+
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
+    expect(await tableExists(db, 'task_schedules')).toBe(false);
+    expect(await tableExists(db, 'task_idempotency_keys')).toBe(true);
+    await expect(migrateUp(db.url)).resolves.toEqual([SCHEDULES_MIGRATION]);
+    expect(await rows(db.url, 'SELECT name FROM task_schedules')).toEqual([{ name: 'cleanup-retention' }]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+  });
+
   it('migrateDown reverts 010 only: run_at, its indexes and task_idempotency_keys go, (dispatched_at) comes back, the rows stay', async () => {
     await withConnection(db.url, async (connection) => {
       await connection.query(
@@ -421,6 +466,7 @@ describe('migrator (MariaDB)', () => {
       expect.arrayContaining(['PRIMARY', 'idx_task_idempotency_keys_expires_at', 'idx_task_idempotency_keys_task_id']),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     expect(await tableExists(db, 'task_idempotency_keys')).toBe(false);
     expect(await columnNames(db)).not.toContain('run_at');
@@ -430,7 +476,7 @@ describe('migrator (MariaDB)', () => {
     expect(indexes).not.toContain('idx_background_tasks_task_type_status_dispatched');
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([DELAY_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([DELAY_MIGRATION, SCHEDULES_MIGRATION]);
     expect(await rows(db.url, 'SELECT task_id, run_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, run_at: null },
     ]);
@@ -462,12 +508,13 @@ describe('migrator (MariaDB)', () => {
     });
     expect(await indexNames(db, 'background_task_events')).toContain('idx_background_task_events_task');
 
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     expect(await tableExists(db, 'background_task_events')).toBe(false);
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([EVENTS_MIGRATION, DELAY_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([EVENTS_MIGRATION, DELAY_MIGRATION, SCHEDULES_MIGRATION]);
     expect(await rows(db.url, 'SELECT id FROM background_task_events')).toEqual([]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
@@ -488,6 +535,7 @@ describe('migrator (MariaDB)', () => {
     ];
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
 
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
@@ -500,7 +548,12 @@ describe('migrator (MariaDB)', () => {
     }
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([ORDER_MIGRATION, EVENTS_MIGRATION, DELAY_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      ORDER_MIGRATION,
+      EVENTS_MIGRATION,
+      DELAY_MIGRATION,
+      SCHEDULES_MIGRATION,
+    ]);
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
@@ -517,6 +570,7 @@ describe('migrator (MariaDB)', () => {
     expect(await columnNames(db)).toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(true);
 
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
@@ -530,6 +584,7 @@ describe('migrator (MariaDB)', () => {
       ORDER_MIGRATION,
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
+      SCHEDULES_MIGRATION,
     ]);
     expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, due_at: null },
@@ -539,6 +594,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
@@ -560,6 +616,7 @@ describe('migrator (MariaDB)', () => {
       ORDER_MIGRATION,
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
+      SCHEDULES_MIGRATION,
     ]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
@@ -630,6 +687,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
@@ -729,6 +787,7 @@ describe('migrator (MariaDB)', () => {
       ORDER_MIGRATION,
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
+      SCHEDULES_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -761,6 +820,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
@@ -784,6 +844,7 @@ describe('migrator (MariaDB)', () => {
       ORDER_MIGRATION,
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
+      SCHEDULES_MIGRATION,
     ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
@@ -792,6 +853,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('migrateDown reverts 009, 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(ORDER_MIGRATION);
