@@ -10,6 +10,8 @@ import { HealthService } from '@tasklane/observability';
 import { DashboardController } from '../dashboard/dashboard.controller';
 import { DashboardStats } from '../dashboard/dashboard-stats.service';
 import { OpsController } from '../ops/ops.controller';
+import { SchedulesController } from '../schedules/schedules.controller';
+import { SchedulesService } from '../schedules/schedules.service';
 import { TasksController } from '../tasks/tasks.controller';
 import { CancelTask } from '../tasks/use-cases/cancel-task.use-case';
 import { EnqueueTasks } from '../tasks/use-cases/enqueue-tasks.use-case';
@@ -21,7 +23,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPI } from 'openapi-types';
 import { SchemaName, schemaRef } from './openapi.schemas';
 
-const CONTROLLERS: Array<Type<unknown>> = [TasksController, OpsController, DashboardController];
+const CONTROLLERS: Array<Type<unknown>> = [TasksController, SchedulesController, OpsController, DashboardController];
 
 type SchemaLike = Record<string, unknown> & {
   properties?: Record<string, SchemaLike>;
@@ -113,10 +115,12 @@ describe('OpenAPI document', () => {
     const module = await Test.createTestingModule({
       controllers: CONTROLLERS,
       providers: [
-        ...[EnqueueTasks, TaskQueries, CancelTask, RetryTask, RetryFailedTasks, DashboardStats].map((useCase) => ({
-          provide: useCase,
-          useValue: {},
-        })),
+        ...[EnqueueTasks, TaskQueries, CancelTask, RetryTask, RetryFailedTasks, DashboardStats, SchedulesService].map(
+          (useCase) => ({
+            provide: useCase,
+            useValue: {},
+          }),
+        ),
         {
           provide: HealthService,
           useValue: { readiness: async () => ({ status: 'ready', checks: {} }), markShuttingDown: () => undefined },
@@ -135,8 +139,11 @@ describe('OpenAPI document', () => {
 
   it('finds the routes to check (the metadata walk works)', () => {
     expect(routes.map((route) => `${route.method.toUpperCase()} ${route.path}`).sort()).toEqual([
+      'DELETE /api/schedules/{schedule_id}',
       'GET /api/dashboard/caller',
       'GET /api/dashboard/summary',
+      'GET /api/schedules',
+      'GET /api/schedules/{schedule_id}',
       'GET /api/tasks',
       'GET /api/tasks/count/all',
       'GET /api/tasks/{task_id}',
@@ -145,6 +152,8 @@ describe('OpenAPI document', () => {
       'GET /health/live',
       'GET /health/ready',
       'GET /metrics',
+      'PATCH /api/schedules/{schedule_id}',
+      'POST /api/schedules',
       'POST /api/tasks/enqueue',
       'POST /api/tasks/enqueue/batch',
       'POST /api/tasks/retry-failed',
@@ -241,6 +250,32 @@ describe('OpenAPI document', () => {
     expect(properties['idempotency_key']).toMatchObject({ type: 'string', minLength: 1, maxLength: 255 });
     const resource = resolve(schemaRef(SchemaName.TaskResource) as SchemaLike);
     expect(resource['required']).toContain('run_at');
+  });
+
+  it('describes the schedules API: the body is the schedule and its task, without run_at; 409 on a taken name', () => {
+    const create = operation('post', '/api/schedules');
+    const body = resolve(create.requestBody?.content['application/json'].schema);
+    expect(body.required).toEqual(expect.arrayContaining(['name', 'cron', 'task_name']));
+    expect(body['additionalProperties']).toBe(false);
+    const properties = Object.keys(body.properties ?? {});
+    expect(properties).toEqual(
+      expect.arrayContaining(['name', 'cron', 'timezone', 'missed', 'enabled', 'task_name', 'params', 'priority']),
+    );
+    expect(properties).not.toEqual(expect.arrayContaining(['run_at']));
+    expect(properties).not.toEqual(expect.arrayContaining(['idempotency_key']));
+    expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['201', '400', '409']));
+    const patch = resolve(
+      operation('patch', '/api/schedules/{schedule_id}').requestBody?.content['application/json'].schema,
+    );
+    expect(patch.required).toBeUndefined();
+    expect(patch['minProperties']).toBe(1);
+    expect(Object.keys(operation('delete', '/api/schedules/{schedule_id}').responses)).toEqual(
+      expect.arrayContaining(['204', '404']),
+    );
+    const resource = resolve(schemaRef(SchemaName.ScheduleResource) as SchemaLike);
+    expect(resource.required).toEqual(
+      expect.arrayContaining(['schedule_id', 'next_run_at', 'last_run_at', 'last_task_id', 'enabled', 'missed']),
+    );
   });
 
   it('describes the enqueue body: params is one of the params DTOs, one per catalogue task name', () => {
@@ -402,8 +437,10 @@ describe('OpenAPI document', () => {
     });
 
     it('requires either scheme on every task endpoint, documenting 401 (and 403 on writes)', () => {
-      const tasks = operations().filter(({ path }) => path.startsWith('/api/tasks'));
-      expect(tasks.length).toBeGreaterThanOrEqual(5);
+      const tasks = operations().filter(
+        ({ path }) => path.startsWith('/api/tasks') || path.startsWith('/api/schedules'),
+      );
+      expect(tasks.length).toBeGreaterThanOrEqual(10);
       for (const { method, path, operation } of tasks) {
         expect({ method, path, security: operation['security'] }).toEqual({
           method,
