@@ -31,6 +31,7 @@ export const TASKLANE_METRICS: Readonly<Record<string, MetricDefinition>> = {
   tasklane_event_lag_seconds: { type: 'histogram', labels: [], source: 'status-tracker' },
   tasklane_outbox_relayed_total: { type: 'counter', labels: [], source: 'status-tracker' },
   tasklane_scheduled_tasks_dispatched_total: { type: 'counter', labels: [], source: 'status-tracker' },
+  tasklane_schedule_ticks_total: { type: 'counter', labels: ['outcome'], source: 'status-tracker' },
   tasklane_leases_reclaimed_total: { type: 'counter', labels: [], source: 'status-tracker' },
   tasklane_tasks_redispatched_total: { type: 'counter', labels: ['task_type', 'reason'], source: 'status-tracker' },
   tasklane_count_changes_pending: { type: 'gauge', labels: [], source: 'status-tracker' },

@@ -31,6 +31,7 @@ const METRICS: Array<[string, (metrics: TaskMetrics) => void, string, 'counter' 
   ['eventLag', (m) => m.eventLag.observe(0.02), 'tasklane_event_lag_seconds', 'histogram'],
   ['outboxRelayed', (m) => m.outboxRelayed.inc(), 'tasklane_outbox_relayed_total', 'counter'],
   ['scheduledDispatched', (m) => m.scheduledDispatched.inc(), 'tasklane_scheduled_tasks_dispatched_total', 'counter'],
+  ['scheduleTicks', (m) => m.scheduleTicks.inc({ outcome: 'fired' }), 'tasklane_schedule_ticks_total', 'counter'],
   ['leasesReclaimed', (m) => m.leasesReclaimed.inc(), 'tasklane_leases_reclaimed_total', 'counter'],
   [
     'tasksRedispatched',

@@ -101,7 +101,8 @@ export class TaskMetrics {
   get scheduleTicks(): Counter<'outcome'> {
     return this.counter(
       'tasklane_schedule_ticks_total',
-      'Ticks of cron schedules claimed by a scheduler (outcome: fired — a task enqueued; skipped — missed while everything was down, policy skip).',
+      'Cron schedule ticks: fired — one per task a tick enqueued; skipped — once per schedule whose missed ticks ' +
+        '(every tracker was down beyond SCHEDULE_MISFIRE_GRACE_MS) were passed over by its policy skip.',
       ['outcome'],
     );
   }
