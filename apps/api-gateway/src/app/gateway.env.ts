@@ -124,6 +124,23 @@ export class GatewayEnv extends BaseEnv {
   readonly IDEMPOTENCY_KEY_RETENTION_MS: number = 86_400_000;
 
   /**
+   * How often the gateway looks whether the tasks clients wait for (`GET /api/tasks/{id}?wait=`)
+   * have finished: one read for all of them, however many clients wait.
+   */
+  @Expose()
+  @IsInt()
+  @Min(20)
+  @Max(10_000)
+  readonly TASK_WAIT_POLL_INTERVAL_MS: number = 200;
+
+  /** Most clients waiting at once (`?wait=`) per gateway process; beyond it a wait is a 503. */
+  @Expose()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  readonly TASK_WAIT_MAX_CLIENTS: number = 10_000;
+
+  /**
    * The built dashboard served at /ui/ (`npm run build` writes dist/apps/dashboard). Default:
    * beside the gateway's bundle. Without a build there, /ui answers 503 and the API is unaffected.
    */

@@ -15,6 +15,7 @@ import { RunningTasks } from './lifecycle/running-tasks';
 import { TaskClaimStage } from './lifecycle/task-claim.stage';
 import { TaskLifecycle } from './lifecycle/task-lifecycle.service';
 import { TaskRunStage } from './lifecycle/task-run.stage';
+import { ProgressReporter } from './lifecycle/progress-reporter';
 import { DiagnosticTasksService } from './diagnostics/diagnostic-tasks.service';
 import { TaskHandlerRegistry } from './handlers/task-handler.registry';
 import { WORKER_TASK_TYPE } from './worker.constants';
@@ -48,6 +49,7 @@ export class WorkerRuntimeModule {
         RunningTasks,
         TaskClaimStage,
         TaskRunStage,
+        ProgressReporter,
         OutcomeRecordStage,
         OutcomePublishStage,
         TaskLifecycle,

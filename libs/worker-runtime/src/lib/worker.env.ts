@@ -83,4 +83,11 @@ export class WorkerEnv extends BaseEnv {
   @IsString()
   @MinLength(1)
   readonly DIAGNOSTIC_EXECUTION_LOG?: string;
+
+  /** How often the progress handlers report is written (coalesced: the latest per task, one statement for all). */
+  @Expose()
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  readonly PROGRESS_FLUSH_INTERVAL_MS: number = 500;
 }

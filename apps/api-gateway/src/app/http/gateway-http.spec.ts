@@ -16,6 +16,7 @@ import { TasksController } from '../tasks/tasks.controller';
 import { CancelTask } from '../tasks/use-cases/cancel-task.use-case';
 import { EnqueueTasks } from '../tasks/use-cases/enqueue-tasks.use-case';
 import { RetryFailedTasks } from '../tasks/use-cases/retry-failed-tasks.use-case';
+import { WaitForTask } from '../tasks/use-cases/wait-for-task.use-case';
 import { RetryTask } from '../tasks/use-cases/retry-task.use-case';
 import { TaskQueries } from '../tasks/use-cases/task-queries.service';
 
@@ -74,6 +75,7 @@ async function startGateway(
       { provide: CancelTask, useValue: { execute: tasks.cancel } },
       { provide: RetryTask, useValue: { execute: tasks.retry } },
       { provide: RetryFailedTasks, useValue: { execute: tasks.retryFailed } },
+      { provide: WaitForTask, useValue: { execute: tasks.get } },
       { provide: DashboardStats, useValue: { summary: tasks.summary } },
       {
         provide: HealthService,

@@ -2,6 +2,7 @@ import type { SchemaObject } from '@nestjs/swagger';
 import { targetConstructorToSchema } from 'class-validator-jsonschema';
 import {
   CountTasksQuery,
+  GetTaskQuery,
   EnqueueBatchSize,
   EnqueueTaskDto,
   ListTaskEventsQuery,
@@ -21,6 +22,7 @@ import {
   IdempotencyKeyLength,
   IDEMPOTENCY_KEY_PATTERN,
   TaskEventListLimit,
+  TaskProgress,
   ListSchedulesQuery,
   SCHEDULE_MISSED_POLICIES,
   SCHEDULE_NAME_PATTERN,
@@ -130,6 +132,8 @@ const TASK_RESOURCE_SCHEMA: SchemaObject = {
     'run',
     'created_at',
     'run_at',
+    'progress',
+    'progress_message',
     'started_at',
     'completed_at',
   ],
@@ -151,6 +155,16 @@ const TASK_RESOURCE_SCHEMA: SchemaObject = {
       ...nullableTimestamp,
       description: 'When the enqueue asked it to start (`run_at`, or `delay_ms` after it); null: at once.',
     },
+    progress: {
+      type: 'integer',
+      minimum: TaskProgress.Min,
+      maximum: TaskProgress.Max,
+      nullable: true,
+      description:
+        "What the running attempt's handler last reported (percent), written at most a few times a second; " +
+        'null until it reports; cleared when a new attempt starts.',
+    },
+    progress_message: { type: 'string', maxLength: TaskProgress.MessageMaxLength, nullable: true },
     started_at: nullableTimestamp,
     completed_at: nullableTimestamp,
   },
@@ -507,6 +521,7 @@ const SCHEDULE_PAGE_SCHEMA: SchemaObject = {
   },
 };
 export const COUNT_QUERY_SCHEMA = dtoSchema(CountTasksQuery);
+export const GET_QUERY_SCHEMA = dtoSchema(GetTaskQuery);
 
 /** Every named schema of the document, for `components.schemas`. */
 export function namedSchemas(): Record<string, SchemaObject> {

@@ -12,6 +12,7 @@ import { DashboardStats } from '../dashboard/dashboard-stats.service';
 import { OpsController } from '../ops/ops.controller';
 import { SchedulesController } from '../schedules/schedules.controller';
 import { SchedulesService } from '../schedules/schedules.service';
+import { WaitForTask } from '../tasks/use-cases/wait-for-task.use-case';
 import { TasksController } from '../tasks/tasks.controller';
 import { CancelTask } from '../tasks/use-cases/cancel-task.use-case';
 import { EnqueueTasks } from '../tasks/use-cases/enqueue-tasks.use-case';
@@ -115,12 +116,19 @@ describe('OpenAPI document', () => {
     const module = await Test.createTestingModule({
       controllers: CONTROLLERS,
       providers: [
-        ...[EnqueueTasks, TaskQueries, CancelTask, RetryTask, RetryFailedTasks, DashboardStats, SchedulesService].map(
-          (useCase) => ({
-            provide: useCase,
-            useValue: {},
-          }),
-        ),
+        ...[
+          EnqueueTasks,
+          TaskQueries,
+          CancelTask,
+          RetryTask,
+          RetryFailedTasks,
+          DashboardStats,
+          SchedulesService,
+          WaitForTask,
+        ].map((useCase) => ({
+          provide: useCase,
+          useValue: {},
+        })),
         {
           provide: HealthService,
           useValue: { readiness: async () => ({ status: 'ready', checks: {} }), markShuttingDown: () => undefined },
@@ -385,7 +393,7 @@ describe('OpenAPI document', () => {
       ['get', '/api/tasks/{task_id}'],
       ['post', '/api/tasks/{task_id}/cancel'],
     ]) {
-      const parameters = operation(method, path).parameters ?? [];
+      const parameters = (operation(method, path).parameters ?? []).filter((parameter) => parameter.in === 'path');
       expect(parameters).toEqual([
         expect.objectContaining({
           name: 'task_id',
@@ -395,6 +403,21 @@ describe('OpenAPI document', () => {
         }),
       ]);
     }
+  });
+
+  it('documents wait on GET /api/tasks/{task_id}: 0 to 60 seconds', () => {
+    expect(operation('get', '/api/tasks/{task_id}').parameters).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          name: 'wait',
+          in: 'query',
+          required: false,
+          schema: { type: 'integer', minimum: 0, maximum: 60 },
+        }),
+      ]),
+    );
+    const resource = resolve(schemaRef(SchemaName.TaskResource) as SchemaLike);
+    expect(resource.required).toEqual(expect.arrayContaining(['progress', 'progress_message']));
   });
 
   const declaredErrors: Array<[string, string, number[]]> = [

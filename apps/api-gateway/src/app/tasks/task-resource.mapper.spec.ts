@@ -22,13 +22,17 @@ function row(overrides: Partial<BackgroundTask> = {}): BackgroundTask {
     startedAt: new Date('2026-01-02T03:04:06.001Z'),
     completedAt: new Date('2026-01-02T03:04:07.999Z'),
     runAt: null,
+    progress: null,
+    progressMessage: null,
     ...overrides,
   });
 }
 
 describe('toTaskResource', () => {
   it('maps a row to the snake_case resource with ISO-8601 UTC millisecond timestamps', () => {
-    expect(toTaskResource(row({ runAt: new Date('2026-01-02T03:04:06.000Z') }))).toEqual({
+    expect(
+      toTaskResource(row({ runAt: new Date('2026-01-02T03:04:06.000Z'), progress: 100, progressMessage: 'done' })),
+    ).toEqual({
       task_id: '01890a5d-ac96-774b-bcce-b302099a8057',
       task_name: 'email.send',
       task_type: 'email',
@@ -43,6 +47,8 @@ describe('toTaskResource', () => {
       run: 2,
       created_at: '2026-01-02T03:04:05.678Z',
       run_at: '2026-01-02T03:04:06.000Z',
+      progress: 100,
+      progress_message: 'done',
       started_at: '2026-01-02T03:04:06.001Z',
       completed_at: '2026-01-02T03:04:07.999Z',
     });
@@ -89,6 +95,8 @@ describe('toPendingTaskResource', () => {
       run: 1,
       created_at: '2026-01-02T03:04:05.678Z',
       run_at: null,
+      progress: null,
+      progress_message: null,
       started_at: null,
       completed_at: null,
     });

@@ -38,6 +38,8 @@ export function toTaskResource(row: BackgroundTask): TaskResource {
     run: row.run,
     created_at: row.createdAt.toISOString(),
     run_at: iso(row.runAt),
+    progress: row.progress,
+    progress_message: row.progressMessage,
     started_at: iso(row.startedAt),
     completed_at: iso(row.completedAt),
   };
@@ -60,6 +62,8 @@ export function toPendingTaskResource(task: NewTask): TaskResource {
     run: 1,
     created_at: task.createdAt.toISOString(),
     run_at: iso(task.runAt ?? null),
+    progress: null,
+    progress_message: null,
     started_at: null,
     completed_at: null,
   };

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import {
   CountTasksQuery,
   EnqueueBatchResult,
+  GetTaskQuery,
   IDEMPOTENCY_KEY_PATTERN,
   IdempotencyKeyLength,
   ListTaskEventsQuery,
@@ -23,6 +24,7 @@ import { ApiErrors, ApiQueryFrom } from '../openapi/openapi.decorators';
 import {
   COUNT_QUERY_SCHEMA,
   EVENTS_QUERY_SCHEMA,
+  GET_QUERY_SCHEMA,
   LIST_QUERY_SCHEMA,
   SchemaName,
   TASK_RUNS_SCHEMA,
@@ -44,6 +46,7 @@ import { RetryFailedTasks } from './use-cases/retry-failed-tasks.use-case';
 import { RetryTask } from './use-cases/retry-task.use-case';
 import { toListFilter } from './task-filter';
 import { TaskQueries } from './use-cases/task-queries.service';
+import { WaitForTask } from './use-cases/wait-for-task.use-case';
 
 const TASK_ID_PARAM = { name: 'task_id', schema: { type: 'string', format: 'uuid' } } as const;
 
@@ -78,6 +81,7 @@ export class TasksController {
     @Inject(CancelTask) private readonly cancelTask: CancelTask,
     @Inject(RetryTask) private readonly retryTask: RetryTask,
     @Inject(RetryFailedTasks) private readonly retryFailed: RetryFailedTasks,
+    @Inject(WaitForTask) private readonly waitForTask: WaitForTask,
   ) {}
 
   @Post('enqueue')
@@ -207,12 +211,35 @@ export class TasksController {
   }
 
   @Get(':task_id')
-  @ApiOperation({ summary: 'Get a task' })
+  @ApiOperation({
+    summary: 'Get a task — or wait for it to finish',
+    description:
+      'With `wait=N` (seconds, up to 60) the answer comes as soon as the task is completed, failed or cancelled, ' +
+      'or with the task as it is after N seconds (check `status`). Waiting clients cost no database read each: ' +
+      'the gateway looks for all of them at once every TASK_WAIT_POLL_INTERVAL_MS (200 ms). 503 when ' +
+      'TASK_WAIT_MAX_CLIENTS clients already wait on this gateway.',
+  })
   @ApiParam(TASK_ID_PARAM)
+  @ApiQueryFrom(GET_QUERY_SCHEMA)
   @ApiResponse({ status: 200, schema: schemaRef(SchemaName.TaskResource) })
   @ApiErrors(400, 404, 503)
-  get(@Param('task_id', TaskIdPipe) taskId: string): Promise<TaskResource> {
-    return this.queries.get(taskId);
+  async get(
+    @Param('task_id', TaskIdPipe) taskId: string,
+    @Query() query: GetTaskQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskResource> {
+    const waitMs = (query.wait ?? 0) * 1_000;
+    if (waitMs === 0) {
+      return this.queries.get(taskId);
+    }
+    const clientGone = new AbortController();
+    const onClose = () => clientGone.abort();
+    reply.raw.once('close', onClose);
+    try {
+      return await this.waitForTask.execute(taskId, waitMs, clientGone.signal);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
   }
 
   @Get(':task_id/runs')

@@ -8,6 +8,8 @@ import { RetryFailedTasks } from './use-cases/retry-failed-tasks.use-case';
 import { RetryTask } from './use-cases/retry-task.use-case';
 import { TaskDispatcher } from './use-cases/task-dispatcher';
 import { TaskQueries } from './use-cases/task-queries.service';
+import { WaitForTask } from './use-cases/wait-for-task.use-case';
+import { TaskWaiters } from './waiting/task-waiters';
 
 /** The tasks API: one use case per operation (the read side in TaskQueries), one way onto the broker. */
 @Module({
@@ -22,6 +24,8 @@ import { TaskQueries } from './use-cases/task-queries.service';
     TaskDispatcher,
     DispatchRecorder,
     PendingTaskWriter,
+    TaskWaiters,
+    WaitForTask,
   ],
 })
 export class TasksModule {}

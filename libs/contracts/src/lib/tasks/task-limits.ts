@@ -35,6 +35,19 @@ export const TaskTimeout = {
   MaxMs: 86_400_000,
 } as const;
 
+/** The progress a handler reports (`context.progress(percent, message)`): a percentage and a short text. */
+export const TaskProgress = {
+  Min: 0,
+  Max: 100,
+  MessageMaxLength: 255,
+} as const;
+
+/** How long `GET /api/tasks/{id}?wait=` may hold a request: up to 60 seconds. */
+export const TaskWait = {
+  MinSeconds: 0,
+  MaxSeconds: 60,
+} as const;
+
 /** How far ahead a task may be scheduled (`run_at`, `delay_ms`): up to 366 days. */
 export const TaskDelay = {
   MinMs: 0,

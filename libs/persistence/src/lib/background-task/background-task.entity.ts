@@ -73,4 +73,11 @@ export class BackgroundTask {
   /** When the enqueue asked the task to start (`run_at` / `delay_ms`); NULL: as soon as possible. */
   @Column({ name: 'run_at', type: 'datetime', precision: 3, nullable: true })
   runAt!: Date | null;
+
+  /** What the running attempt's handler last reported (0–100), or null; cleared by a new attempt. */
+  @Column({ type: 'tinyint', unsigned: true, nullable: true })
+  progress!: number | null;
+
+  @Column({ name: 'progress_message', type: 'varchar', length: 255, nullable: true })
+  progressMessage!: string | null;
 }

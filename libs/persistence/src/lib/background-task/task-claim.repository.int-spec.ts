@@ -300,6 +300,39 @@ describe('TaskClaimRepository (MariaDB)', () => {
     });
   });
 
+  describe('reportProgress', () => {
+    it('writes the progress of running claims in one statement, never for a stale claim; a new attempt clears it', async () => {
+      const a = await inserted();
+      const b = await inserted();
+      const attemptA = (await tasks.claims.claim(a.taskId, 0, at(1), 60_000)) as number;
+      const attemptB = (await tasks.claims.claim(b.taskId, 0, at(1), 60_000)) as number;
+
+      const written = await tasks.claims.reportProgress([
+        { taskId: a.taskId, attempt: attemptA, percent: 40, message: 'copying 4 of 10 ✓' },
+        { taskId: b.taskId, attempt: attemptB + 1, percent: 90, message: 'from a stale claim' },
+      ]);
+      expect(written).toBe(1);
+      expect(await row(a.taskId)).toMatchObject({ progress: 40, progressMessage: 'copying 4 of 10 ✓' });
+      expect(await row(b.taskId)).toMatchObject({ progress: null, progressMessage: null });
+
+      expect(
+        await tasks.claims.reportProgress([{ taskId: a.taskId, attempt: attemptA, percent: 55, message: null }]),
+      ).toBe(1);
+      expect(await row(a.taskId)).toMatchObject({ progress: 55, progressMessage: null });
+
+      // Handed back and claimed again: the new attempt starts with no progress.
+      await tasks.claims.releaseClaim(a.taskId, attemptA);
+      const again = (await tasks.claims.claim(a.taskId, 0, at(2), 60_000)) as number;
+      expect(again).toBeGreaterThan(attemptA);
+      expect(await row(a.taskId)).toMatchObject({ progress: null, progressMessage: null });
+      // The old attempt's late report does not land.
+      expect(
+        await tasks.claims.reportProgress([{ taskId: a.taskId, attempt: attemptA, percent: 99, message: 'late' }]),
+      ).toBe(0);
+      expect(await tasks.claims.reportProgress([])).toBe(0);
+    });
+  });
+
   describe('heartbeat', () => {
     it('extends the leases of claims still held, on the database clock, and reports none lost', async () => {
       const a = await inserted();

@@ -35,6 +35,15 @@ export interface Claim {
   attempt: number;
 }
 
+/** The progress a running attempt's handler reported last. */
+export interface ProgressReport {
+  taskId: string;
+  attempt: number;
+  /** 0 to 100. */
+  percent: number;
+  message: string | null;
+}
+
 /**
  * Claims and leases: a worker claims a task (`pending → running`, a new generation and a lease on
  * the database clock), renews its leases, gives claims back; the reconciler hands back the tasks
@@ -135,7 +144,7 @@ export class TaskClaimRepository {
         // The rows are locked since the read: each changes exactly as decided.
         await manager.query(
           `UPDATE ${TABLE} SET status = '${TaskStatus.Running}', retry_count = ${retryCounts.sql}, started_at = ?,
-             attempt = attempt + 1, lease_expires_at = ${LEASE_UNTIL},
+             attempt = attempt + 1, lease_expires_at = ${LEASE_UNTIL}, progress = NULL, progress_message = NULL,
              dispatched_at = COALESCE(dispatched_at, UTC_TIMESTAMP(3))
            WHERE task_id IN (${placeholders(claims.length)})`,
           [...retryCounts.params, startedAt, leaseMs * 1000, ...claims.map(([taskId]) => taskId)],
@@ -163,6 +172,32 @@ export class TaskClaimRepository {
    * Extends the leases of claims a worker still runs. Returns the claims it no longer holds
    * (released, reclaimed after an expired lease, or finished): their handlers must stop.
    */
+  /**
+   * Writes the latest progress of running tasks, each under its claim (`(task_id, attempt)` of a
+   * running row): one statement for all; a task finished, cancelled or handed back meanwhile is
+   * left as it is. Returns how many rows took it.
+   */
+  async reportProgress(reports: readonly ProgressReport[]): Promise<number> {
+    if (reports.length === 0) {
+      return 0;
+    }
+    const percent = caseOf(
+      reports.map((report) => [report.taskId, report.percent]),
+      'progress',
+    );
+    const message = caseOf(
+      reports.map((report) => [report.taskId, report.message]),
+      'progress_message',
+    );
+    const result = await updateRows(
+      this.dataSource,
+      `UPDATE ${TABLE} SET progress = ${percent.sql}, progress_message = ${message.sql}
+        WHERE status = '${TaskStatus.Running}' AND (task_id, attempt) IN (${placeholders(reports.length, '(?, ?)')})`,
+      [...percent.params, ...message.params, ...reports.flatMap((report) => [report.taskId, report.attempt])],
+    );
+    return result.affectedRows;
+  }
+
   async heartbeat(claims: readonly Claim[], leaseMs: number): Promise<Claim[]> {
     if (claims.length === 0) {
       return [];

@@ -111,6 +111,8 @@ describe('TaskEventRepository (MariaDB)', () => {
         dispatchedAt: expect.any(Date),
         dueAt: null,
         runAt: null,
+        progress: null,
+        progressMessage: null,
       });
       expect(await delivery(task.taskId)).toMatchObject({ attempt, lease_expires_at: null });
     });

@@ -51,6 +51,8 @@ describe('TaskOutboxRepository (MariaDB)', () => {
         dispatchedAt: null,
         dueAt: null,
         runAt: null,
+        progress: null,
+        progressMessage: null,
       });
     });
 

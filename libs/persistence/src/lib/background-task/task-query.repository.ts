@@ -1,9 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
+import { TaskName, TaskStatus, TaskType, isTerminalStatus } from '@tasklane/contracts';
 import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
-import { TABLE } from './task-sql';
+import { TABLE, placeholders } from './task-sql';
+
+/** Task ids per statement of {@link TaskQueryRepository.finishedAmong}. */
+const FINISHED_CHUNK = 1_000;
 import { TaskCountFilter } from './task-counts';
 import { TaskCountRepository } from './task-count.repository';
 import { DatabaseBoundary } from '../database/database-errors';
@@ -143,6 +146,31 @@ export class TaskQueryRepository {
 
   findByTaskId(taskId: string): Promise<BackgroundTask | null> {
     return this.dataSource.getRepository(BackgroundTask).findOneBy({ taskId });
+  }
+
+  /**
+   * Which of these tasks are finished (completed, failed, cancelled) or gone: one read of the
+   * unique task_id index for all of them, as many as asked (in statements of 1,000 ids) — what the
+   * gateway's waiters poll, once for every client waiting.
+   */
+  async finishedAmong(taskIds: readonly string[]): Promise<Set<string>> {
+    const finished = new Set<string>();
+    for (let start = 0; start < taskIds.length; start += FINISHED_CHUNK) {
+      const chunk = taskIds.slice(start, start + FINISHED_CHUNK);
+      const rows = (await this.dataSource.query(
+        `SELECT task_id, status FROM ${TABLE} WHERE task_id IN (${placeholders(chunk.length)})`,
+        chunk,
+      )) as Array<{ task_id: string; status: TaskStatus }>;
+      const present = new Set(rows.map((row) => row.task_id));
+      for (const row of rows) {
+        if (isTerminalStatus(row.status)) {
+          finished.add(row.task_id);
+        }
+      }
+      // A task deleted meanwhile (retention) will not finish: its waiters are answered too.
+      chunk.filter((taskId) => !present.has(taskId)).forEach((taskId) => finished.add(taskId));
+    }
+    return finished;
   }
 
   /**

@@ -15,6 +15,7 @@ const ORDER_MIGRATION = 'OrderTaskListsByCreatedAt0000000000008';
 const EVENTS_MIGRATION = 'AddTaskEvents0000000000009';
 const DELAY_MIGRATION = 'AddDelayedTasksAndIdempotencyKeys0000000000010';
 const SCHEDULES_MIGRATION = 'AddTaskSchedules0000000000011';
+const PROGRESS_MIGRATION = 'AddTaskProgress0000000000012';
 const MIGRATIONS = [
   TABLE_MIGRATION,
   DELIVERY_MIGRATION,
@@ -26,6 +27,7 @@ const MIGRATIONS = [
   EVENTS_MIGRATION,
   DELAY_MIGRATION,
   SCHEDULES_MIGRATION,
+  PROGRESS_MIGRATION,
 ];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
@@ -195,7 +197,11 @@ describe('migrator (MariaDB)', () => {
       'dispatched_at',
       'due_at',
       'run_at',
+      'progress',
+      'progress_message',
     ]);
+    expect(byName.get('progress')).toMatchObject({ columnType: 'tinyint(3) unsigned', nullable: 'YES' });
+    expect(byName.get('progress_message')).toMatchObject({ columnType: 'varchar(255)', nullable: 'YES' });
     expect(byName.get('due_at')).toMatchObject({ columnType: 'datetime(3)', nullable: 'YES' });
     expect(byName.get('run_at')).toMatchObject({ columnType: 'datetime(3)', nullable: 'YES' });
     expect(byName.get('id')).toMatchObject({ columnType: 'bigint(20) unsigned', nullable: 'NO' });
@@ -393,6 +399,26 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
+  it('012 adds progress and progress_message, empty for the rows there; migrateDown reverts 012 only', async () => {
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_tasks (task_id, task_name, task_type, status, created_at)
+         VALUES (?, 'diagnostic.sleep', 'email', 'running', UTC_TIMESTAMP(3))`,
+        [TASK_ID],
+      ),
+    );
+    expect(await rows(db.url, 'SELECT progress, progress_message FROM background_tasks')).toEqual([
+      { progress: null, progress_message: null },
+    ]);
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
+    expect(await columnNames(db)).not.toEqual(expect.arrayContaining(['progress']));
+    expect(await columnNames(db)).not.toEqual(expect.arrayContaining(['progress_message']));
+    await expect(migrateUp(db.url)).resolves.toEqual([PROGRESS_MIGRATION]);
+    expect(await columnNames(db)).toEqual(expect.arrayContaining(['progress', 'progress_message']));
+    expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
+  });
+
   it('011 creates task_schedules with the cleanup retention schedule; migrateDown reverts 011 only', async () => {
     expect(await indexNames(db, 'task_schedules')).toEqual(
       expect.arrayContaining([
@@ -428,10 +454,11 @@ describe('migrator (MariaDB)', () => {
       ).rejects.toThrow(/chk_task_schedules_missed_policy/);
     });
 
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     expect(await tableExists(db, 'task_schedules')).toBe(false);
     expect(await tableExists(db, 'task_idempotency_keys')).toBe(true);
-    await expect(migrateUp(db.url)).resolves.toEqual([SCHEDULES_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([SCHEDULES_MIGRATION, PROGRESS_MIGRATION]);
     expect(await rows(db.url, 'SELECT name FROM task_schedules')).toEqual([{ name: 'cleanup-retention' }]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
@@ -466,6 +493,7 @@ describe('migrator (MariaDB)', () => {
       expect.arrayContaining(['PRIMARY', 'idx_task_idempotency_keys_expires_at', 'idx_task_idempotency_keys_task_id']),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     expect(await tableExists(db, 'task_idempotency_keys')).toBe(false);
@@ -476,7 +504,7 @@ describe('migrator (MariaDB)', () => {
     expect(indexes).not.toContain('idx_background_tasks_task_type_status_dispatched');
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([DELAY_MIGRATION, SCHEDULES_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([DELAY_MIGRATION, SCHEDULES_MIGRATION, PROGRESS_MIGRATION]);
     expect(await rows(db.url, 'SELECT task_id, run_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, run_at: null },
     ]);
@@ -508,13 +536,19 @@ describe('migrator (MariaDB)', () => {
     });
     expect(await indexNames(db, 'background_task_events')).toContain('idx_background_task_events_task');
 
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
     expect(await tableExists(db, 'background_task_events')).toBe(false);
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([EVENTS_MIGRATION, DELAY_MIGRATION, SCHEDULES_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      EVENTS_MIGRATION,
+      DELAY_MIGRATION,
+      SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
+    ]);
     expect(await rows(db.url, 'SELECT id FROM background_task_events')).toEqual([]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
@@ -535,6 +569,7 @@ describe('migrator (MariaDB)', () => {
     ];
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
 
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
@@ -553,6 +588,7 @@ describe('migrator (MariaDB)', () => {
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
     ]);
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
@@ -570,6 +606,7 @@ describe('migrator (MariaDB)', () => {
     expect(await columnNames(db)).toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(true);
 
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
@@ -585,6 +622,7 @@ describe('migrator (MariaDB)', () => {
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
     ]);
     expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, due_at: null },
@@ -594,6 +632,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
@@ -617,6 +656,7 @@ describe('migrator (MariaDB)', () => {
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
     ]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
@@ -687,6 +727,7 @@ describe('migrator (MariaDB)', () => {
       ),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
@@ -788,6 +829,7 @@ describe('migrator (MariaDB)', () => {
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -820,6 +862,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);
@@ -845,6 +888,7 @@ describe('migrator (MariaDB)', () => {
       EVENTS_MIGRATION,
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
     ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
@@ -853,6 +897,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('migrateDown reverts 009, 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(EVENTS_MIGRATION);

@@ -8,6 +8,7 @@ import { OrderTaskListsByCreatedAt008 } from './008_order_task_lists_by_created_
 import { AddTaskEvents009 } from './009_add_task_events';
 import { AddDelayedTasksAndIdempotencyKeys010 } from './010_add_delayed_tasks_and_idempotency_keys';
 import { AddTaskSchedules011 } from './011_add_task_schedules';
+import { AddTaskProgress012 } from './012_add_task_progress';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   AddTaskEvents009,
   AddDelayedTasksAndIdempotencyKeys010,
   AddTaskSchedules011,
+  AddTaskProgress012,
 ];

@@ -8,7 +8,15 @@ import { WorkerEnv } from '../worker.env';
 import { DiagnosticTasksService } from './diagnostic-tasks.service';
 
 function contextWith(signal: AbortSignal, taskId = 't', retryCount = 0): TaskContext {
-  return { taskId, taskName: TaskName.DiagnosticSleep, retryCount, maxRetries: 2, priority: 5, signal };
+  return {
+    taskId,
+    taskName: TaskName.DiagnosticSleep,
+    retryCount,
+    maxRetries: 2,
+    priority: 5,
+    signal,
+    progress: () => undefined,
+  };
 }
 
 function diagnostics(env: Record<string, string> = {}): DiagnosticTasksService {

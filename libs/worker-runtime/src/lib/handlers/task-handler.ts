@@ -10,6 +10,12 @@ export interface TaskContext {
   readonly priority: number;
   /** Aborted when the worker shuts down past its grace period; long handlers should honour it. */
   readonly signal: AbortSignal;
+  /**
+   * Reports how far the attempt is (0–100, rounded and clamped) with an optional message (at most
+   * 255 characters), shown in the task's resource. Cheap to call often: reports are coalesced and
+   * written at most every PROGRESS_FLUSH_INTERVAL_MS. Returns at once.
+   */
+  progress(percent: number, message?: string): void;
 }
 
 /**

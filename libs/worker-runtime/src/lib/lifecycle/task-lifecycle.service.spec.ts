@@ -40,7 +40,11 @@ function pipeline(handler: Handler, options: { record?: RecordResult; publish?: 
   const registry = {
     get: () => ({ run: (_params: unknown, context: { signal: AbortSignal }) => handler(context.signal) }),
   };
-  const run = new TaskRunStage(registry as never, { ABORT_GRACE_MS: 100 });
+  const run = new TaskRunStage(
+    registry as never,
+    { ABORT_GRACE_MS: 100 },
+    { report: () => undefined, forget: () => undefined },
+  );
   const recorded: FinalEvent[] = [];
   const published: Array<{ outcome: TaskOutcome; final: FinalEvent | null }> = [];
   const record = {

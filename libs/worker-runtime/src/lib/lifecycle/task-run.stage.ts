@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TaskHandlerRegistry } from '../handlers/task-handler.registry';
 import { WorkerEnv } from '../worker.env';
 import { HandlerAbandonedError, TaskTimeoutError, abandonAfterAbort } from './abort';
+import { ProgressReporter } from './progress-reporter';
 import { RunningTask } from './running-tasks';
 import { TaskOutcome, outcomeOfFailure, unstorableResult } from './task-outcome';
 
@@ -17,6 +18,7 @@ export class TaskRunStage {
   constructor(
     @Inject(TaskHandlerRegistry) private readonly handlers: Pick<TaskHandlerRegistry, 'get'>,
     @Inject(WorkerEnv) private readonly env: Pick<WorkerEnv, 'ABORT_GRACE_MS'>,
+    @Inject(ProgressReporter) private readonly progress: Pick<ProgressReporter, 'report' | 'forget'>,
   ) {}
 
   async run(task: RunningTask): Promise<TaskOutcome> {
@@ -30,6 +32,11 @@ export class TaskRunStage {
         maxRetries: command.max_retries,
         priority: command.priority,
         signal: abort.signal,
+        progress: (percent, message) => {
+          if (!abort.signal.aborted) {
+            this.progress.report(command.task_id, task.attempt, percent, message);
+          }
+        },
       });
       const result = await abandonAfterAbort(run, abort.signal, this.env.ABORT_GRACE_MS);
       if (abort.signal.aborted) {
@@ -54,6 +61,7 @@ export class TaskRunStage {
       return outcomeOfFailure(command, reason);
     } finally {
       clearTimeout(timer);
+      this.progress.forget(command.task_id, task.attempt);
     }
   }
 }

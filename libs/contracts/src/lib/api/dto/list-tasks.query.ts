@@ -13,7 +13,7 @@ import {
   ValidateBy,
   ValidationArguments,
 } from 'class-validator';
-import { TaskEventListLimit, TaskListLimit, TaskPriority, TaskSearchLength } from '../../tasks/task-limits';
+import { TaskEventListLimit, TaskListLimit, TaskPriority, TaskSearchLength, TaskWait } from '../../tasks/task-limits';
 import { TaskName } from '../../tasks/task-name.enum';
 import { IsIsoTimestamp } from '../../validation/is-iso-timestamp';
 import { TaskStatus } from '../../tasks/task-status.enum';
@@ -142,4 +142,18 @@ export class RetryFailedTasksRequest extends TaskSearchFilter {
   @Min(TaskListLimit.Min)
   @Max(TaskListLimit.Max)
   limit?: number;
+}
+
+/** Query of `GET /api/tasks/{task_id}`. */
+export class GetTaskQuery {
+  /**
+   * Seconds to wait for the task to finish (completed, failed, cancelled) before answering: the
+   * answer comes as soon as it does, or with the task as it is once the time is up. 0: at once.
+   */
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(TaskWait.MinSeconds)
+  @Max(TaskWait.MaxSeconds)
+  wait?: number;
 }

@@ -22,6 +22,9 @@ export interface TaskResource {
   created_at: string;
   /** When the task was asked to start (`run_at` / `delay_ms` of its enqueue), or null: as soon as possible. */
   run_at: string | null;
+  /** What the running attempt's handler last reported, 0–100 (null: nothing yet; cleared by a new attempt). */
+  progress: number | null;
+  progress_message: string | null;
   started_at: string | null;
   completed_at: string | null;
 }
