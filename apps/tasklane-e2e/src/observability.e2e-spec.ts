@@ -364,6 +364,8 @@ describe('observability', () => {
       expect(Object.keys(response.body.paths).sort()).toEqual([
         '/api/dashboard/caller',
         '/api/dashboard/summary',
+        '/api/schedules',
+        '/api/schedules/{schedule_id}',
         '/api/tasks',
         '/api/tasks/count/all',
         '/api/tasks/enqueue',
