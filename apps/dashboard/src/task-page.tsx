@@ -114,8 +114,23 @@ export function TaskPageView(props: { api: ApiClient; caller: CallerResource; ta
         <dd>{current.timeout_ms} ms</dd>
         <dt>created</dt>
         <dd>{formatTime(current.created_at)}</dd>
+        {current.run_at ? (
+          <>
+            <dt>run at</dt>
+            <dd>{formatTime(current.run_at)}</dd>
+          </>
+        ) : null}
         <dt>started</dt>
         <dd>{formatTime(current.started_at)}</dd>
+        {current.progress !== null ? (
+          <>
+            <dt>progress</dt>
+            <dd data-testid="task-progress">
+              <progress max={100} value={current.progress} /> {current.progress}%
+              {current.progress_message ? ` — ${current.progress_message}` : ''}
+            </dd>
+          </>
+        ) : null}
         <dt>completed</dt>
         <dd>
           {formatTime(current.completed_at)} ({formatDuration(current.started_at, current.completed_at)})

@@ -62,6 +62,8 @@ describe('REST API', () => {
         run: 1,
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         run_at: null,
+        progress: null,
+        progress_message: null,
         started_at: null,
         completed_at: null,
       });

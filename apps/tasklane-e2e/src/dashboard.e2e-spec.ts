@@ -178,6 +178,21 @@ describe('the dashboard in a browser', () => {
     expect((await waitUntil(task.task_id, () => true)).status).toBe(TaskStatus.Cancelled);
   });
 
+  it("shows a running task's progress as its handler reports it", async () => {
+    const task = await enqueue({ task_name: 'diagnostic.sleep', task_type: 'cleanup', params: { ms: 4_000 } });
+    await openWithKey(RW, `#/tasks/${task.task_id}`);
+    await showsText(page.getByTestId('task-progress'), /^\s*\d+% — slept \d+ of 4000 ms$/);
+    const first = Number((await page.getByTestId('task-progress').textContent())?.match(/(\d+)%/)?.[1]);
+    // It moves on without a reload (the page polls the task).
+    await page.waitForFunction(
+      (before) =>
+        Number(document.querySelector('[data-testid="task-progress"]')?.textContent?.match(/(\d+)%/)?.[1]) > before,
+      first,
+      { timeout: 10_000 },
+    );
+    await countIs(page.locator('[data-testid="task-progress"] progress'), 1);
+  });
+
   it('shows a read-only key no actions, and the server refuses its forced POST with 403', async () => {
     const task = await enqueue({ task_name: 'diagnostic.sleep', task_type: 'email', params: { ms: 1 } });
     await openWithKey(RO, `#/tasks/${task.task_id}`);
