@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { TaskName } from '../tasks/task-name.enum';
+import { taskDefinition } from '../tasks/task-catalogue';
 import { TaskType } from '../tasks/task-type.enum';
 import { ScheduleMissedPolicy } from './schedule-limits';
 import { ScheduleBody, validateSchedulePatch, validateScheduleRequest } from './validate-schedule';
@@ -104,6 +105,28 @@ describe('validateSchedulePatch', () => {
   it('validates the merged schedule as a whole, naming the bad field', () => {
     expect(fieldsOf(validateSchedulePatch(current, { cron: 'every day' }))).toEqual(['cron']);
     expect(fieldsOf(validateSchedulePatch(current, { run_at: '2027-01-01T00:00:00Z' }))).toEqual(['run_at']);
+  });
+
+  it('a new task name takes its own default type and timeout, and validates the params against it', () => {
+    const result = validateSchedulePatch(
+      { ...current, task_name: TaskName.CleanupPurgeTasks, task_type: TaskType.Cleanup, timeout_ms: 1_800_000 },
+      { task_name: TaskName.AnalyticsTaskStats },
+    );
+    expect(result.ok && result.value.task).toMatchObject({
+      task_name: TaskName.AnalyticsTaskStats,
+      task_type: TaskType.Analytics,
+      timeout_ms: taskDefinition(TaskName.AnalyticsTaskStats).defaultTimeoutMs,
+    });
+    const wrongParams = validateSchedulePatch(
+      {
+        ...current,
+        task_name: TaskName.CleanupPurgeTasks,
+        task_type: TaskType.Cleanup,
+        params: { older_than_days: 7 },
+      },
+      { task_name: TaskName.AnalyticsTaskStats },
+    );
+    expect(fieldsOf(wrongParams)).toEqual(['params.older_than_days']);
   });
 
   it('refuses an empty patch or one that is not an object', () => {

@@ -119,9 +119,14 @@ export function validateSchedulePatch(current: ScheduleBody, patch: unknown): Va
   for (const [key, value] of Object.entries(patch)) {
     merged[key] = value;
   }
-  if ('task_name' in patch && !('task_type' in patch)) {
-    // A new task name brings its own default type, not the old task's.
-    delete merged['task_type'];
+  if ('task_name' in patch && patch['task_name'] !== current.task_name) {
+    // A new task brings its own defaults (type, timeout), not the old task's; its params must be
+    // given again (they are validated against the new task's params).
+    for (const field of ['task_type', 'timeout_ms'] as const) {
+      if (!(field in patch)) {
+        delete merged[field];
+      }
+    }
   }
   return validateScheduleRequest(merged);
 }
