@@ -3,23 +3,6 @@ import { StoredSchedule } from '@tasklane/persistence';
 
 const iso = (value: Date | null): string | null => (value === null ? null : value.toISOString());
 
-export function toScheduleResource(schedule: StoredSchedule): ScheduleResource {
-  return {
-    schedule_id: schedule.scheduleId,
-    name: schedule.name,
-    cron: schedule.cron,
-    timezone: schedule.timezone,
-    missed: schedule.missed,
-    enabled: schedule.enabled,
-    ...schedule.task,
-    next_run_at: iso(schedule.nextRunAt),
-    last_run_at: iso(schedule.lastRunAt),
-    last_task_id: schedule.lastTaskId,
-    created_at: schedule.createdAt.toISOString(),
-    updated_at: schedule.updatedAt.toISOString(),
-  };
-}
-
 /** A stored schedule as a complete request body, for a PATCH to be merged into. */
 export function toScheduleBody(schedule: StoredSchedule): ScheduleBody {
   return {
@@ -29,5 +12,17 @@ export function toScheduleBody(schedule: StoredSchedule): ScheduleBody {
     missed: schedule.missed,
     enabled: schedule.enabled,
     ...schedule.task,
+  };
+}
+
+export function toScheduleResource(schedule: StoredSchedule): ScheduleResource {
+  return {
+    schedule_id: schedule.scheduleId,
+    ...toScheduleBody(schedule),
+    next_run_at: iso(schedule.nextRunAt),
+    last_run_at: iso(schedule.lastRunAt),
+    last_task_id: schedule.lastTaskId,
+    created_at: schedule.createdAt.toISOString(),
+    updated_at: schedule.updatedAt.toISOString(),
   };
 }

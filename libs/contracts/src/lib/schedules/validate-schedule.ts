@@ -1,8 +1,6 @@
 import { FieldError, Validated, isPlainObject, validateDto } from '../validation/validate-dto';
 import { inspectJsonValue } from '../validation/json-safety';
 import { ValidEnqueueTask, validateEnqueueTask } from '../api/validate-enqueue-task';
-import { TaskName } from '../tasks/task-name.enum';
-import { TaskType } from '../tasks/task-type.enum';
 import { ScheduleFieldsDto, SCHEDULE_FIELDS } from './dto/schedule.dto';
 import { DEFAULT_SCHEDULE_TIMEZONE, ScheduleMissedPolicy } from './schedule-limits';
 import { cronTimingErrors } from './cron-schedule';
@@ -23,20 +21,8 @@ export interface ValidSchedule {
   task: ScheduledTask;
 }
 
-/** A schedule as a complete request body: what a PATCH is merged into. */
-export interface ScheduleBody {
-  name: string;
-  cron: string;
-  timezone: string;
-  missed: ScheduleMissedPolicy;
-  enabled: boolean;
-  task_name: TaskName;
-  task_type: TaskType;
-  params: Record<string, unknown>;
-  priority: number;
-  max_retries: number;
-  timeout_ms: number;
-}
+/** A schedule as a complete request body (its task's fields inline): what a PATCH is merged into. */
+export type ScheduleBody = Omit<ValidSchedule, 'task'> & ScheduledTask;
 
 /** Enqueue fields that make no sense for a schedule: each tick enqueues at its own time, once. */
 const NOT_IN_A_SCHEDULE = ['run_at', 'delay_ms', 'idempotency_key'] as const;

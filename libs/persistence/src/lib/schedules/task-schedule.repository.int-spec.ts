@@ -230,7 +230,7 @@ describe('TaskScheduleRepository (MariaDB)', () => {
         expect(task).toMatchObject({ status: TaskStatus.Pending, dispatched_at: null, priority: 4 });
         expect(task.due_at).toEqual(task.run_at);
         expect(task.message).toBe(`scheduled for ${task.run_at.toISOString()}`);
-        expect(task.run_at.getTime()).toBe(created.nextRunAt!.getTime() + index * 1_000);
+        expect(task.run_at.getTime()).toBe((created.nextRunAt as Date).getTime() + index * 1_000);
       });
       const after = await repo.get(created.scheduleId);
       expect(after?.nextRunAt?.getTime()).toBe(tasks[tasks.length - 1].run_at.getTime() + 1_000);
@@ -259,7 +259,7 @@ describe('TaskScheduleRepository (MariaDB)', () => {
         expect(new Set(ticks).size).toBe(ticks.length);
         expect(ticks.length).toBeGreaterThanOrEqual(3);
         // Contiguous: one task per second from the first tick on, none missing.
-        expect(ticks).toEqual(ticks.map((_, index) => created.nextRunAt!.getTime() + index * 1_000));
+        expect(ticks).toEqual(ticks.map((_, index) => (created.nextRunAt as Date).getTime() + index * 1_000));
       }
     });
 
@@ -311,7 +311,7 @@ describe('TaskScheduleRepository (MariaDB)', () => {
       await sleep(100);
       await repo.fireDue(PASS);
       const ticks = (await tasksOf(created)).map((task) => task.run_at.getTime());
-      expect(ticks[0]).toBe(created.nextRunAt!.getTime());
+      expect(ticks[0]).toBe((created.nextRunAt as Date).getTime());
       expect(new Set(ticks).size).toBe(ticks.length);
     });
   });

@@ -3,7 +3,6 @@ import { DataSource } from 'typeorm';
 import { TasklaneError } from '@tasklane/concurrency';
 import {
   ScheduleMissedPolicy,
-  ScheduledTask,
   TaskName,
   TaskType,
   TickPlan,
@@ -19,15 +18,9 @@ import { NewTask, insertPendingRows } from '../background-task/task-outbox.repos
 import { DatabaseBoundary, isDuplicateEntry } from '../database/database-errors';
 import { SCHEDULES_TABLE } from './task-schedule.sql';
 
-/** A schedule as stored. */
-export interface StoredSchedule {
+/** A schedule as stored: what was validated, and where it stands. */
+export interface StoredSchedule extends ValidSchedule {
   scheduleId: string;
-  name: string;
-  cron: string;
-  timezone: string;
-  missed: ScheduleMissedPolicy;
-  enabled: boolean;
-  task: ScheduledTask;
   /** The tick claimed next; null while paused. */
   nextRunAt: Date | null;
   lastRunAt: Date | null;

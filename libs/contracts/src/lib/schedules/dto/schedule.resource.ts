@@ -1,21 +1,8 @@
-import { TaskName } from '../../tasks/task-name.enum';
-import { TaskType } from '../../tasks/task-type.enum';
-import { ScheduleMissedPolicy } from '../schedule-limits';
+import { ScheduleBody } from '../validate-schedule';
 
-/** A schedule as the API shows it (GET /api/schedules/{schedule_id}). */
-export interface ScheduleResource {
+/** A schedule as the API shows it (GET /api/schedules/{schedule_id}): its body, and where it stands. */
+export interface ScheduleResource extends ScheduleBody {
   schedule_id: string;
-  name: string;
-  cron: string;
-  timezone: string;
-  missed: ScheduleMissedPolicy;
-  enabled: boolean;
-  task_name: TaskName;
-  task_type: TaskType;
-  params: Record<string, unknown>;
-  priority: number;
-  max_retries: number;
-  timeout_ms: number;
   /** The next tick that will fire (ISO-8601, UTC); null while paused. */
   next_run_at: string | null;
   /** The tick that fired last, and the task it enqueued; null before the first. */
