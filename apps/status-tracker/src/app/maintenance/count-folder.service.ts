@@ -1,8 +1,7 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob } from '@tasklane/concurrency';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TaskCountRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
-import { warnAndRetry } from './job-failure';
+import { PeriodicService } from './periodic.service';
 
 /** Changes folded per transaction: a few milliseconds of locks on the oldest journal rows. */
 const BATCH = 5_000;
@@ -14,9 +13,8 @@ const BATCH = 5_000;
  * tracker runs, counts stay exact but read a growing journal (`tasklane_count_changes_pending`).
  */
 @Injectable()
-export class CountFolderService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(CountFolderService.name);
-  private readonly job: PeriodicJob;
+export class CountFolderService extends PeriodicService {
+  protected readonly logger = new Logger(CountFolderService.name);
   /** Set at shutdown: a fold of a long journal stops after its current transaction. */
   private stopping = false;
 
@@ -24,20 +22,13 @@ export class CountFolderService implements OnApplicationBootstrap, BeforeApplica
     @Inject(TaskCountRepository) private readonly counts: TaskCountRepository,
     @Inject(TrackerEnv) env: TrackerEnv,
   ) {
-    this.job = new PeriodicJob(
-      env.COUNT_FOLD_INTERVAL_MS,
-      () => this.fold().then(),
-      warnAndRetry(this.logger, 'count folding'),
-    );
+    super();
+    this.every(env.COUNT_FOLD_INTERVAL_MS, 'count folding', () => this.fold().then());
   }
 
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
+  override beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    return this.job.stop();
+    return super.beforeApplicationShutdown();
   }
 
   /** Folds until the journal is empty (or shutdown begins); returns how many changes were folded. */

@@ -1,7 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob } from '@tasklane/concurrency';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TaskRetentionRepository } from '@tasklane/persistence';
-import { warnAndRetry } from './job-failure';
+import { PeriodicService } from './periodic.service';
 
 /** How often expired idempotency keys are deleted, and how many per statement. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -14,26 +13,12 @@ const BATCH = 1_000;
  * trackers may run it: a row deleted twice is deleted once.
  */
 @Injectable()
-export class IdempotencyKeySweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(IdempotencyKeySweeper.name);
-  private readonly job: PeriodicJob;
+export class IdempotencyKeySweeper extends PeriodicService {
+  protected readonly logger = new Logger(IdempotencyKeySweeper.name);
 
   constructor(@Inject(TaskRetentionRepository) private readonly retention: TaskRetentionRepository) {
-    this.job = new PeriodicJob(
-      SWEEP_INTERVAL_MS,
-      async () => {
-        await this.sweep();
-      },
-      warnAndRetry(this.logger, 'idempotency key sweep'),
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
-    return this.job.stop();
+    super();
+    this.every(SWEEP_INTERVAL_MS, 'idempotency key sweep', () => this.sweep());
   }
 
   /** Deletes every expired key, a batch at a time; returns how many. */

@@ -1,5 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob } from '@tasklane/concurrency';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Queue } from '@tasklane/contracts';
 import { AmqpConnection } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
@@ -7,7 +6,7 @@ import { TaskClaimRepository, TrackerReplicaRepository } from '@tasklane/persist
 import { TaskEventsConsumer } from '../task-events/task-events.consumer';
 import { TrackerReplicaService } from '../task-events/tracker-replica.service';
 import { TrackerEnv } from '../tracker.env';
-import { warnAndRetry } from './job-failure';
+import { PeriodicService } from './periodic.service';
 
 const BATCH = 200;
 /**
@@ -33,9 +32,8 @@ const DELIVERY_MARGIN_MS = 1_000;
  * with SKIP LOCKED and only take running rows.
  */
 @Injectable()
-export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(LeaseReconcilerService.name);
-  private readonly job: PeriodicJob;
+export class LeaseReconcilerService extends PeriodicService {
+  protected readonly logger = new Logger(LeaseReconcilerService.name);
 
   constructor(
     @Inject(TaskClaimRepository) private readonly claims: TaskClaimRepository,
@@ -46,20 +44,9 @@ export class LeaseReconcilerService implements OnApplicationBootstrap, BeforeApp
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
+    super();
     metrics.leasesReclaimed.inc(0);
-    this.job = new PeriodicJob(
-      env.RECONCILE_INTERVAL_MS,
-      () => this.reconcile(),
-      warnAndRetry(this.logger, 'lease reconciler'),
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
-    return this.job.stop();
+    this.every(env.RECONCILE_INTERVAL_MS, 'lease reconciler', () => this.reconcile());
   }
 
   async reconcile(): Promise<void> {

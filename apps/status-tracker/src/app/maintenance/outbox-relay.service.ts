@@ -1,11 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob } from '@tasklane/concurrency';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TaskCommand } from '@tasklane/contracts';
 import { AmqpConnection, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { TaskOutboxRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
-import { warnAndRetry } from './job-failure';
+import { PeriodicService } from './periodic.service';
 
 const BATCH = 200;
 
@@ -18,10 +17,8 @@ const BATCH = 200;
  * every DUE_RELAY_INTERVAL_MS once their time has come.
  */
 @Injectable()
-export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(OutboxRelayService.name);
-  private readonly job: PeriodicJob;
-  private readonly dueJob: PeriodicJob;
+export class OutboxRelayService extends PeriodicService {
+  protected readonly logger = new Logger(OutboxRelayService.name);
 
   constructor(
     @Inject(TaskOutboxRepository) private readonly outbox: TaskOutboxRepository,
@@ -30,27 +27,11 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
+    super();
     metrics.outboxRelayed.inc(0);
     metrics.scheduledDispatched.inc(0);
-    this.job = new PeriodicJob(
-      env.OUTBOX_RELAY_INTERVAL_MS,
-      () => this.relay(),
-      warnAndRetry(this.logger, 'outbox relay'),
-    );
-    this.dueJob = new PeriodicJob(
-      env.DUE_RELAY_INTERVAL_MS,
-      () => this.relayDue(),
-      warnAndRetry(this.logger, 'due relay'),
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-    this.dueJob.start();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all([this.job.stop(), this.dueJob.stop()]);
+    this.every(env.OUTBOX_RELAY_INTERVAL_MS, 'outbox relay', () => this.relay());
+    this.every(env.DUE_RELAY_INTERVAL_MS, 'due relay', () => this.relayDue());
   }
 
   /** Relays until the outbox is empty (or the broker goes away). */

@@ -1,11 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob } from '@tasklane/concurrency';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TASK_TYPES, TaskCommand, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
 import { AmqpConnection, QueueState, TaskMessagePublisher } from '@tasklane/messaging';
 import { TaskMetrics } from '@tasklane/observability';
 import { RedispatchRepository, TaskCountRepository } from '@tasklane/persistence';
 import { TrackerEnv } from '../tracker.env';
-import { warnAndRetry } from './job-failure';
+import { PeriodicService } from './periodic.service';
 
 /** Pending tasks looked at per pass (one transaction). */
 const SCAN = 500;
@@ -32,9 +31,8 @@ export enum RedispatchReason {
  * at most once per bound, however many trackers run (rows are locked SKIP LOCKED).
  */
 @Injectable()
-export class RedispatchService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(RedispatchService.name);
-  private readonly job: PeriodicJob;
+export class RedispatchService extends PeriodicService {
+  protected readonly logger = new Logger(RedispatchService.name);
 
   constructor(
     @Inject(RedispatchRepository) private readonly redispatch: RedispatchRepository,
@@ -44,24 +42,13 @@ export class RedispatchService implements OnApplicationBootstrap, BeforeApplicat
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
+    super();
     for (const taskType of TASK_TYPES) {
       for (const reason of Object.values(RedispatchReason)) {
         metrics.tasksRedispatched.inc({ task_type: taskType, reason }, 0);
       }
     }
-    this.job = new PeriodicJob(
-      env.REDISPATCH_INTERVAL_MS,
-      () => this.sweep(),
-      warnAndRetry(this.logger, 're-dispatch'),
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
-    return this.job.stop();
+    this.every(env.REDISPATCH_INTERVAL_MS, 're-dispatch', () => this.sweep());
   }
 
   /** Compares every task queue with the pending tasks of its type, publishing again what was lost. */

@@ -1,9 +1,8 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob } from '@tasklane/concurrency';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TaskMetrics } from '@tasklane/observability';
 import { ScheduleFiring, TaskScheduleRepository } from '@tasklane/persistence';
-import { warnAndRetry } from '../maintenance/job-failure';
 import { TrackerEnv } from '../tracker.env';
+import { PeriodicService } from '../maintenance/periodic.service';
 
 /** Schedules claimed per transaction, and ticks enqueued per schedule per pass. */
 const SCHEDULES_PER_PASS = 100;
@@ -17,32 +16,18 @@ const TICKS_PER_SCHEDULE = 100;
  * however many run, and a tracker killed mid-pass leaves the tick to the next pass.
  */
 @Injectable()
-export class SchedulerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(SchedulerService.name);
-  private readonly job: PeriodicJob;
+export class SchedulerService extends PeriodicService {
+  protected readonly logger = new Logger(SchedulerService.name);
 
   constructor(
     @Inject(TaskScheduleRepository) private readonly schedules: TaskScheduleRepository,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {
+    super();
     metrics.scheduleTicks.inc({ outcome: 'fired' }, 0);
     metrics.scheduleTicks.inc({ outcome: 'skipped' }, 0);
-    this.job = new PeriodicJob(
-      env.SCHEDULER_INTERVAL_MS,
-      async () => {
-        await this.pass();
-      },
-      warnAndRetry(this.logger, 'scheduler'),
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
-    return this.job.stop();
+    this.every(env.SCHEDULER_INTERVAL_MS, 'scheduler', () => this.pass());
   }
 
   /** Fires the due ticks of every schedule, a transaction per {@link SCHEDULES_PER_PASS} schedules. */

@@ -1,8 +1,8 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { PeriodicJob, sleep } from '@tasklane/concurrency';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { sleep } from '@tasklane/concurrency';
 import { randomUUID } from 'node:crypto';
 import { DatabaseUnavailableError, TrackerReplicaRepository } from '@tasklane/persistence';
-import { warnAndRetry } from '../maintenance/job-failure';
+import { PeriodicService } from '../maintenance/periodic.service';
 import { TrackerEnv } from '../tracker.env';
 import { TaskEventsConsumer } from './task-events.consumer';
 
@@ -18,9 +18,8 @@ const SETTLED_POLL_MS = 100;
  * unwritten event. The row is removed on shutdown, once the consumer has stopped.
  */
 @Injectable()
-export class TrackerReplicaService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(TrackerReplicaService.name);
-  private readonly job: PeriodicJob;
+export class TrackerReplicaService extends PeriodicService {
+  protected readonly logger = new Logger(TrackerReplicaService.name);
   readonly replicaId = randomUUID();
   private reports = 0;
 
@@ -29,22 +28,19 @@ export class TrackerReplicaService implements OnApplicationBootstrap, BeforeAppl
     @Inject(TaskEventsConsumer) private readonly events: TaskEventsConsumer,
     @Inject(TrackerEnv) private readonly env: TrackerEnv,
   ) {
-    this.job = new PeriodicJob(
-      env.TRACKER_HEARTBEAT_INTERVAL_MS,
-      () => this.report(),
-      warnAndRetry(this.logger, 'tracker heartbeat'),
-    );
+    super();
+    this.every(env.TRACKER_HEARTBEAT_INTERVAL_MS, 'tracker heartbeat', () => this.report());
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  override async onApplicationBootstrap(): Promise<void> {
     await this.report().catch((error: unknown) =>
       this.logger.warn({ message: 'could not report this tracker yet', error: (error as Error).message }),
     );
-    this.job.start();
+    await super.onApplicationBootstrap();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.job.stop();
+  override async beforeApplicationShutdown(): Promise<void> {
+    await super.beforeApplicationShutdown();
     // The consumer drains before any shutdown hook (BrokerTransport.close); this waits for it.
     await this.events.whenStopped();
     await this.replicas.remove(this.replicaId).catch((error: unknown) =>
