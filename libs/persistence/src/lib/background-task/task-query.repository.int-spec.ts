@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
+import { newTaskId, TaskName, TaskStatus, TaskType } from '@tasklane/contracts';
 import { TestDatabase } from '@tasklane/testing';
 import { dataSourceOptions } from '../database/data-source.options';
 import { BackgroundTask } from './background-task.entity';
@@ -20,6 +20,29 @@ describe('TaskQueryRepository (MariaDB)', () => {
 
   beforeAll(() => {
     ({ db, dataSource, tasks } = fixture);
+  });
+
+  describe('findByTaskIds / finishedAmong (reads by many ids)', () => {
+    it('finds the tasks that exist, and tells which are finished or gone, in statements of 1,000 ids', async () => {
+      const pending = await inserted();
+      const running = await inserted();
+      const cancelled = await inserted();
+      await claimed(running);
+      await tasks.control.cancel(cancelled.taskId, at(5));
+      const unknown = newTaskId();
+      const many = [pending, running, cancelled].map((task) => task.taskId);
+      const found = await tasks.queries.findByTaskIds([...many, unknown]);
+      expect(found.map((row) => row.taskId).sort()).toEqual([...many].sort());
+
+      // 2,500 ids: three statements; the unknown ones count as gone, only the cancelled one as finished.
+      const padding = Array.from({ length: 2_497 }, () => newTaskId());
+      const finished = await tasks.queries.finishedAmong([...many, ...padding]);
+      expect(finished.has(cancelled.taskId)).toBe(true);
+      expect(finished.has(pending.taskId)).toBe(false);
+      expect(finished.has(running.taskId)).toBe(false);
+      expect(finished.size).toBe(1 + padding.length);
+      expect(await tasks.queries.finishedAmong([])).toEqual(new Set());
+    });
   });
 
   describe('list / count', () => {

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { TaskName, TaskStatus, TaskType, isTerminalStatus } from '@tasklane/contracts';
 import { BackgroundTask } from './background-task.entity';
 import { BackgroundTaskRun } from './background-task-run.entity';
 import { TABLE, placeholders } from './task-sql';
 
-/** Task ids per statement of {@link TaskQueryRepository.finishedAmong}. */
-const FINISHED_CHUNK = 1_000;
+/** Task ids per statement of a read by many ids. */
+const IDS_PER_STATEMENT = 1_000;
 import { TaskCountFilter } from './task-counts';
 import { TaskCountRepository } from './task-count.repository';
 import { DatabaseBoundary } from '../database/database-errors';
@@ -148,6 +148,19 @@ export class TaskQueryRepository {
     return this.dataSource.getRepository(BackgroundTask).findOneBy({ taskId });
   }
 
+  /** The tasks of these ids that exist, in no particular order (statements of 1,000 ids). */
+  async findByTaskIds(taskIds: readonly string[]): Promise<BackgroundTask[]> {
+    const found: BackgroundTask[] = [];
+    for (let start = 0; start < taskIds.length; start += IDS_PER_STATEMENT) {
+      found.push(
+        ...(await this.dataSource
+          .getRepository(BackgroundTask)
+          .findBy({ taskId: In(taskIds.slice(start, start + IDS_PER_STATEMENT)) })),
+      );
+    }
+    return found;
+  }
+
   /**
    * Which of these tasks are finished (completed, failed, cancelled) or gone: one read of the
    * unique task_id index for all of them, as many as asked (in statements of 1,000 ids) — what the
@@ -155,8 +168,8 @@ export class TaskQueryRepository {
    */
   async finishedAmong(taskIds: readonly string[]): Promise<Set<string>> {
     const finished = new Set<string>();
-    for (let start = 0; start < taskIds.length; start += FINISHED_CHUNK) {
-      const chunk = taskIds.slice(start, start + FINISHED_CHUNK);
+    for (let start = 0; start < taskIds.length; start += IDS_PER_STATEMENT) {
+      const chunk = taskIds.slice(start, start + IDS_PER_STATEMENT);
       const rows = (await this.dataSource.query(
         `SELECT task_id, status FROM ${TABLE} WHERE task_id IN (${placeholders(chunk.length)})`,
         chunk,

@@ -50,7 +50,7 @@ export class EnqueueTasks {
     @Inject(TaskOutboxRepository)
     private readonly outbox: Pick<TaskOutboxRepository, 'insertPendingBatch' | 'insertPendingOnce'>,
     @Inject(TaskDispatcher) private readonly dispatcher: TaskDispatcher,
-    @Inject(TaskQueries) private readonly queries: Pick<TaskQueries, 'get'>,
+    @Inject(TaskQueries) private readonly queries: Pick<TaskQueries, 'get' | 'getMany'>,
     @Inject(GatewayEnv) private readonly env: Pick<GatewayEnv, 'IDEMPOTENCY_KEY_RETENTION_MS'>,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
   ) {}
@@ -133,12 +133,9 @@ export class EnqueueTasks {
       ),
     );
     createdResources.forEach((resource) => this.count(resource));
-    const found = new Map<string, TaskResource>();
-    for (const outcome of outcomes) {
-      if (!outcome.created && !found.has(outcome.existing.taskId)) {
-        found.set(outcome.existing.taskId, await this.queries.get(outcome.existing.taskId));
-      }
-    }
+    // The tasks found by their keys, in one read.
+    const known = outcomes.flatMap((outcome) => (outcome.created ? [] : [outcome.existing.taskId]));
+    const found = known.length === 0 ? new Map<string, TaskResource>() : await this.queries.getMany(known);
     const tasks = items.map((item, index) => {
       const outcome = byItem.get(items[sameAs[index]]) as PendingInsert;
       return outcome.created

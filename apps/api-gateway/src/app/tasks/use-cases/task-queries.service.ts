@@ -10,6 +10,10 @@ import {
 import { decodeListCursor } from '../task-cursor';
 import { toTaskEventPage, toTaskPage, toTaskResource, toTaskRunResource } from '../task-resource.mapper';
 
+function taskNotFound(taskId: string): NotFoundException {
+  return new NotFoundException({ statusCode: 404, error: 'Not Found', message: `Task ${taskId} not found` });
+}
+
 /** Which page of GET /api/tasks: `limit` tasks, after `cursor` (a `next_cursor`) or from `offset` on. */
 export interface TaskListRequest {
   limit: number;
@@ -30,9 +34,20 @@ export class TaskQueries {
   async get(taskId: string): Promise<TaskResource> {
     const row = await this.queries.findByTaskId(taskId);
     if (row === null) {
-      throw new NotFoundException({ statusCode: 404, error: 'Not Found', message: `Task ${taskId} not found` });
+      throw taskNotFound(taskId);
     }
     return toTaskResource(row);
+  }
+
+  /** Several tasks by id, in one read (by 1,000); a 404 naming the first that does not exist. */
+  async getMany(taskIds: readonly string[]): Promise<Map<string, TaskResource>> {
+    const unique = [...new Set(taskIds)];
+    const found = new Map((await this.queries.findByTaskIds(unique)).map((row) => [row.taskId, toTaskResource(row)]));
+    const missing = unique.find((taskId) => !found.has(taskId));
+    if (missing !== undefined) {
+      throw taskNotFound(missing);
+    }
+    return found;
   }
 
   /** A page of tasks; a 400 for a `cursor` this API did not give out. */
