@@ -61,6 +61,11 @@ export class BenchSystem {
     return this.launcher.database.name;
   }
 
+  /** DATABASE_URL of the run's database, as the apps get it. */
+  get databaseUrl(): string {
+    return this.launcher.database.url;
+  }
+
   /** An app's Prometheus endpoint (its health port; the gateway's API port). */
   metricsUrl(key: string): string {
     return `http://127.0.0.1:${this.launcher.healthPort(key)}/metrics`;
@@ -69,6 +74,15 @@ export class BenchSystem {
   /** Starts an app (a worker replica by number) and waits until it is ready. */
   async startApp(app: AppName, replica?: number): Promise<void> {
     await this.launcher.startApp(app, {}, replica);
+  }
+
+  /**
+   * Stops an app's main process and starts it again with `env` on top of the system's (an empty
+   * `env` gives it back its usual environment); waits until it is ready.
+   */
+  async restartApp(app: AppName, env: Record<string, string>): Promise<void> {
+    await this.launcher.stopApp(app);
+    await this.launcher.startApp(app, env);
   }
 
   async stopApp(key: string): Promise<void> {

@@ -10,11 +10,12 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchSystem } from './bench-system';
 import { delayed } from './delayed';
-import { delayedFailures, renderReport } from './report';
+import { delayedFailures, renderReport, waitersFailures } from './report';
+import { waiters } from './waiters';
 import { batch, idleRss, manyRows, priority, throughput } from './workloads';
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');
-const WORKLOADS = ['throughput', 'batch', 'priority', 'rows', 'delayed'] as const;
+const WORKLOADS = ['throughput', 'batch', 'priority', 'rows', 'delayed', 'waiters'] as const;
 
 const HELP = `npm run bench -- [options]
   --tasks N            tasks per throughput and batch run (default 20000)
@@ -30,11 +31,14 @@ const HELP = `npm run bench -- [options]
   --delayed-due N      delayed workload: tasks due within seconds whose start lag is measured (default 300)
   --delayed-due-seconds N  over how long their run_at spread (default 20)
   --delayed-idle-seconds N  idle window metered without and with the waiting tasks (default 30)
-  --workloads LIST     comma-separated: throughput,batch,priority,rows,delayed (default all)
+  --waiters N          waiters workload: pending tasks, one client waiting on each (?wait=60) (default 1000)
+  --waiters-idle-seconds N  idle window metered with no client and with all of them waiting (default 20)
+  --workloads LIST     comma-separated: throughput,batch,priority,rows,delayed,waiters (default all)
   --cpu-prof DIR       write a V8 CPU profile of every app into DIR (node --cpu-prof)
   --out FILE           JSON results (default tmp/bench/results-<time>.json)
   --smoke              a small, quick run (2000 tasks, 200 + 20 priority, 20000 rows,
-                       2000 waiting + 30 due over 5 s delayed tasks)`;
+                       2000 waiting + 30 due over 5 s delayed tasks, 100 waiting clients
+                       over 3 s windows)`;
 
 function options() {
   const { values } = parseArgs({
@@ -52,6 +56,8 @@ function options() {
       'delayed-due': { type: 'string', default: '300' },
       'delayed-due-seconds': { type: 'string', default: '20' },
       'delayed-idle-seconds': { type: 'string', default: '30' },
+      waiters: { type: 'string', default: '1000' },
+      'waiters-idle-seconds': { type: 'string', default: '20' },
       out: { type: 'string' },
       workloads: { type: 'string', default: WORKLOADS.join(',') },
       'cpu-prof': { type: 'string' },
@@ -92,6 +98,8 @@ function options() {
     delayedDue: smoke ? 30 : int('delayed-due', values['delayed-due'], 1),
     delayedDueSeconds: smoke ? 5 : int('delayed-due-seconds', values['delayed-due-seconds'], 1),
     delayedIdleSeconds: smoke ? 5 : int('delayed-idle-seconds', values['delayed-idle-seconds'], 1),
+    waiters: smoke ? 100 : int('waiters', values.waiters, 1),
+    waitersIdleSeconds: smoke ? 3 : int('waiters-idle-seconds', values['waiters-idle-seconds'], 1),
     out:
       values.out ??
       join(WORKSPACE_ROOT, 'tmp', 'bench', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
@@ -159,6 +167,23 @@ async function main(): Promise<void> {
         querySamples: config.samples,
       });
     }
+    let waited = null;
+    if (config.workloads.has('waiters')) {
+      log(
+        `waiters: ${config.waiters} pending tasks, idle ${config.waitersIdleSeconds} s with no client and with ` +
+          `one client waiting on each; then all cancelled`,
+      );
+      waited = await waiters(system, {
+        waiters: config.waiters,
+        idleMs: config.waitersIdleSeconds * 1_000,
+        waitSeconds: 60,
+        pollIntervalMs: Number(process.env['TASK_WAIT_POLL_INTERVAL_MS'] ?? 200),
+        runAtLeadMs: 10 * 60_000,
+        batchSize: 1_000,
+        cancelConnections: 4,
+        querySamples: config.samples,
+      });
+    }
     const results = {
       date: new Date().toISOString(),
       conditions: {
@@ -177,13 +202,17 @@ async function main(): Promise<void> {
       priority: ranked,
       rows,
       delayed: scheduled,
+      waiters: waited,
     };
     mkdirSync(dirname(config.out), { recursive: true });
     writeFileSync(config.out, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`\n${renderReport(results)}\nJSON: ${config.out}\n`);
-    const failures = scheduled ? delayedFailures(scheduled) : [];
+    const failures = [
+      ...(scheduled ? delayedFailures(scheduled).map((failure) => `delayed tasks: ${failure}`) : []),
+      ...(waited ? waitersFailures(waited).map((failure) => `waiting clients: ${failure}`) : []),
+    ];
     if (failures.length > 0) {
-      process.stderr.write(`bench FAILED (delayed tasks): ${failures.join('; ')}\n`);
+      process.stderr.write(`bench FAILED (${failures.join('; ')})\n`);
       process.exitCode = 1;
     }
   } finally {

@@ -80,3 +80,28 @@ function readCpuMs(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Established TCP connections whose local port is `port` (/proc/net/tcp and tcp6): on a
+ * listening port, the connections the server has accepted and holds open.
+ */
+export function establishedOnPort(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let table: string;
+    try {
+      table = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of table.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // sl, local_address (hex ip:port), rem_address, st (01 = ESTABLISHED), …
+      if (fields.length > 3 && fields[1].endsWith(`:${hexPort}`) && fields[3] === '01') {
+        count += 1;
+      }
+    }
+  }
+  return count;
+}

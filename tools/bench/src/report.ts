@@ -1,5 +1,6 @@
 import { DelayedResult } from './delayed';
 import { Percentiles, round } from './stats';
+import { WaitWindow, WaitersResult } from './waiters';
 import { BatchResult, PriorityResult, RowsResult, ThroughputResult } from './workloads';
 
 export interface BenchResults {
@@ -13,6 +14,7 @@ export interface BenchResults {
   priority: PriorityResult | null;
   rows: RowsResult | null;
   delayed: DelayedResult | null;
+  waiters: WaitersResult | null;
 }
 
 function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -45,6 +47,9 @@ export function renderReport(results: BenchResults): string {
   }
   if (results.delayed) {
     sections.push(delayedSection(results.delayed));
+  }
+  if (results.waiters) {
+    sections.push(waitersSection(results.waiters));
   }
   return sections.join('\n\n');
 }
@@ -265,6 +270,142 @@ function delayedSection(delayed: DelayedResult): string {
     `${perProcess}\n\n${relay}\n\n` +
     `Start lag = started_at − run_at of the due tasks (${waiting.tasks} still waiting, the worker otherwise idle); ` +
     `dispatch lag = dispatched_at − run_at (the relay's publish confirmed).\n\n${lag}` +
+    (failures.length > 0 ? `\n\n**FAILED: ${failures.join('; ')}**` : '')
+  );
+}
+
+/**
+ * What went wrong in the waiters workload, or none: a client not answered 200 with a final
+ * status, answered before its task finished, a cancel refused, fewer connections held than
+ * clients, reads with nobody waiting, or more than a few statements per poll interval with
+ * everyone waiting (one read per client instead of one poll for all).
+ */
+export function waitersFailures(waiters: WaitersResult): string[] {
+  const failures: string[] = [];
+  const { finish, empty, loaded } = waiters;
+  if (finish.answered < waiters.waiters) {
+    failures.push(
+      `${waiters.waiters - finish.answered} of ${waiters.waiters} waiting clients did not get 200 with a final status ` +
+        `(HTTP ${JSON.stringify(finish.httpStatuses)}, task status ${JSON.stringify(finish.taskStatuses)})`,
+    );
+  }
+  if (waiters.answeredEarly > 0) {
+    failures.push(`${waiters.answeredEarly} waiting clients were answered before their task was cancelled`);
+  }
+  if (finish.cancelled < waiters.waiters) {
+    failures.push(`${waiters.waiters - finish.cancelled} of ${waiters.waiters} cancels did not answer 200`);
+  }
+  if (loaded.gatewayConnections < waiters.waiters) {
+    failures.push(`the gateway held ${loaded.gatewayConnections} connections for ${waiters.waiters} waiting clients`);
+  }
+  if (empty.pollStatements > 0) {
+    failures.push(`${empty.pollStatements} waiter polls with no client waiting`);
+  }
+  // One poll per interval reads 1,000 tasks per statement; allow twice that (and the idle baseline).
+  const allowed = 2 * Math.ceil(waiters.waiters / 1_000) + empty.statementsPerPollInterval;
+  if (loaded.statementsPerPollInterval > allowed) {
+    failures.push(
+      `the gateway made ${round(loaded.statementsPerPollInterval, 1)} statements per ${waiters.pollIntervalMs} ms ` +
+        `with ${waiters.waiters} clients waiting (at most ${round(allowed, 1)} expected: one poll for all)`,
+    );
+  }
+  return failures;
+}
+
+function waitersSection(waiters: WaitersResult): string {
+  const { empty, loaded, finish } = waiters;
+  const cpuDelta = loaded.gatewayCpuMsPerSecond - empty.gatewayCpuMsPerSecond;
+  const windows = table(
+    [
+      'clients waiting',
+      'gateway CPU ms/s',
+      'gateway RSS MiB start → end',
+      'gateway heap used MiB',
+      'MariaDB CPU ms/s (shared server)',
+      `gateway statements/s (per ${waiters.pollIntervalMs} ms)`,
+      'of them polls / task reads',
+      'server-wide Com_select/s (all clients)',
+      'gateway connections',
+      'load avg (1 min)',
+    ],
+    [empty, loaded].map((state) => [
+      state.waitingClients,
+      round(state.gatewayCpuMsPerSecond, 2),
+      `${ms(state.gatewayRssStartMiB)} → ${ms(state.gatewayRssEndMiB)}`,
+      ms(state.gatewayHeapUsedMiB),
+      round(state.mariadbCpuMsPerSecond, 1),
+      `${round(state.statementsPerSecond, 2)} (${round(state.statementsPerPollInterval, 2)})`,
+      `${state.pollStatements} / ${state.taskReads}`,
+      Math.round(state.serverComSelectPerSecond),
+      state.gatewayConnections,
+      round(state.loadAverage, 2),
+    ]),
+  );
+  const cost = table(
+    [
+      'clients',
+      'RSS Δ MiB (KiB/client)',
+      'heap Δ MiB (KiB/client)',
+      'gateway CPU Δ ms/s (ms per poll)',
+      'statements/s measured',
+      `if each client polled every ${waiters.pollIntervalMs} ms`,
+      'poll query ms p50/p95/p99 (from the bench)',
+      'handler reads per poll',
+    ],
+    [
+      [
+        waiters.waiters,
+        `${round(waiters.rssDeltaMiB, 1)} (${round(waiters.rssDeltaKiBPerClient, 1)})`,
+        `${round(waiters.heapDeltaMiB, 1)} (${round(waiters.heapDeltaKiBPerClient, 1)})`,
+        `${round(cpuDelta, 2)} (${round((cpuDelta * loaded.seconds) / loaded.pollStatements, 2)})`,
+        round(loaded.statementsPerSecond, 2),
+        Math.round(waiters.perClientPollingStatementsPerSecond),
+        spread(waiters.pollQueryMs),
+        waiters.pollQueryHandlerReads,
+      ],
+    ],
+  );
+  const lag = table(
+    [
+      'clients',
+      'cancels (conns)',
+      'cancel s',
+      '200 with a final status',
+      'answer − completed_at ms p50/p95/p99',
+      'max',
+      'answer − cancel answer ms p50/p95/max',
+      'polls / task reads meanwhile',
+    ],
+    [
+      [
+        waiters.waiters,
+        `${finish.cancelled} (${finish.cancelConnections})`,
+        round(finish.cancelSeconds, 2),
+        finish.answered === waiters.waiters ? `${finish.answered}` : `**${finish.answered} — FAIL**`,
+        spread(finish.lagFromCompletedMs),
+        ms(finish.lagFromCompletedMs.max),
+        `${ms(finish.lagFromCancelAnswerMs.p50)} / ${ms(finish.lagFromCancelAnswerMs.p95)} / ` +
+          `${ms(finish.lagFromCancelAnswerMs.max)}`,
+        `${finish.pollStatements} / ${finish.taskReads}`,
+      ],
+    ],
+  );
+  const shapes = (state: WaitWindow): string =>
+    Object.entries(state.statements)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 5)
+      .map(([shape, count]) => `${count} × \`\` ${shape} \`\``)
+      .join('; ') || 'none';
+  const failures = waitersFailures(waiters);
+  return (
+    `### Waiting clients: ${waiters.waiters} clients (${waiters.clientsPerTask} per task) on \`?wait=${waiters.waitSeconds}\`, ` +
+    `idle windows of ${waiters.idleSeconds} s, TASK_WAIT_POLL_INTERVAL_MS ${waiters.pollIntervalMs}\n\n` +
+    `Tasks pending (run_at ${waiters.runAtLeadSeconds / 60} min ahead); all ${waiters.waiters} waiting ` +
+    `${round(waiters.openSeconds, 2)} s after the first request. Statements: what the gateway sent MariaDB ` +
+    `(a counting proxy in between).\n\n${windows}\n\n${cost}\n\n` +
+    `Statements with no client waiting: ${shapes(empty)}. With ${waiters.waiters} waiting: ${shapes(loaded)}.\n\n` +
+    `Then every task cancelled; answer lag per client (answer arrived at the bench − the task's completed_at, ` +
+    `or − its cancel's answer).\n\n${lag}` +
     (failures.length > 0 ? `\n\n**FAILED: ${failures.join('; ')}**` : '')
   );
 }

@@ -320,8 +320,9 @@ describe('TaskClaimRepository (MariaDB)', () => {
       ).toBe(1);
       expect(await row(a.taskId)).toMatchObject({ progress: 55, progressMessage: null });
 
-      // Handed back and claimed again: the new attempt starts with no progress.
+      // Handed back (pending again, no progress), and claimed again: the new attempt starts with none.
       await tasks.claims.releaseClaim(a.taskId, attemptA);
+      expect(await row(a.taskId)).toMatchObject({ status: TaskStatus.Pending, progress: null, progressMessage: null });
       const again = (await tasks.claims.claim(a.taskId, 0, at(2), 60_000)) as number;
       expect(again).toBeGreaterThan(attemptA);
       expect(await row(a.taskId)).toMatchObject({ progress: null, progressMessage: null });

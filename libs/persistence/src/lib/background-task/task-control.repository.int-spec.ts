@@ -166,10 +166,10 @@ describe('TaskControlRepository (MariaDB)', () => {
       it('archives a failed run exactly as it ended and resets the task for a new run', async () => {
         const task = await failedTask('boom', { priority: 9, timeoutMs: 1_234 });
         // A result is copied as it is, whatever it holds (a failed run normally has none).
-        await dataSource.query('UPDATE background_tasks SET result = ? WHERE task_id = ?', [
-          JSON.stringify({ partial: [1, 'two'], unicode: 'héllo ✓' }),
-          task.taskId,
-        ]);
+        await dataSource.query(
+          "UPDATE background_tasks SET result = ?, progress = 70, progress_message = 'copying' WHERE task_id = ?",
+          [JSON.stringify({ partial: [1, 'two'], unicode: 'héllo ✓' }), task.taskId],
+        );
         await tasks.outbox.markDispatched([task.taskId], at(50));
         const ended = await row(task.taskId);
         const generation = (await delivery(task.taskId)).attempt;
@@ -187,6 +187,7 @@ describe('TaskControlRepository (MariaDB)', () => {
           timeout_ms: 1_234,
         });
         expect(ended).toMatchObject({
+          progress: 70,
           result: { partial: [1, 'two'], unicode: 'héllo ✓' },
           errorMessage: 'boom',
           startedAt: at(200),
@@ -222,6 +223,8 @@ describe('TaskControlRepository (MariaDB)', () => {
           leaseExpiresAt: null,
           dispatchedAt: null,
           dueAt: null,
+          progress: null,
+          progressMessage: null,
         });
         // A new generation, back in the outbox.
         expect(await delivery(task.taskId)).toEqual({

@@ -89,7 +89,7 @@ export class TaskControlRepository {
       await manager.query(
         `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', run = run + 1, attempt = attempt + 1, result = NULL,
            error_message = NULL, started_at = NULL, completed_at = NULL, lease_expires_at = NULL, dispatched_at = NULL,
-           due_at = NULL
+           due_at = NULL, progress = NULL, progress_message = NULL
          WHERE task_id = ?`,
         [taskId],
       );

@@ -30,7 +30,7 @@ export const LEASE_UNTIL = 'DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)';
 
 /** Hands a claimed task back to the queue: pending again, a new generation, back in the outbox. */
 export const HAND_BACK = `status = '${TaskStatus.Pending}', started_at = NULL, lease_expires_at = NULL,
-  dispatched_at = NULL, due_at = NULL, attempt = attempt + 1`;
+  dispatched_at = NULL, due_at = NULL, attempt = attempt + 1, progress = NULL, progress_message = NULL`;
 
 /** The parameters of {@link FORWARD_GUARD} for moving a task to retry `retryCount` in `status`. */
 export function guardParams(taskId: string, retryCount: number, status: TaskStatus): unknown[] {

@@ -7,8 +7,8 @@ type Wake = () => void;
 /**
  * The clients waiting for tasks to finish (`GET /api/tasks/{id}?wait=`), in memory: one set of
  * wake-ups per task. While anyone waits, one loop reads every TASK_WAIT_POLL_INTERVAL_MS which of
- * the waited tasks are finished — one indexed read for all of them, whether one client waits or
- * ten thousand — and wakes their clients, who then read their task once. Nobody waiting: no
+ * the waited tasks are finished — one indexed read for all of them (by 1,000 ids), however many
+ * clients wait — and wakes their clients, who then read their task once. Nobody waiting: no
  * reads at all. A client that leaves, times out, or a gateway shutting down takes its wake-up out.
  */
 @Injectable()
