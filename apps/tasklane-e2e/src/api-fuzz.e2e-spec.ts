@@ -16,7 +16,7 @@ import { TasklaneSystem } from './support/tasklane-system';
  * Property-based end-to-end test of the hardened API (issue #4): the real gateway, as a process,
  * gets arbitrary bodies (any JSON, objects with `__proto__`/`constructor` keys, unicode oddities,
  * huge numbers, random bytes and invalid UTF-8), arbitrary headers (content type, credentials,
- * request id) and arbitrary query strings on every endpoint — once with API keys configured, once
+ * request id) and arbitrary query strings on every endpoint (tasks and schedules) — once with API keys configured, once
  * without. Whatever arrives: never a 5xx; every response is JSON, every error has its
  * `statusCode`; a rejected request (4xx) writes no row and publishes no message; and with keys,
  * nothing succeeds without a valid key, nor writes with a read-only one.
@@ -69,10 +69,16 @@ class Observer {
                 IFNULL(started_at, ''), IFNULL(completed_at, '')))), 0) AS crc
          FROM background_tasks`,
     )) as unknown as [Array<{ n: number; crc: string }>];
+    const [[schedules]] = (await this.database.query(
+      `SELECT COUNT(*) AS n,
+              COALESCE(SUM(CRC32(CONCAT_WS('|', id, schedule_id, name, cron, timezone, missed_policy, enabled,
+                task_name, task_type, params, priority, max_retries, timeout_ms, IFNULL(next_run_at, '')))), 0) AS crc
+         FROM task_schedules`,
+    )) as unknown as [Array<{ n: number; crc: string }>];
     const queues = await Promise.all(TASK_TYPES.map((type) => this.channel.checkQueue(taskQueueName(type))));
     return {
-      rows: Number(row.n),
-      fingerprint: String(row.crc),
+      rows: Number(row.n) + Number(schedules.n),
+      fingerprint: `${String(row.crc)}/${String(schedules.crc)}`,
       queued: queues.reduce((sum, queue) => sum + queue.messageCount, 0),
     };
   }
@@ -464,7 +470,7 @@ function idSegment(existing: () => string[]): fc.Arbitrary<string> {
 
 interface Endpoint {
   name: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: (id: string) => string;
 }
 
@@ -477,6 +483,11 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'GET /api/tasks/{id}/runs', method: 'GET', path: (id) => `/api/tasks/${id}/runs` },
   { name: 'POST /api/tasks/{id}/cancel', method: 'POST', path: (id) => `/api/tasks/${id}/cancel` },
   { name: 'POST /api/tasks/{id}/retry', method: 'POST', path: (id) => `/api/tasks/${id}/retry` },
+  { name: 'POST /api/schedules', method: 'POST', path: () => '/api/schedules' },
+  { name: 'GET /api/schedules', method: 'GET', path: () => '/api/schedules' },
+  { name: 'GET /api/schedules/{id}', method: 'GET', path: (id) => `/api/schedules/${id}` },
+  { name: 'PATCH /api/schedules/{id}', method: 'PATCH', path: (id) => `/api/schedules/${id}` },
+  { name: 'DELETE /api/schedules/{id}', method: 'DELETE', path: (id) => `/api/schedules/${id}` },
 ];
 
 type Access = 'read-write' | 'read-only' | 'none';
@@ -518,12 +529,17 @@ function checkResponse(request: RawRequest, response: RawResponse, withKeys: boo
   if (response.status >= 500 || response.status < 200) {
     throw new Error(`5xx (or no status): ${where}`);
   }
-  if (!/^application\/json/.test(String(response.headers['content-type']))) {
+  // A DELETE that deleted answers 204 with no body at all; everything else is JSON.
+  const noContent = response.status === 204 && request.method === 'DELETE';
+  if (noContent && response.text !== '') {
+    throw new Error(`204 with a body: ${where}`);
+  }
+  if (!noContent && !/^application\/json/.test(String(response.headers['content-type']))) {
     throw new Error(`not JSON: ${where}`);
   }
-  let parsed: unknown;
+  let parsed: unknown = null;
   try {
-    parsed = JSON.parse(response.text);
+    parsed = noContent ? null : JSON.parse(response.text);
   } catch {
     throw new Error(`unparsable JSON: ${where}`);
   }
@@ -541,7 +557,7 @@ function checkResponse(request: RawRequest, response: RawResponse, withKeys: boo
     if (access === 'none' && (response.status < 400 || [403, 409].includes(response.status))) {
       throw new Error(`reached a handler without a valid key: ${where}`);
     }
-    if (access === 'read-only' && request.method === 'POST' && (response.status < 400 || response.status === 409)) {
+    if (access === 'read-only' && request.method !== 'GET' && (response.status < 400 || response.status === 409)) {
       throw new Error(`a read-only key reached a write handler: ${where}`);
     }
     if (response.status === 401 && !/^Bearer/.test(String(response.headers['www-authenticate']))) {
@@ -632,6 +648,15 @@ describe.each([
     // One cancelled task, so that retry has something it may re-queue.
     const cancelled = await seed();
     expect((await system.request('POST', `/api/tasks/${cancelled.task_id}/cancel`, undefined, auth)).status).toBe(200);
+    // A paused schedule, so that the schedule endpoints also meet an id that exists.
+    const schedule = await system.request<{ schedule_id: string }>(
+      'POST',
+      '/api/schedules',
+      { name: 'fuzzed', cron: '0 3 1 1 *', enabled: false, task_name: 'analytics.task_stats' },
+      auth,
+    );
+    expect(schedule.status).toBe(201);
+    ids.push(schedule.body.schedule_id);
   }, 120_000);
 
   afterAll(async () => {
