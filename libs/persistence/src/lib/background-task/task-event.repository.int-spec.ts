@@ -1,4 +1,10 @@
-import { TaskFailedEvent, TaskSucceededEvent, TaskStatus } from '@tasklane/contracts';
+import {
+  TaskFailedEvent,
+  TaskHistoryEvent,
+  TaskRetryingEvent,
+  TaskSucceededEvent,
+  TaskStatus,
+} from '@tasklane/contracts';
 import { NewTask } from './task-outbox.repository';
 import { TaskRepositories } from './task-repositories';
 import {
@@ -75,6 +81,62 @@ describe('TaskEventRepository (MariaDB)', () => {
       ]);
       expect(recorded).toEqual([false, false]);
       expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, result: null });
+    });
+  });
+
+  describe('recordRetrying (a worker recording its own failed attempt that will be retried)', () => {
+    it('makes the task pending as the next retry, due after the delay, with its retrying row, once', async () => {
+      const task = await inserted({ maxRetries: 2 });
+      const attempt = await claimed(task);
+      const event = { ...retrying(task, 'smtp 451', { attempt, occurred_at: at(2_000) }) } as TaskRetryingEvent;
+
+      expect(await tasks.events.recordRetrying(event, { workerId: 'worker-1' })).toBe(true);
+      expect(await row(task.taskId)).toMatchObject({
+        status: TaskStatus.Pending,
+        retryCount: 1,
+        errorMessage: 'smtp 451',
+        leaseExpiresAt: null,
+        dueAt: at(3_000),
+        attempt,
+      });
+      const history = async () => (await tasks.history.page(task.taskId, 100)).events;
+      expect(
+        (await history()).map(({ event, attempt: a, retryCount, workerId, message }) => ({
+          event,
+          a,
+          retryCount,
+          workerId,
+          message,
+        })),
+      ).toEqual([
+        { event: TaskHistoryEvent.Enqueued, a: 0, retryCount: 0, workerId: null, message: null },
+        { event: TaskHistoryEvent.Started, a: attempt, retryCount: 0, workerId: null, message: null },
+        { event: TaskHistoryEvent.Retrying, a: attempt, retryCount: 0, workerId: 'worker-1', message: 'smtp 451' },
+      ]);
+
+      // Again (a publish retried), or the tracker applying the event later: nothing more.
+      expect(await tasks.events.recordRetrying(event)).toBe(false);
+      expect(await tasks.events.applyEvents([event])).toEqual({ applied: 0, stale: 1 });
+      expect(await history()).toHaveLength(3);
+      // The retry's claim takes it from there.
+      expect(await tasks.claims.claim(task.taskId, 1, at(3_100), LEASE_MS)).toBe(attempt + 1);
+    });
+
+    it('records nothing once the claim is gone: cancelled, or the retry already claimed', async () => {
+      const task = await inserted({ maxRetries: 2 });
+      const attempt = await claimed(task);
+      expect(await tasks.claims.claim(task.taskId, 1, at(2_500), LEASE_MS)).toBe(attempt + 1);
+      const late = { ...retrying(task, 'late', { attempt }) } as TaskRetryingEvent;
+      expect(await tasks.events.recordRetrying(late)).toBe(false);
+      expect(await row(task.taskId)).toMatchObject({ status: TaskStatus.Running, retryCount: 1, attempt: attempt + 1 });
+
+      const other = await inserted();
+      const otherAttempt = await claimed(other);
+      await tasks.control.cancel(other.taskId, at(2_000));
+      expect(
+        await tasks.events.recordRetrying({ ...retrying(other, 'x', { attempt: otherAttempt }) } as TaskRetryingEvent),
+      ).toBe(false);
+      expect((await row(other.taskId)).status).toBe(TaskStatus.Cancelled);
     });
   });
 

@@ -5,6 +5,7 @@ import {
   TaskEventType,
   TaskFailedEvent,
   TaskHistoryEvent,
+  TaskRetryingEvent,
   TaskStatus,
   TaskSucceededEvent,
 } from '@tasklane/contracts';
@@ -189,6 +190,36 @@ export class TaskEventRepository {
         { sql: `task_id IN (${placeholders(recorded.size)})`, params: [...recorded] },
       );
       return events.map((event) => recorded.has(event.task_id));
+    });
+  }
+
+  /**
+   * A worker records a failed attempt that will be retried — pending again as the next retry, due
+   * after its delay, with its `retrying` history row — under its claim (the row still running
+   * under that generation and retry), after publishing the retry message and before the
+   * `retrying` event: so the retry's claim, however soon it comes, finds the transition already
+   * in the table and its history, and the tracker's later write of the event is a no-op. False
+   * when the claim is no longer held (cancelled, handed back, or the retry already claimed).
+   */
+  async recordRetrying(event: TaskRetryingEvent, source: HistorySource = {}): Promise<boolean> {
+    const at = new Date(event.occurred_at);
+    return this.dataSource.transaction(async (manager) => {
+      const result = await updateRows(
+        manager,
+        `UPDATE ${TABLE} SET status = '${TaskStatus.Pending}', retry_count = retry_count + 1, error_message = ?,
+           lease_expires_at = NULL, due_at = ?
+         WHERE task_id = ? AND status = '${TaskStatus.Running}' AND attempt = ? AND retry_count = ?
+           AND retry_count < max_retries`,
+        [event.error_message, new Date(at.getTime() + event.delay_ms), event.task_id, event.attempt, event.retry_count],
+      );
+      if (result.affectedRows === 0) {
+        return false;
+      }
+      const [{ run }] = (await manager.query(`SELECT run FROM ${TABLE} WHERE task_id = ?`, [event.task_id])) as Array<{
+        run: number;
+      }>;
+      await appendHistory(manager, [{ ...historyEntryOf(event, Number(run)), workerId: source.workerId }]);
+      return true;
     });
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { TaskEventType } from '@tasklane/contracts';
+import { TaskEventType, TaskRetryingEvent } from '@tasklane/contracts';
 import {
   AmqpConnection,
   BrokerUnavailableError,
@@ -20,7 +20,8 @@ const OUTCOME_PUBLISH_MAX_DELAY_MS = 5_000;
 
 /**
  * Stage 4: publish what happened, with confirms — `started` (best effort), then the outcome: its
- * final event, or the delayed retry message followed by `retrying`. Outcomes are retried through
+ * final event, or the delayed retry message followed by `retrying` (recorded in the table in
+ * between, by the caller's `retryPublished`). Outcomes are retried through
  * broker outages and lost queues for as long as the task is this worker's.
  */
 @Injectable()
@@ -64,12 +65,17 @@ export class OutcomePublishStage {
    * Publishes the outcome, retrying through broker outages — the lease keeps being renewed
    * meanwhile — until it is confirmed (true) or the task is given up (false).
    */
-  async outcome(task: RunningTask, outcome: TaskOutcome, final: FinalEvent | null): Promise<boolean> {
+  async outcome(
+    task: RunningTask,
+    outcome: TaskOutcome,
+    final: FinalEvent | null,
+    retryPublished: (event: TaskRetryingEvent) => Promise<void> = () => Promise.resolve(),
+  ): Promise<boolean> {
     if (task.givenUp) {
       return false;
     }
     try {
-      await retryWithBackoff(() => this.publishOnce(task, outcome, final), {
+      await retryWithBackoff(() => this.publishOnce(task, outcome, final, retryPublished), {
         minDelayMs: OUTCOME_PUBLISH_MIN_DELAY_MS,
         maxDelayMs: OUTCOME_PUBLISH_MAX_DELAY_MS,
         // Unroutable: part of the topology was lost, and the publisher declares it again.
@@ -91,7 +97,12 @@ export class OutcomePublishStage {
     }
   }
 
-  private async publishOnce(task: RunningTask, outcome: TaskOutcome, final: FinalEvent | null): Promise<void> {
+  private async publishOnce(
+    task: RunningTask,
+    outcome: TaskOutcome,
+    final: FinalEvent | null,
+    retryPublished: (event: TaskRetryingEvent) => Promise<void>,
+  ): Promise<void> {
     if (outcome.kind !== 'retry') {
       if (final === null) {
         throw new Error(`a ${outcome.kind} outcome needs its final event`);
@@ -102,12 +113,16 @@ export class OutcomePublishStage {
     const delayMs = retryDelayFor(outcome.nextRetryCount, this.retryLevels);
     // The retry message first: if this process dies now, the task still runs again.
     await this.messages.publishRetry({ ...task.command, retry_count: outcome.nextRetryCount }, delayMs);
-    await this.messages.publishEvent({
+    const retrying: TaskRetryingEvent = {
       event: TaskEventType.Retrying,
       ...eventBase(task),
       occurred_at: new Date().toISOString(),
       error_message: outcome.errorMessage,
       delay_ms: delayMs,
-    });
+    };
+    // Recorded in the table before the event goes out (the retry may be claimed before the
+    // tracker gets to the event).
+    await retryPublished(retrying);
+    await this.messages.publishEvent(retrying);
   }
 }

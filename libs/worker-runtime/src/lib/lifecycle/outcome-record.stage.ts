@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { TaskFailedEvent, TaskSucceededEvent } from '@tasklane/contracts';
+import { TaskFailedEvent, TaskRetryingEvent, TaskSucceededEvent } from '@tasklane/contracts';
 import { Batcher } from '@tasklane/concurrency';
 import { TaskEventRepository } from '@tasklane/persistence';
 import { WorkerEnv } from '../worker.env';
@@ -22,8 +22,9 @@ export class OutcomeRecordStage {
   private readonly outcomes: Batcher<TaskSucceededEvent | TaskFailedEvent, boolean>;
 
   constructor(
-    @Inject(TaskEventRepository) events: Pick<TaskEventRepository, 'recordOutcomes'>,
-    @Inject(WorkerEnv) env: Pick<WorkerEnv, 'WORKER_CONCURRENCY' | 'WORKER_ID'>,
+    @Inject(TaskEventRepository)
+    private readonly events: Pick<TaskEventRepository, 'recordOutcomes' | 'recordRetrying'>,
+    @Inject(WorkerEnv) private readonly env: Pick<WorkerEnv, 'WORKER_CONCURRENCY' | 'WORKER_ID'>,
   ) {
     this.outcomes = new Batcher((outcomes) => events.recordOutcomes(outcomes, { workerId: env.WORKER_ID }), {
       maxInFlight: 2,
@@ -38,6 +39,24 @@ export class OutcomeRecordStage {
     } catch (error) {
       this.logger.warn({
         message: 'could not record the outcome in the database; the status tracker will from its event',
+        task_id: event.task_id,
+        attempt: event.attempt,
+        error: errorMessageOf(error),
+      });
+      return 'not recorded';
+    }
+  }
+
+  /**
+   * Records a failed attempt that will be retried (pending as the next retry, its `retrying`
+   * history row) under the claim, once its retry message is out and before its event.
+   */
+  async recordRetrying(event: TaskRetryingEvent): Promise<RecordResult> {
+    try {
+      return (await this.events.recordRetrying(event, { workerId: this.env.WORKER_ID })) ? 'recorded' : 'claim lost';
+    } catch (error) {
+      this.logger.warn({
+        message: 'could not record the retry in the database; the status tracker will from its event',
         task_id: event.task_id,
         attempt: event.attempt,
         error: errorMessageOf(error),

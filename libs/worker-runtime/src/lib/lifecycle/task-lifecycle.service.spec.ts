@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { TaskCommand, TaskEventType, TaskName, TaskType } from '@tasklane/contracts';
+import { TaskCommand, TaskEventType, TaskName, TaskRetryingEvent, TaskType } from '@tasklane/contracts';
 import { TaskMetrics } from '@tasklane/observability';
 import { PermanentTaskError } from '../handlers/task-handler';
 import { LeaseKeeper } from './lease-keeper';
@@ -53,14 +53,37 @@ function pipeline(handler: Handler, options: { record?: RecordResult; publish?: 
       recorded.push(event);
       return options.record ?? 'recorded';
     },
+    recordRetrying: async (event: TaskRetryingEvent): Promise<RecordResult> => {
+      steps.push(`record ${event.event} of retry ${event.retry_count}`);
+      return options.record ?? 'recorded';
+    },
   };
   const publish = {
     started: async (task: RunningTask) => {
       steps.push(`started attempt ${task.attempt}`);
     },
-    outcome: async (task: RunningTask, outcome: TaskOutcome, final: FinalEvent | null) => {
+    outcome: async (
+      task: RunningTask,
+      outcome: TaskOutcome,
+      final: FinalEvent | null,
+      retryPublished?: (event: TaskRetryingEvent) => Promise<void>,
+    ) => {
       steps.push(`publish ${outcome.kind}`);
       published.push({ outcome, final });
+      if (outcome.kind === 'retry') {
+        // As the real stage does: the retry message is out, then the transition is recorded.
+        await retryPublished?.({
+          event: TaskEventType.Retrying,
+          task_id: task.command.task_id,
+          task_name: task.command.task_name,
+          task_type: task.command.task_type,
+          retry_count: task.command.retry_count,
+          attempt: task.attempt,
+          occurred_at: new Date().toISOString(),
+          error_message: outcome.errorMessage,
+          delay_ms: 50,
+        });
+      }
       return !task.givenUp && (options.publish ?? true);
     },
   };
@@ -92,12 +115,12 @@ describe('TaskLifecycle', () => {
     expect(running.size).toBe(0);
   });
 
-  it('publishes a retry without recording anything while retries remain', async () => {
+  it('publishes a retry, recording the retrying transition under the claim once the retry message is out', async () => {
     const { steps, lifecycle, published, handlerDone, counted } = pipeline(async () => {
       throw new Error('smtp down');
     });
     await lifecycle.run(command({ retry_count: 1 }), { attempt: 1, startedAt: new Date() }, handlerDone);
-    expect(steps).toEqual(['started attempt 1', 'handler done', 'publish retry']);
+    expect(steps).toEqual(['started attempt 1', 'handler done', 'publish retry', 'record retrying of retry 1']);
     expect(published[0]).toEqual({
       outcome: { kind: 'retry', errorMessage: 'smtp down', nextRetryCount: 2 },
       final: null,

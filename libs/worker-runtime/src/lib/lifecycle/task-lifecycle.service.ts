@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { TaskCommand, TaskType } from '@tasklane/contracts';
+import { TaskCommand, TaskRetryingEvent, TaskType } from '@tasklane/contracts';
 import { TaskMetrics, TaskOutcomeLabel } from '@tasklane/observability';
 import { ClaimWon } from '@tasklane/persistence';
 import { WORKER_TASK_TYPE } from '../worker.constants';
@@ -25,7 +25,7 @@ export class TaskLifecycle {
   constructor(
     @Inject(RunningTasks) private readonly running: RunningTasks,
     @Inject(TaskRunStage) private readonly runStage: Pick<TaskRunStage, 'run'>,
-    @Inject(OutcomeRecordStage) private readonly recordStage: Pick<OutcomeRecordStage, 'record'>,
+    @Inject(OutcomeRecordStage) private readonly recordStage: Pick<OutcomeRecordStage, 'record' | 'recordRetrying'>,
     @Inject(OutcomePublishStage) private readonly publishStage: Pick<OutcomePublishStage, 'started' | 'outcome'>,
     @Inject(TaskMetrics) private readonly metrics: TaskMetrics,
     @Inject(WORKER_TASK_TYPE) taskType: TaskType,
@@ -65,7 +65,13 @@ export class TaskLifecycle {
         }
         // 'not recorded' (database away): the lease stays held until the event is published.
       }
-      if (task.givenUp || !(await this.publishStage.outcome(task, outcome, final))) {
+      const retryPublished = async (event: TaskRetryingEvent): Promise<void> => {
+        // The row is pending as the next retry now: its lease is no longer this worker's to renew.
+        if ((await this.recordStage.recordRetrying(event)) === 'recorded') {
+          this.running.stopRenewing(task);
+        }
+      };
+      if (task.givenUp || !(await this.publishStage.outcome(task, outcome, final, retryPublished))) {
         finish('given_up');
         this.logger.warn({
           message: 'task given up (claim lost or handed back); its outcome is discarded',
