@@ -32,6 +32,11 @@ async function countIs(locator: Locator, count: number): Promise<void> {
   );
 }
 
+/** The percentage a progress cell shows (`42% — …` → 42). */
+function percentShown(text: string | null): number {
+  return Number(text?.match(/(\d+)%/)?.[1]);
+}
+
 /** Waits until an element of `locator` shows `text`. */
 async function showsText(locator: Locator, text: string | RegExp): Promise<void> {
   await locator.filter({ hasText: text }).first().waitFor({ timeout: 10_000 });
@@ -195,13 +200,12 @@ describe('the dashboard in a browser', () => {
     const task = await enqueue({ task_name: 'diagnostic.sleep', task_type: 'cleanup', params: { ms: 4_000 } });
     await openWithKey(RW, `#/tasks/${task.task_id}`);
     await showsText(page.getByTestId('task-progress'), /^\s*\d+% — slept \d+ of 4000 ms$/);
-    const first = Number((await page.getByTestId('task-progress').textContent())?.match(/(\d+)%/)?.[1]);
+    const first = percentShown(await page.getByTestId('task-progress').textContent());
     // It moves on without a reload (the page polls the task).
-    await page.waitForFunction(
-      (before) =>
-        Number(document.querySelector('[data-testid="task-progress"]')?.textContent?.match(/(\d+)%/)?.[1]) > before,
-      first,
-      { timeout: 10_000 },
+    await waitFor(
+      'the progress shown to move on',
+      async () => (percentShown(await page.getByTestId('task-progress').textContent()) > first ? true : undefined),
+      { timeoutMs: 10_000 },
     );
     await countIs(page.locator('[data-testid="task-progress"] progress'), 1);
   });
