@@ -18,6 +18,7 @@ export {
   IdempotencyKeyMismatch,
 } from './lib/idempotency/idempotency-key.sql';
 export * from './lib/redispatch/redispatch.repository';
+export * from './lib/fairness/task-aging.repository';
 export * from './lib/reporting/task-reporting.repository';
 export * from './lib/retention/task-retention.repository';
 export * from './lib/tracker-replicas/tracker-replica.repository';
@@ -29,3 +30,4 @@ export * from './lib/database/migrator';
 export * from './lib/database/database.readiness';
 export * from './lib/schedules/task-schedule.repository';
 export { SCHEDULES_TABLE } from './lib/schedules/task-schedule.sql';
+export { TASK_TYPE_LIMITS_TABLE, TypeLimits, burstOf } from './lib/fairness/task-type-limit.sql';

@@ -127,4 +127,22 @@ export class TrackerEnv extends BaseEnv {
   @Min(1_000)
   @Max(86_400_000)
   readonly SCHEDULE_MISFIRE_GRACE_MS: number = 60_000;
+
+  /**
+   * Aging (ADR 0015): a pending task below priority 10 whose command has been out this long —
+   * waiting behind higher priorities — is published again above every priority, so no flood of
+   * higher priorities starves it. 0 turns aging off.
+   */
+  @Expose()
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  readonly TASK_AGING_AFTER_MS: number = 300_000;
+
+  /** How often the aging pass looks for starved tasks: a task ages within about this long after the bound. */
+  @Expose()
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  readonly TASK_AGING_INTERVAL_MS: number = 1_000;
 }

@@ -2,7 +2,9 @@ import { Test, TestingModule } from '@nestjs/testing';
 import { Channel, ChannelModel, connect } from 'amqplib';
 import { BaseEnv, ConfigModule } from '@tasklane/config';
 import {
+  AGED_QUEUE_PRIORITY,
   Exchange,
+  MAX_QUEUE_PRIORITY,
   Queue,
   TASK_TYPES,
   TaskCommand,
@@ -10,6 +12,7 @@ import {
   TaskEventType,
   TaskName,
   TaskType,
+  brokerPriorityOf,
   decodeTaskEvents,
   eventRoutingKey,
   newTaskId,
@@ -131,21 +134,28 @@ describe('AmqpPublisher / topology (RabbitMQ)', () => {
       );
     });
 
-    it('delivers a backlog highest priority first', async () => {
+    it('delivers a backlog highest priority first, an aged command before all of them', async () => {
       const priorities = [1, 5, 10, 3, 7, 2];
       for (const priority of priorities) {
         await started.messages.publishCommand(command({ priority }));
       }
-      const delivered: number[] = [];
-      for (let index = 0; index < priorities.length; index += 1) {
+      const aged = command({ priority: 1 });
+      await started.messages.publishCommand(aged, { aged: true });
+      const delivered: Array<{ task: number; broker: number }> = [];
+      for (let index = 0; index <= priorities.length; index += 1) {
         const message = await channel.get(EMAIL_QUEUE, { noAck: true });
         if (message === false) {
           throw new Error('queue empty too early');
         }
-        delivered.push(message.properties.priority as number);
-        expect((JSON.parse(message.content.toString()) as TaskCommand).priority).toBe(message.properties.priority);
+        const task = (JSON.parse(message.content.toString()) as TaskCommand).priority;
+        delivered.push({ task, broker: message.properties.priority as number });
       }
-      expect(delivered).toEqual([10, 7, 5, 3, 2, 1]);
+      // Priorities 1..10 travel as 0..9; the top level (10) is the aged one's.
+      expect(delivered).toEqual([
+        { task: 1, broker: AGED_QUEUE_PRIORITY },
+        ...[10, 7, 5, 3, 2, 1].map((task) => ({ task, broker: task - 1 })),
+      ]);
+      expect(AGED_QUEUE_PRIORITY).toBe(MAX_QUEUE_PRIORITY);
     });
   });
 
@@ -325,7 +335,7 @@ describe('AmqpPublisher when the broker lost part of the topology', () => {
       await app.messages.publishCommand(command({ priority: 9 }));
       expect((await channel.checkQueue(EMAIL_QUEUE)).messageCount).toBe(1);
       const message = await channel.get(EMAIL_QUEUE, { noAck: true });
-      expect(message && message.properties.priority).toBe(9);
+      expect(message && message.properties.priority).toBe(brokerPriorityOf(9));
       await channel.close();
     } finally {
       await broker.close().catch(() => undefined);

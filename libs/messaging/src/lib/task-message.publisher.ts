@@ -1,12 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Batcher } from '@tasklane/concurrency';
 import {
+  AGED_QUEUE_PRIORITY,
   DeadLetterHeader,
   Exchange,
   TaskCommand,
   TaskControlMessage,
   TaskEvent,
   TaskEventType,
+  brokerPriorityOf,
   encodeEvents,
   encodeMessage,
   eventRoutingKey,
@@ -28,11 +30,14 @@ export class TaskMessagePublisher {
 
   constructor(@Inject(AmqpPublisher) private readonly publisher: AmqpPublisher) {}
 
-  /** Sends a task to its type's queue, at its priority. */
-  publishCommand(command: TaskCommand): Promise<void> {
+  /**
+   * Sends a task to its type's queue, at its priority — or, `aged`, above every priority: it has
+   * waited longer than the aging bound (ADR 0015).
+   */
+  publishCommand(command: TaskCommand, options: { aged?: boolean } = {}): Promise<void> {
     return this.publisher.publish(Exchange.Tasks, taskRoutingKey(command.task_type), encodeMessage(command), {
       messageId: `${command.task_id}.${command.retry_count}`,
-      priority: command.priority,
+      priority: options.aged === true ? AGED_QUEUE_PRIORITY : brokerPriorityOf(command.priority),
       type: command.task_name,
     });
   }
@@ -41,7 +46,7 @@ export class TaskMessagePublisher {
   publishRetry(command: TaskCommand, delayMs: number): Promise<void> {
     return this.publisher.publish(retryDelayName(delayMs), taskRoutingKey(command.task_type), encodeMessage(command), {
       messageId: `${command.task_id}.${command.retry_count}`,
-      priority: command.priority,
+      priority: brokerPriorityOf(command.priority),
       type: command.task_name,
     });
   }

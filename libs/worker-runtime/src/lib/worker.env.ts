@@ -1,6 +1,6 @@
 import { Expose } from 'class-transformer';
 import { hostname } from 'node:os';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { BaseEnv } from '@tasklane/config';
 
 /** Settings of every worker app; each worker extends this with its own. */
@@ -90,4 +90,26 @@ export class WorkerEnv extends BaseEnv {
   @Min(100)
   @Max(60_000)
   readonly PROGRESS_FLUSH_INTERVAL_MS: number = 500;
+
+  /**
+   * Tasks of this worker's type running at once across every replica (ADR 0015); 0: no limit.
+   * Every replica of the type must be given the same value. A delivery over the limit waits in
+   * the process (unacked, at most DELIVERY_MAX_WAIT_MS) until a task of the type ends.
+   */
+  @Expose()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  readonly TASK_TYPE_MAX_RUNNING: number = 0;
+
+  /**
+   * Tasks of this worker's type started per second across every replica (ADR 0015), fractions
+   * allowed (0.5: one every 2 s); 0: no limit. A token bucket in the database holding up to one
+   * second's worth (at least one). Every replica of the type must be given the same value.
+   */
+  @Expose()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1_000_000)
+  readonly TASK_TYPE_MAX_PER_SECOND: number = 0;
 }

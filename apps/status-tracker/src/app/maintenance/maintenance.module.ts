@@ -6,10 +6,11 @@ import { IdempotencyKeySweeper } from './idempotency-key-sweeper.service';
 import { LeaseReconcilerService } from './lease-reconciler.service';
 import { OutboxRelayService } from './outbox-relay.service';
 import { RedispatchService } from './redispatch.service';
+import { TaskAgingService } from './task-aging.service';
 
 /**
  * Background jobs that keep `background_tasks` moving (outbox and due relay, re-dispatch of
- * commands the broker lost, lease reconciler), its counts folded, expired idempotency keys
+ * commands the broker lost, aging of tasks starved by higher priorities, lease reconciler), its counts folded, expired idempotency keys
  * deleted, and backlog gauges.
  */
 @Module({
@@ -17,6 +18,7 @@ import { RedispatchService } from './redispatch.service';
   providers: [
     OutboxRelayService,
     RedispatchService,
+    TaskAgingService,
     LeaseReconcilerService,
     CountFolderService,
     BacklogGauges,

@@ -22,8 +22,23 @@ export const Queue = {
   DeadLetter: 'tasklane.dead-letter',
 } as const;
 
-/** Queue priorities run 0..MAX; Tasklane priorities 1..10 map onto them one to one. */
+/**
+ * Queue priorities run 0..MAX (x-max-priority, fixed when a queue is declared): Tasklane
+ * priorities 1..10 map onto 0..9 one to one ({@link brokerPriorityOf}), and the top level is
+ * kept for aged tasks ({@link AGED_QUEUE_PRIORITY}).
+ */
 export const MAX_QUEUE_PRIORITY = TaskPriority.Max;
+
+/**
+ * The broker priority of a task that has waited too long behind higher priorities (aging, ADR
+ * 0015): above every Tasklane priority, so that no flood of priority-10 tasks keeps it waiting.
+ */
+export const AGED_QUEUE_PRIORITY = MAX_QUEUE_PRIORITY;
+
+/** The broker priority of a task command: one level below its Tasklane priority (1..10 → 0..9). */
+export function brokerPriorityOf(priority: number): number {
+  return priority - TaskPriority.Min;
+}
 
 export function taskQueueName(type: TaskType): string {
   return `${Exchange.Tasks}.${type}`;

@@ -22,6 +22,11 @@ export enum TaskHistoryEvent {
   LeaseReclaimed = 'lease_reclaimed',
   /** Its command was published again: pending and dispatched, but its queue had lost it (ADR 0010). */
   Redispatched = 'redispatched',
+  /**
+   * Waited longer than the aging bound behind higher priorities: its command was published again
+   * above every priority (ADR 0015).
+   */
+  Aged = 'aged',
 }
 
 export const TASK_HISTORY_EVENTS: readonly TaskHistoryEvent[] = Object.values(TaskHistoryEvent);

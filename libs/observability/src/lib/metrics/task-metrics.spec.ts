@@ -39,6 +39,7 @@ const METRICS: Array<[string, (metrics: TaskMetrics) => void, string, 'counter' 
     'tasklane_tasks_redispatched_total',
     'counter',
   ],
+  ['tasksAged', (m) => m.tasksAged.inc({ task_type: 'report' }), 'tasklane_tasks_aged_total', 'counter'],
   [
     'httpDuration',
     (m) => m.httpDuration.observe({ method: 'GET', route: '/api/tasks/:task_id', status_code: '200' }, 0.003),

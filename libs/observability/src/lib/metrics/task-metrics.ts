@@ -115,6 +115,15 @@ export class TaskMetrics {
     );
   }
 
+  get tasksAged(): Counter<'task_type'> {
+    return this.counter(
+      'tasklane_tasks_aged_total',
+      'Pending tasks below the top priority whose command was published again above every priority after waiting ' +
+        'longer than TASK_AGING_AFTER_MS (aging, ADR 0015).',
+      ['task_type'],
+    );
+  }
+
   get leasesReclaimed(): Counter {
     return this.counter(
       'tasklane_leases_reclaimed_total',

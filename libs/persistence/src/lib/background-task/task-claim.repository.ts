@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { retryWithBackoff } from '@tasklane/concurrency';
 import { TaskHistoryEvent, TaskStatus } from '@tasklane/contracts';
 import { isDeadlock, DatabaseBoundary } from '../database/database-errors';
+import { TypeLimits, lockAllowance } from '../fairness/task-type-limit.sql';
 import { TABLE, placeholders } from './task-sql';
 import { GuardedRow, movesForward } from './event-guard';
 import { HAND_BACK, LEASE_UNTIL, caseOf, updateRows } from './task-guards';
@@ -25,6 +26,17 @@ export interface ClaimWon {
   attempt: number;
   startedAt: Date;
 }
+
+/**
+ * A claim held back by its type's concurrency or rate limit (ADR 0015): the task is still
+ * claimable; ask again after `limitedForMs`.
+ */
+export interface ClaimLimited {
+  limitedForMs: number;
+}
+
+/** What a claim request gets: won, held back by a limit, or null — not claimable (never to run here). */
+export type ClaimAnswer = ClaimWon | ClaimLimited | null;
 
 /** Times a group claim is tried again after the database chose it as a deadlock victim. */
 const CLAIM_DEADLOCK_RETRIES = 3;
@@ -67,8 +79,8 @@ export class TaskClaimRepository {
     leaseMs: number,
     source: HistorySource = {},
   ): Promise<number | null> {
-    const [won] = await this.claimGroupRetrying([{ taskId, retryCount }], leaseMs, source, startedAt);
-    return won === null ? null : won.attempt;
+    const [won] = await this.claimGroupRetrying([{ taskId, retryCount }], leaseMs, source, startedAt, null);
+    return won !== null && 'attempt' in won ? won.attempt : null;
   }
 
   /**
@@ -80,12 +92,29 @@ export class TaskClaimRepository {
    * already claimed, or a second copy of a task in the same group). A group chosen as a deadlock
    * victim is tried again.
    */
+  claimMany(
+    requests: readonly ClaimRequest[],
+    leaseMs: number,
+    source?: HistorySource,
+  ): Promise<Array<ClaimWon | null>>;
+  /**
+   * With `limits` (ADR 0015), the type's limit row is locked first and only as many requests are
+   * won as its concurrency and rate limits allow now; the other claimable ones are answered
+   * {@link ClaimLimited}.
+   */
+  claimMany(
+    requests: readonly ClaimRequest[],
+    leaseMs: number,
+    source: HistorySource,
+    limits: TypeLimits | null,
+  ): Promise<ClaimAnswer[]>;
   async claimMany(
     requests: readonly ClaimRequest[],
     leaseMs: number,
     source: HistorySource = {},
-  ): Promise<Array<ClaimWon | null>> {
-    return this.claimGroupRetrying(requests, leaseMs, source, new Date());
+    limits: TypeLimits | null = null,
+  ): Promise<ClaimAnswer[]> {
+    return this.claimGroupRetrying(requests, leaseMs, source, new Date(), limits);
   }
 
   private claimGroupRetrying(
@@ -93,8 +122,9 @@ export class TaskClaimRepository {
     leaseMs: number,
     source: HistorySource,
     startedAt: Date,
-  ): Promise<Array<ClaimWon | null>> {
-    return retryWithBackoff(() => this.claimGroup(requests, leaseMs, source, startedAt), {
+    limits: TypeLimits | null,
+  ): Promise<ClaimAnswer[]> {
+    return retryWithBackoff(() => this.claimGroup(requests, leaseMs, source, startedAt, limits), {
       minDelayMs: 0,
       maxDelayMs: 0,
       maxAttempts: 1 + CLAIM_DEADLOCK_RETRIES,
@@ -107,9 +137,12 @@ export class TaskClaimRepository {
     leaseMs: number,
     source: HistorySource,
     startedAt: Date,
-  ): Promise<Array<ClaimWon | null>> {
+    limits: TypeLimits | null,
+  ): Promise<ClaimAnswer[]> {
     const ids = [...new Set(requests.map((request) => request.taskId))];
     return this.dataSource.transaction(async (manager) => {
+      // A limited type's claims take its limit row first (always before the task rows: no deadlock).
+      const allowance = limits === null ? null : await lockAllowance(manager, limits);
       const rows = (await manager.query(
         `SELECT task_id, status, attempt, retry_count, max_retries, run FROM ${TABLE}
           WHERE task_id IN (${placeholders(ids.length)}) FOR UPDATE`,
@@ -117,7 +150,8 @@ export class TaskClaimRepository {
       )) as Array<GuardedRow & { task_id: string; run: number }>;
       const locked = new Map(rows.map((row) => [row.task_id, row]));
       const won = new Map<string, ClaimWon & { retryCount: number; run: number }>();
-      const answers = requests.map((request): ClaimWon | null => {
+      const limited: ClaimLimited = { limitedForMs: 0 };
+      const answers = requests.map((request): ClaimAnswer => {
         const row = locked.get(request.taskId);
         if (
           row === undefined ||
@@ -125,6 +159,9 @@ export class TaskClaimRepository {
           !movesForward(row, { retryCount: request.retryCount, status: TaskStatus.Running })
         ) {
           return null;
+        }
+        if (allowance !== null && won.size >= allowance.allowed) {
+          return limited;
         }
         const claim = {
           attempt: Number(row.attempt) + 1,
@@ -164,14 +201,13 @@ export class TaskClaimRepository {
           ),
         );
       }
+      if (allowance !== null) {
+        limited.limitedForMs = Math.max(1, await allowance.take(won.size));
+      }
       return answers;
     });
   }
 
-  /**
-   * Extends the leases of claims a worker still runs. Returns the claims it no longer holds
-   * (released, reclaimed after an expired lease, or finished): their handlers must stop.
-   */
   /**
    * Writes the latest progress of running tasks, each under its claim (`(task_id, attempt)` of a
    * running row): one statement for all; a task finished, cancelled or handed back meanwhile is
@@ -198,6 +234,10 @@ export class TaskClaimRepository {
     return result.affectedRows;
   }
 
+  /**
+   * Extends the leases of claims a worker still runs. Returns the claims it no longer holds
+   * (released, reclaimed after an expired lease, or finished): their handlers must stop.
+   */
   async heartbeat(claims: readonly Claim[], leaseMs: number): Promise<Claim[]> {
     if (claims.length === 0) {
       return [];

@@ -8,6 +8,7 @@ import { TaskCountRepository } from '../background-task/task-count.repository';
 import { TaskEventRepository } from '../background-task/task-event.repository';
 import { TaskOutboxRepository } from '../background-task/task-outbox.repository';
 import { TaskQueryRepository } from '../background-task/task-query.repository';
+import { TaskAgingRepository } from '../fairness/task-aging.repository';
 import { RedispatchRepository } from '../redispatch/redispatch.repository';
 import { TaskHistoryRepository } from '../task-history/task-history.repository';
 import { TaskReportingRepository } from '../reporting/task-reporting.repository';
@@ -37,6 +38,7 @@ const REPOSITORIES = [
   TaskReportingRepository,
   TaskRetentionRepository,
   RedispatchRepository,
+  TaskAgingRepository,
   TrackerReplicaRepository,
   TaskScheduleRepository,
 ];

@@ -16,6 +16,7 @@ const EVENTS_MIGRATION = 'AddTaskEvents0000000000009';
 const DELAY_MIGRATION = 'AddDelayedTasksAndIdempotencyKeys0000000000010';
 const SCHEDULES_MIGRATION = 'AddTaskSchedules0000000000011';
 const PROGRESS_MIGRATION = 'AddTaskProgress0000000000012';
+const FAIRNESS_MIGRATION = 'AddFairness0000000000013';
 const MIGRATIONS = [
   TABLE_MIGRATION,
   DELIVERY_MIGRATION,
@@ -28,6 +29,7 @@ const MIGRATIONS = [
   DELAY_MIGRATION,
   SCHEDULES_MIGRATION,
   PROGRESS_MIGRATION,
+  FAIRNESS_MIGRATION,
 ];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
@@ -355,6 +357,11 @@ describe('migrator (MariaDB)', () => {
         unique: false,
         columns: ['task_type', 'status', 'created_at'],
       },
+      // 013: aging, one range per priority below the top
+      idx_background_tasks_task_type_status_priority_dispatched: {
+        unique: false,
+        columns: ['task_type', 'status', 'priority', 'dispatched_at'],
+      },
     });
   });
 
@@ -399,6 +406,35 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
+  it('013 adds the aging index, the aged history event and task_type_limits; migrateDown reverts 013 only', async () => {
+    expect(await indexNames(db)).toContain('idx_background_tasks_task_type_status_priority_dispatched');
+    expect(await tableExists(db, 'task_type_limits')).toBe(true);
+    await withConnection(db.url, (connection) =>
+      connection.query(
+        `INSERT INTO background_task_events (task_id, event, run, attempt, retry_count, occurred_at)
+         VALUES (?, 'aged', 1, 0, 0, UTC_TIMESTAMP(3)), (?, 'redispatched', 1, 0, 0, UTC_TIMESTAMP(3))`,
+        [TASK_ID, TASK_ID],
+      ),
+    );
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
+    expect(await indexNames(db)).not.toContain('idx_background_tasks_task_type_status_priority_dispatched');
+    expect(await tableExists(db, 'task_type_limits')).toBe(false);
+    // The aged rows go with the event; the others stay, and 'aged' is refused again.
+    expect(await rows(db.url, 'SELECT event FROM background_task_events')).toEqual([{ event: 'redispatched' }]);
+    await withConnection(db.url, async (connection) => {
+      await expect(
+        connection.query(
+          `INSERT INTO background_task_events (task_id, event, run, attempt, retry_count, occurred_at)
+           VALUES (?, 'aged', 1, 0, 0, UTC_TIMESTAMP(3))`,
+          [TASK_ID],
+        ),
+      ).rejects.toThrow(/chk_background_task_events_event/);
+    });
+    await expect(migrateUp(db.url)).resolves.toEqual([FAIRNESS_MIGRATION]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+    await withConnection(db.url, (connection) => connection.query('DELETE FROM background_task_events'));
+  });
+
   it('012 adds progress and progress_message, empty for the rows there; migrateDown reverts 012 only', async () => {
     await withConnection(db.url, (connection) =>
       connection.query(
@@ -410,10 +446,11 @@ describe('migrator (MariaDB)', () => {
     expect(await rows(db.url, 'SELECT progress, progress_message FROM background_tasks')).toEqual([
       { progress: null, progress_message: null },
     ]);
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     expect(await columnNames(db)).not.toEqual(expect.arrayContaining(['progress']));
     expect(await columnNames(db)).not.toEqual(expect.arrayContaining(['progress_message']));
-    await expect(migrateUp(db.url)).resolves.toEqual([PROGRESS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([PROGRESS_MIGRATION, FAIRNESS_MIGRATION]);
     expect(await columnNames(db)).toEqual(expect.arrayContaining(['progress', 'progress_message']));
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
@@ -454,11 +491,13 @@ describe('migrator (MariaDB)', () => {
       ).rejects.toThrow(/chk_task_schedules_missed_policy/);
     });
 
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
+
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     expect(await tableExists(db, 'task_schedules')).toBe(false);
     expect(await tableExists(db, 'task_idempotency_keys')).toBe(true);
-    await expect(migrateUp(db.url)).resolves.toEqual([SCHEDULES_MIGRATION, PROGRESS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([SCHEDULES_MIGRATION, PROGRESS_MIGRATION, FAIRNESS_MIGRATION]);
     expect(await rows(db.url, 'SELECT name FROM task_schedules')).toEqual([{ name: 'cleanup-retention' }]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
@@ -493,6 +532,8 @@ describe('migrator (MariaDB)', () => {
       expect.arrayContaining(['PRIMARY', 'idx_task_idempotency_keys_expires_at', 'idx_task_idempotency_keys_task_id']),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
+
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
@@ -504,7 +545,12 @@ describe('migrator (MariaDB)', () => {
     expect(indexes).not.toContain('idx_background_tasks_task_type_status_dispatched');
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
 
-    await expect(migrateUp(db.url)).resolves.toEqual([DELAY_MIGRATION, SCHEDULES_MIGRATION, PROGRESS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      DELAY_MIGRATION,
+      SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
+    ]);
     expect(await rows(db.url, 'SELECT task_id, run_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, run_at: null },
     ]);
@@ -536,6 +582,8 @@ describe('migrator (MariaDB)', () => {
     });
     expect(await indexNames(db, 'background_task_events')).toContain('idx_background_task_events_task');
 
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
+
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
@@ -548,6 +596,7 @@ describe('migrator (MariaDB)', () => {
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
     ]);
     expect(await rows(db.url, 'SELECT id FROM background_task_events')).toEqual([]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
@@ -569,6 +618,8 @@ describe('migrator (MariaDB)', () => {
     ];
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
 
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
+
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
@@ -589,6 +640,7 @@ describe('migrator (MariaDB)', () => {
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
     ]);
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
@@ -605,6 +657,8 @@ describe('migrator (MariaDB)', () => {
     );
     expect(await columnNames(db)).toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(true);
+
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
 
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
@@ -623,6 +677,7 @@ describe('migrator (MariaDB)', () => {
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
     ]);
     expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, due_at: null },
@@ -632,6 +687,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
@@ -657,6 +713,7 @@ describe('migrator (MariaDB)', () => {
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
     ]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
@@ -726,6 +783,8 @@ describe('migrator (MariaDB)', () => {
         [TASK_ID],
       ),
     );
+
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
 
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
@@ -830,6 +889,7 @@ describe('migrator (MariaDB)', () => {
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -862,6 +922,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);
@@ -889,6 +950,7 @@ describe('migrator (MariaDB)', () => {
       DELAY_MIGRATION,
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
     ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
@@ -897,6 +959,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('migrateDown reverts 009, 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(DELAY_MIGRATION);

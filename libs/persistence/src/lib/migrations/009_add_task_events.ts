@@ -1,8 +1,26 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { TASK_HISTORY_EVENTS } from '@tasklane/contracts';
 import { TASK_EVENTS_TABLE } from '../task-history/task-history.sql';
 
-const events = TASK_HISTORY_EVENTS.map((event) => `'${event}'`).join(', ');
+/**
+ * The events this migration allows, as they were when it was written (a migration never changes
+ * with the code: a later one widens the list, e.g. 013).
+ */
+export const HISTORY_EVENTS_009 = [
+  'enqueued',
+  'started',
+  'retrying',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'retried',
+  'released',
+  'lease_reclaimed',
+  'redispatched',
+] as const;
+
+export function historyEventCheck(events: readonly string[]): string {
+  return `CONSTRAINT chk_background_task_events_event CHECK (event IN (${events.map((event) => `'${event}'`).join(', ')}))`;
+}
 
 /**
  * 009_add_task_events — a task's history (issue #12): one row per transition (enqueued, started
@@ -30,7 +48,7 @@ export class AddTaskEvents009 implements MigrationInterface {
         occurred_at DATETIME(3) NOT NULL,
         PRIMARY KEY (id),
         KEY idx_background_task_events_task (task_id, id),
-        CONSTRAINT chk_background_task_events_event CHECK (event IN (${events}))
+        ${historyEventCheck(HISTORY_EVENTS_009)}
       ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci
     `);
   }

@@ -9,6 +9,7 @@ import { AddTaskEvents009 } from './009_add_task_events';
 import { AddDelayedTasksAndIdempotencyKeys010 } from './010_add_delayed_tasks_and_idempotency_keys';
 import { AddTaskSchedules011 } from './011_add_task_schedules';
 import { AddTaskProgress012 } from './012_add_task_progress';
+import { AddFairness013 } from './013_add_fairness';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   AddDelayedTasksAndIdempotencyKeys010,
   AddTaskSchedules011,
   AddTaskProgress012,
+  AddFairness013,
 ];

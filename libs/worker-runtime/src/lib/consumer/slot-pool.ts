@@ -55,6 +55,11 @@ export class SlotPool {
     }
   }
 
+  /** Closed (the worker is stopping): nothing new should start. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get inUse(): number {
     return this.taken;
   }

@@ -12,6 +12,8 @@ import { PoisonMessageRejecter } from './poison-message.rejecter';
 import { SlotPool } from './slot-pool';
 
 const DEPENDENCY_RETRY_DELAY_MS = 1_000;
+/** Longest sleep of a delivery held back by its type's limit between two asks (a shutdown is noticed within it). */
+const LIMITED_POLL_MAX_MS = 1_000;
 /**
  * Tasks a worker holds at once per handler slot: running, or finishing — their handler done,
  * their outcome being recorded and published. Bounds what piles up while the database or the
@@ -25,8 +27,9 @@ const HELD_TASKS_PER_SLOT = 4;
  * 1. decode and validate the command — a poison message goes to the dead-letter queue;
  * 2. wait for a slot (bounded: past DELIVERY_MAX_WAIT_MS the delivery goes back to the broker);
  * 3. claim the task in the database (TaskClaimStage) — not claimable (cancelled, finished,
- *    already claimed: a duplicate) means ack and drop, the handler never runs; the database
- *    away means requeue;
+ *    already claimed: a duplicate) means ack and drop, the handler never runs; held back by the
+ *    type's concurrency or rate limit means ask again (within the same bounded wait); the
+ *    database away means requeue;
  * 4. ack: from here the database owns the task, so no broker timeout can kill a long task, and a
  *    crash is recovered by the lease expiring (the reconciler hands the task back);
  * 5. hand the task to its lifecycle (run, record, publish — TaskLifecycle).
@@ -102,7 +105,7 @@ export class TaskConsumer implements BrokerListener {
         }
       };
       try {
-        await this.claimAndRun(delivery, decoded.value, releaseSlot);
+        await this.claimAndRun(delivery, decoded.value, waitUntil, releaseSlot);
       } finally {
         releaseSlot();
       }
@@ -124,11 +127,31 @@ export class TaskConsumer implements BrokerListener {
     return grant === 'granted';
   }
 
-  private async claimAndRun(delivery: Delivery, command: TaskCommand, handlerDone: () => void): Promise<void> {
+  private async claimAndRun(
+    delivery: Delivery,
+    command: TaskCommand,
+    waitUntil: number,
+    handlerDone: () => void,
+  ): Promise<void> {
     const fields = { task_id: command.task_id, task_name: command.task_name, retry_count: command.retry_count };
     let claim;
     try {
       claim = await this.claims.claim(command);
+      // Held back by the type's concurrency or rate limit (ADR 0015): ask again, keeping the
+      // delivery (and its slot) — every delivery here is of the same type — until its wait is over.
+      while (claim !== null && 'limitedForMs' in claim) {
+        if (Date.now() + claim.limitedForMs > waitUntil) {
+          this.logger.log({ message: 'task held back by its type limit past its wait; back to the broker', ...fields });
+          delivery.nack(true);
+          return;
+        }
+        await sleep(Math.min(claim.limitedForMs, LIMITED_POLL_MAX_MS));
+        if (this.slots.isClosed) {
+          // Stopping: left unacked, it goes back to the queue with the channel.
+          return;
+        }
+        claim = await this.claims.claim(command);
+      }
     } catch (error) {
       if (!(error instanceof DatabaseUnavailableError)) {
         throw error;
