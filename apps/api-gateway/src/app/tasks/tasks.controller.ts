@@ -256,7 +256,8 @@ export class TasksController {
     summary: "A task's history, oldest first",
     description:
       'One event per transition — enqueued, started (by which worker, which attempt), retrying (with the error), ' +
-      'succeeded, failed, cancelled or retried (by whom), released, lease_reclaimed, redispatched — each written in ' +
+      'succeeded, failed, cancelled or retried (by whom), released, lease_reclaimed, redispatched, aged (published ' +
+      'again above every priority after waiting past the aging bound) — each written in ' +
       'the transaction that made it. Keyset-paged: pass `next_cursor` as `cursor`; a null `next_cursor` means no ' +
       'later event so far (poll again with the last `event_id` to follow a task). Deleted with the task by retention.',
   })
