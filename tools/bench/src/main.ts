@@ -10,12 +10,13 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchSystem } from './bench-system';
 import { delayed } from './delayed';
-import { delayedFailures, renderReport, waitersFailures } from './report';
+import { fairness } from './fairness';
+import { delayedFailures, fairnessFailures, renderReport, waitersFailures } from './report';
 import { waiters } from './waiters';
 import { batch, idleRss, manyRows, priority, throughput } from './workloads';
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../..');
-const WORKLOADS = ['throughput', 'batch', 'priority', 'rows', 'delayed', 'waiters'] as const;
+const WORKLOADS = ['throughput', 'batch', 'priority', 'rows', 'delayed', 'waiters', 'fairness'] as const;
 
 const HELP = `npm run bench -- [options]
   --tasks N            tasks per throughput and batch run (default 20000)
@@ -33,7 +34,10 @@ const HELP = `npm run bench -- [options]
   --delayed-idle-seconds N  idle window metered without and with the waiting tasks (default 30)
   --waiters N          waiters workload: pending tasks, one client waiting on each (?wait=60) (default 1000)
   --waiters-idle-seconds N  idle window metered with no client and with all of them waiting (default 20)
-  --workloads LIST     comma-separated: throughput,batch,priority,rows,delayed,waiters (default all)
+  --fairness-seconds N fairness workload: how long a priority-10 flood above the worker's capacity and a
+                       priority-1 trickle run (default 30)
+  --aging-after-ms N   fairness workload: the tracker's TASK_AGING_AFTER_MS (default 5000)
+  --workloads LIST     comma-separated: throughput,batch,priority,rows,delayed,waiters,fairness (default all)
   --cpu-prof DIR       write a V8 CPU profile of every app into DIR (node --cpu-prof)
   --out FILE           JSON results (default tmp/bench/results-<time>.json)
   --smoke              a small, quick run (2000 tasks, 200 + 20 priority, 20000 rows,
@@ -58,6 +62,8 @@ function options() {
       'delayed-idle-seconds': { type: 'string', default: '30' },
       waiters: { type: 'string', default: '1000' },
       'waiters-idle-seconds': { type: 'string', default: '20' },
+      'fairness-seconds': { type: 'string', default: '30' },
+      'aging-after-ms': { type: 'string', default: '5000' },
       out: { type: 'string' },
       workloads: { type: 'string', default: WORKLOADS.join(',') },
       'cpu-prof': { type: 'string' },
@@ -100,6 +106,8 @@ function options() {
     delayedIdleSeconds: smoke ? 5 : int('delayed-idle-seconds', values['delayed-idle-seconds'], 1),
     waiters: smoke ? 100 : int('waiters', values.waiters, 1),
     waitersIdleSeconds: smoke ? 3 : int('waiters-idle-seconds', values['waiters-idle-seconds'], 1),
+    fairnessSeconds: smoke ? 8 : int('fairness-seconds', values['fairness-seconds'], 1),
+    agingAfterMs: smoke ? 2_000 : int('aging-after-ms', values['aging-after-ms'], 1),
     out:
       values.out ??
       join(WORKSPACE_ROOT, 'tmp', 'bench', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
@@ -184,6 +192,22 @@ async function main(): Promise<void> {
         querySamples: config.samples,
       });
     }
+    let fair = null;
+    if (config.workloads.has('fairness')) {
+      log(
+        `fairness: a priority-10 flood at 1.5 × one worker's capacity and a priority-1 task a second for ` +
+          `${config.fairnessSeconds} s, TASK_AGING_AFTER_MS ${config.agingAfterMs}`,
+      );
+      fair = await fairness(system, {
+        seconds: config.fairnessSeconds,
+        taskMs: 100,
+        concurrency: 4,
+        overload: 1.5,
+        trickleIntervalMs: 1_000,
+        agingAfterMs: config.agingAfterMs,
+        agingIntervalMs: 1_000,
+      });
+    }
     const results = {
       date: new Date().toISOString(),
       conditions: {
@@ -203,6 +227,7 @@ async function main(): Promise<void> {
       rows,
       delayed: scheduled,
       waiters: waited,
+      fairness: fair,
     };
     mkdirSync(dirname(config.out), { recursive: true });
     writeFileSync(config.out, `${JSON.stringify(results, null, 2)}\n`);
@@ -210,6 +235,7 @@ async function main(): Promise<void> {
     const failures = [
       ...(scheduled ? delayedFailures(scheduled).map((failure) => `delayed tasks: ${failure}`) : []),
       ...(waited ? waitersFailures(waited).map((failure) => `waiting clients: ${failure}`) : []),
+      ...(fair ? fairnessFailures(fair).map((failure) => `fairness: ${failure}`) : []),
     ];
     if (failures.length > 0) {
       process.stderr.write(`bench FAILED (${failures.join('; ')})\n`);

@@ -1,4 +1,5 @@
 import { DelayedResult } from './delayed';
+import { FairnessResult } from './fairness';
 import { Percentiles, round } from './stats';
 import { WaitWindow, WaitersResult } from './waiters';
 import { BatchResult, PriorityResult, RowsResult, ThroughputResult } from './workloads';
@@ -15,6 +16,7 @@ export interface BenchResults {
   rows: RowsResult | null;
   delayed: DelayedResult | null;
   waiters: WaitersResult | null;
+  fairness: FairnessResult | null;
 }
 
 function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -50,6 +52,9 @@ export function renderReport(results: BenchResults): string {
   }
   if (results.waiters) {
     sections.push(waitersSection(results.waiters));
+  }
+  if (results.fairness) {
+    sections.push(fairnessSection(results.fairness));
   }
   return sections.join('\n\n');
 }
@@ -406,6 +411,59 @@ function waitersSection(waiters: WaitersResult): string {
     `Statements with no client waiting: ${shapes(empty)}. With ${waiters.waiters} waiting: ${shapes(loaded)}.\n\n` +
     `Then every task cancelled; answer lag per client (answer arrived at the bench − the task's completed_at, ` +
     `or − its cancel's answer).\n\n${lag}` +
+    (failures.length > 0 ? `\n\n**FAILED: ${failures.join('; ')}**` : '')
+  );
+}
+
+/** What went wrong in the fairness workload, or none. */
+export function fairnessFailures(fairness: FairnessResult): string[] {
+  const failures: string[] = [];
+  const { flood, trickle } = fairness;
+  if (flood.pendingAtEnd === 0) {
+    failures.push('the flood left no backlog: it did not outrun the worker, so nothing was measured');
+  }
+  if (trickle.startedWithinBound < trickle.tasks) {
+    failures.push(
+      `${trickle.tasks - trickle.startedWithinBound} of ${trickle.tasks} priority-1 tasks started later than ` +
+        `${fairness.startBoundMs} ms after their enqueue (max ${Math.round(trickle.waitMs.max)} ms)`,
+    );
+  }
+  if (trickle.claimedMoreThanOnce > 0) {
+    failures.push(`${trickle.claimedMoreThanOnce} priority-1 tasks were claimed more than once`);
+  }
+  return failures;
+}
+
+function fairnessSection(fairness: FairnessResult): string {
+  const { flood, trickle } = fairness;
+  const rows = table(
+    ['tasks', 'count', 'wait ms p50 / p95 / p99', 'wait ms max', 'notes'],
+    [
+      [
+        'priority 10 (flood)',
+        flood.tasks,
+        spread(flood.waitMs),
+        ms(flood.waitMs.max),
+        `${Math.round(flood.completedPerSecond)}/s completed while ${Math.round(fairness.floodPerSecond)}/s came in; ` +
+          `${flood.pendingAtEnd} pending when it stopped`,
+      ],
+      [
+        'priority 1 (trickle)',
+        trickle.tasks,
+        spread(trickle.waitMs),
+        ms(trickle.waitMs.max),
+        `${trickle.startedWithinBound} of ${trickle.tasks} within ${fairness.startBoundMs} ms; ${trickle.aged} aged; ` +
+          `${trickle.claimedMoreThanOnce} claimed more than once`,
+      ],
+    ],
+  );
+  const failures = fairnessFailures(fairness);
+  return (
+    `### Fairness: a priority-10 flood above capacity, a priority-1 trickle, ${fairness.seconds} s\n\n` +
+    `One worker, WORKER_CONCURRENCY ${fairness.concurrency}, tasks of ${fairness.taskMs} ms: capacity ` +
+    `${Math.round(fairness.capacityPerSecond)}/s. TASK_AGING_AFTER_MS ${fairness.agingAfterMs}, ` +
+    `TASK_AGING_INTERVAL_MS ${fairness.agingIntervalMs}; bound checked: aging + one pass + the prefetch ahead + ` +
+    `1 s = ${fairness.startBoundMs} ms. Wait = started_at − created_at.\n\n${rows}` +
     (failures.length > 0 ? `\n\n**FAILED: ${failures.join('; ')}**` : '')
   );
 }

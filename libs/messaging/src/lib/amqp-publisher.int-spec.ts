@@ -180,7 +180,7 @@ describe('AmqpPublisher / topology (RabbitMQ)', () => {
       });
       expect(message.properties).toMatchObject({
         deliveryMode: 2,
-        priority: 8,
+        priority: brokerPriorityOf(8),
         contentType: 'application/json',
         messageId: `${sent.task_id}.1`,
         type: TaskName.EmailSend,

@@ -34,6 +34,7 @@ export const TASKLANE_METRICS: Readonly<Record<string, MetricDefinition>> = {
   tasklane_schedule_ticks_total: { type: 'counter', labels: ['outcome'], source: 'status-tracker' },
   tasklane_leases_reclaimed_total: { type: 'counter', labels: [], source: 'status-tracker' },
   tasklane_tasks_redispatched_total: { type: 'counter', labels: ['task_type', 'reason'], source: 'status-tracker' },
+  tasklane_tasks_aged_total: { type: 'counter', labels: ['task_type'], source: 'status-tracker' },
   tasklane_count_changes_pending: { type: 'gauge', labels: [], source: 'status-tracker' },
 };
 

@@ -84,6 +84,12 @@ function enqueueBodySchema(): SchemaObject {
     ...schema,
     properties: {
       ...schema.properties,
+      priority: {
+        ...(schema.properties?.['priority'] as SchemaObject | undefined),
+        description:
+          '1–10, default 5; higher runs first. A task below 10 that has waited longer than the aging bound ' +
+          '(TASK_AGING_AFTER_MS) behind higher priorities is served before all of them (ADR 0015).',
+      },
       run_at: {
         type: 'string',
         format: 'date-time',

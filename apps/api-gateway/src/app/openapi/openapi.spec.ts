@@ -316,9 +316,14 @@ describe('OpenAPI document', () => {
     );
   });
 
-  it('describes the bounds of priority and max_retries', () => {
+  it('describes the bounds of priority (and its aging) and max_retries', () => {
     const schema = resolve(operation('post', '/api/tasks/enqueue').requestBody?.content['application/json'].schema);
-    expect(schema.properties?.['priority']).toMatchObject({ minimum: 1, maximum: 10 });
+    expect(schema.properties?.['priority']).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+      maximum: 10,
+      description: expect.stringContaining('TASK_AGING_AFTER_MS'),
+    });
     expect(schema.properties?.['max_retries']).toMatchObject({ minimum: 0, maximum: 10 });
   });
 

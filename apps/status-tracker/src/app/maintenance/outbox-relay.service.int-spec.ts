@@ -1,5 +1,5 @@
 import { GetMessage } from 'amqplib';
-import { TaskCommand, TaskName, TaskStatus, TaskType, taskQueueName } from '@tasklane/contracts';
+import { TaskCommand, TaskName, TaskStatus, TaskType, brokerPriorityOf, taskQueueName } from '@tasklane/contracts';
 import { TaskRepositories, NewTask } from '@tasklane/persistence';
 import { takeAll, waitFor } from '@tasklane/testing';
 import { TrackerFixture, commandOf, newTask, startTrackerFixture } from '../testing/tracker.fixture';
@@ -76,7 +76,7 @@ describe('OutboxRelayService (status tracker, RabbitMQ + MariaDB)', () => {
     expect(message.fields.routingKey).toBe(TaskType.Report);
     expect(message.properties).toMatchObject({
       messageId: `${task.taskId}.0`,
-      priority: 9,
+      priority: brokerPriorityOf(9),
       type: TaskName.DiagnosticSleep,
       deliveryMode: 2,
     });

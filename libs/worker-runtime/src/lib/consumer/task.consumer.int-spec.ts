@@ -8,7 +8,6 @@ import { DataSource } from 'typeorm';
 import { ConfigModule } from '@tasklane/config';
 import {
   ALL_EVENTS_PATTERN,
-  decodeTaskEvents,
   DeadLetterHeader,
   EmailDelivery,
   Exchange,
@@ -22,6 +21,8 @@ import {
   TaskName,
   TaskStatus,
   TaskType,
+  brokerPriorityOf,
+  decodeTaskEvents,
   newTaskId,
   retryDelayName,
   taskQueueName,
@@ -522,7 +523,7 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
         expect(retry.message.fields.exchange).toBe(retryDelayName((retrying[index] as { delay_ms: number }).delay_ms));
         expect(retry.message.fields.routingKey).toBe(taskRoutingKey(TaskType.Email));
         expect(retry.message.properties).toMatchObject({
-          priority: 7,
+          priority: brokerPriorityOf(7),
           messageId: `${task.taskId}.${index + 1}`,
           type: TaskName.EmailSend,
           deliveryMode: 2,
