@@ -1,4 +1,4 @@
-import { AddressInfo, Server, Socket, createConnection, createServer } from 'node:net';
+import { TcpProxy } from '@tasklane/testing';
 
 /** Bytes of each command kept to tell its statement (enough for a long column list and its WHERE). */
 const KEPT_BYTES = 4_096;
@@ -108,34 +108,32 @@ export function totalOf(counts: StatementCounts): number {
 /**
  * A TCP proxy in front of MariaDB that counts the statements its clients send, by
  * {@link statementShape} — one app's statements, exactly, whoever else uses the shared server
- * (the server-wide `Com_select` counts every client of the machine's MariaDB). Bytes pass
- * through unchanged; an app's DATABASE_URL points at {@link port}.
+ * (the server-wide `Com_select` counts every client of the machine's MariaDB). A
+ * {@link TcpProxy} whose tap splits each connection's bytes into commands; they pass through
+ * unchanged. An app's DATABASE_URL points at {@link port}.
  */
 export class StatementCountingProxy {
-  private readonly counts: StatementCounts = {};
-  private readonly sockets = new Set<Socket>();
-  private readonly server: Server;
-  private listenPort = 0;
-
   private constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {
-    this.server = createServer((client) => this.accept(client));
-  }
+    private readonly proxy: TcpProxy,
+    private readonly counts: StatementCounts,
+  ) {}
 
   static async start(targetHost: string, targetPort: number): Promise<StatementCountingProxy> {
-    const proxy = new StatementCountingProxy(targetHost, targetPort);
-    await new Promise<void>((resolve, reject) => {
-      proxy.server.once('error', reject);
-      proxy.server.listen(0, '127.0.0.1', () => resolve());
+    const counts: StatementCounts = {};
+    const proxy = await TcpProxy.start(targetHost, targetPort, {
+      tap: () => {
+        const splitter = new MysqlCommandSplitter((payload) => {
+          const shape = statementShape(payload);
+          counts[shape] = (counts[shape] ?? 0) + 1;
+        });
+        return (chunk) => splitter.push(chunk);
+      },
     });
-    proxy.listenPort = (proxy.server.address() as AddressInfo).port;
-    return proxy;
+    return new StatementCountingProxy(proxy, counts);
   }
 
   get port(): number {
-    return this.listenPort;
+    return this.proxy.port;
   }
 
   /** `url` (a DATABASE_URL) pointing at this proxy instead. */
@@ -151,34 +149,7 @@ export class StatementCountingProxy {
     return { ...this.counts };
   }
 
-  async stop(): Promise<void> {
-    for (const socket of this.sockets) {
-      socket.destroy();
-    }
-    this.sockets.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private accept(client: Socket): void {
-    const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    this.sockets.add(client);
-    this.sockets.add(upstream);
-    const close = (): void => {
-      client.destroy();
-      upstream.destroy();
-      this.sockets.delete(client);
-      this.sockets.delete(upstream);
-    };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
-    const splitter = new MysqlCommandSplitter((payload) => {
-      const shape = statementShape(payload);
-      this.counts[shape] = (this.counts[shape] ?? 0) + 1;
-    });
-    client.on('data', (chunk: Buffer) => splitter.push(chunk));
-    client.pipe(upstream);
-    upstream.pipe(client);
+  stop(): Promise<void> {
+    return this.proxy.stop();
   }
 }

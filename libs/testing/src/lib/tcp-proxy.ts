@@ -1,9 +1,17 @@
 import { AddressInfo, Server, Socket, createConnection, createServer } from 'node:net';
 
+export interface TcpProxyOptions {
+  /**
+   * Called for every connection accepted; the function it returns sees every chunk the client
+   * sends (e.g. to count a protocol's commands). The bytes pass through unchanged.
+   */
+  tap?: () => (chunk: Buffer) => void;
+}
+
 /**
  * A TCP proxy in front of a real service, so a test can take the service away from one app
  * (connection refused, open connections reset) and give it back — without stopping the
- * machine's shared RabbitMQ or MariaDB.
+ * machine's shared RabbitMQ or MariaDB — or watch what the app sends ({@link TcpProxyOptions.tap}).
  */
 export class TcpProxy {
   private server: Server | null = null;
@@ -13,10 +21,11 @@ export class TcpProxy {
   private constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly options: TcpProxyOptions,
   ) {}
 
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetHost, targetPort);
+  static async start(targetHost: string, targetPort: number, options: TcpProxyOptions = {}): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetHost, targetPort, options);
     await proxy.listen(0);
     return proxy;
   }
@@ -52,6 +61,8 @@ export class TcpProxy {
   private async listen(port: number): Promise<void> {
     const server = createServer((client) => {
       const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
       this.sockets.add(client);
       this.sockets.add(upstream);
       const close = (): void => {
@@ -62,6 +73,10 @@ export class TcpProxy {
       };
       client.on('error', close).on('close', close);
       upstream.on('error', close).on('close', close);
+      const tap = this.options.tap?.();
+      if (tap) {
+        client.on('data', tap);
+      }
       client.pipe(upstream);
       upstream.pipe(client);
     });

@@ -46,18 +46,22 @@ export function burstOf(perSecond: number): number {
 export async function lockAllowance(runner: Queryable, limits: TypeLimits): Promise<Allowance> {
   const { taskType, maxRunning, perSecond } = limits;
   const burst = perSecond === null ? 0 : burstOf(perSecond);
-  // Creates the row the first time; a no-op update otherwise — either way the row is locked.
-  await runner.query(
-    `INSERT INTO ${TASK_TYPE_LIMITS_TABLE} (task_type, tokens, refilled_at) VALUES (?, ?, UTC_TIMESTAMP(6))
-       ON DUPLICATE KEY UPDATE tokens = tokens`,
-    [taskType, burst],
-  );
-  const [bucket] = (await runner.query(
-    `SELECT tokens, DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f') AS now,
-            GREATEST(0, TIMESTAMPDIFF(MICROSECOND, refilled_at, UTC_TIMESTAMP(6))) AS elapsed_us
-       FROM ${TASK_TYPE_LIMITS_TABLE} WHERE task_type = ?`,
-    [taskType],
-  )) as Array<{ tokens: number | string; now: string; elapsed_us: number | string }>;
+  const lockBucket = async () =>
+    (await runner.query(
+      `SELECT tokens, DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%d %H:%i:%s.%f') AS now,
+              GREATEST(0, TIMESTAMPDIFF(MICROSECOND, refilled_at, UTC_TIMESTAMP(6))) AS elapsed_us
+         FROM ${TASK_TYPE_LIMITS_TABLE} WHERE task_type = ? FOR UPDATE`,
+      [taskType],
+    )) as Array<{ tokens: number | string; now: string; elapsed_us: number | string }>;
+  let [bucket] = await lockBucket();
+  if (bucket === undefined) {
+    // The type's first limited claim creates its row (a full bucket); a concurrent one may have.
+    await runner.query(
+      `INSERT IGNORE INTO ${TASK_TYPE_LIMITS_TABLE} (task_type, tokens, refilled_at) VALUES (?, ?, UTC_TIMESTAMP(6))`,
+      [taskType, burst],
+    );
+    [bucket] = await lockBucket();
+  }
   let room = Number.POSITIVE_INFINITY;
   if (maxRunning !== null) {
     const [running] = (await runner.query(

@@ -816,6 +816,44 @@ describe('TaskConsumer (worker runtime, RabbitMQ + MariaDB)', () => {
     });
   });
 
+  describe('a concurrency limit of the type (TASK_TYPE_MAX_RUNNING 1, DELIVERY_MAX_WAIT_MS 600)', () => {
+    let worker: INestMicroservice;
+    let messages: TaskMessagePublisher;
+    let handler: RecordingEmailHandler;
+
+    beforeAll(async () => {
+      worker = await startWorker({ TASK_TYPE_MAX_RUNNING: '1', DELIVERY_MAX_WAIT_MS: '600', WORKER_CONCURRENCY: '4' });
+      messages = worker.get(TaskMessagePublisher);
+      handler = worker.get(RecordingEmailHandler);
+    });
+
+    afterAll(async () => {
+      await worker?.close();
+    });
+
+    it('holds a delivery back while the type is at its limit — back to the broker past its wait — and runs it once after', async () => {
+      const slow = newTask({ params: { subject: 'slow 1500' } });
+      const next = newTask();
+      await tasks.outbox.insertPending(slow);
+      await tasks.outbox.insertPending(next);
+      await messages.publishCommand(commandOf(slow));
+      await waitForEvent(slow.taskId, TaskEventType.Started);
+      await messages.publishCommand(commandOf(next));
+
+      // Free slots, but the type's one running task is the limit: the next one waits, pending.
+      await sleep(1_000);
+      expect(handler.callsFor(next.taskId)).toEqual([]);
+      expect((await row(next.taskId)).status).toBe(TaskStatus.Pending);
+      // Its delivery went back to the broker after 600 ms and came again (redelivered), still held.
+      await waitForEvent(next.taskId, TaskEventType.Succeeded);
+      const [slowDone, nextStarted] = [await row(slow.taskId), await row(next.taskId)];
+      expect(handler.callsFor(next.taskId)).toHaveLength(1);
+      expect(nextStarted.startedAt?.getTime()).toBeGreaterThanOrEqual(slowDone.completedAt?.getTime() ?? Infinity);
+      expect((await delivery(next.taskId)).attempt).toBe(1);
+      await taskQueueDrained();
+    });
+  });
+
   describe('diagnostic.sleep with DIAGNOSTIC_EXECUTION_LOG', () => {
     let dir: string;
     let log: string;
