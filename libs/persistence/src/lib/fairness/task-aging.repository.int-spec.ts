@@ -1,63 +1,33 @@
-import { DataSource } from 'typeorm';
-import { TaskCommand, TaskHistoryEvent, TaskName, TaskStatus, TaskType, newTaskId } from '@tasklane/contracts';
-import { TestDatabase, createTestDatabase } from '@tasklane/testing';
+import { TaskCommand, TaskHistoryEvent, TaskStatus, TaskType } from '@tasklane/contracts';
+import { LEASE_MS, newTask as fixtureTask, useTaskRepositories } from '../background-task/task-repositories.fixture';
 import { NewTask } from '../background-task/task-outbox.repository';
-import { TaskRepositories, createTaskRepositories } from '../background-task/task-repositories';
-import { dataSourceOptions } from '../database/data-source.options';
-import { migrateUp } from '../database/migrator';
 import { AgingWindow, TaskAgingRepository } from './task-aging.repository';
 
 jest.setTimeout(60_000);
 
-const LEASE_MS = 600_000;
 const MINUTE = 60_000;
 
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    taskId: newTaskId(),
-    taskName: TaskName.DiagnosticSleep,
-    taskType: TaskType.Report,
-    priority: 1,
-    params: { ms: 10 },
-    maxRetries: 3,
-    timeoutMs: 30_000,
-    createdAt: new Date(),
-    ...overrides,
-  };
-}
+const newTask = (overrides: Partial<NewTask> = {}): NewTask =>
+  fixtureTask({ taskType: TaskType.Report, priority: 1, createdAt: new Date(), ...overrides });
 
 describe('TaskAgingRepository (MariaDB)', () => {
-  let db: TestDatabase;
-  let dataSource: DataSource;
-  let tasks: TaskRepositories;
+  const fixture = useTaskRepositories('aging');
   let aging: TaskAgingRepository;
 
-  beforeAll(async () => {
-    db = await createTestDatabase('aging');
-    await migrateUp(db.url);
-    dataSource = new DataSource(dataSourceOptions({ url: db.url, poolSize: 4 }));
-    await dataSource.initialize();
-    tasks = createTaskRepositories(dataSource);
-    aging = new TaskAgingRepository(dataSource);
-  });
-
-  afterAll(async () => {
-    if (dataSource?.isInitialized) {
-      await dataSource.destroy();
-    }
-    await db?.drop();
+  beforeAll(() => {
+    aging = new TaskAgingRepository(fixture.dataSource);
   });
 
   beforeEach(async () => {
-    await dataSource.query('DELETE FROM background_tasks');
-    await dataSource.query('DELETE FROM background_task_events');
+    await fixture.dataSource.query('DELETE FROM background_tasks');
+    await fixture.dataSource.query('DELETE FROM background_task_events');
   });
 
   /** Inserts pending tasks whose commands the broker confirmed `agoMs` ago. */
   async function dispatched(agoMs: number, overrides: Partial<NewTask> = {}, count = 1): Promise<NewTask[]> {
     const inserted = Array.from({ length: count }, () => newTask(overrides));
-    await tasks.outbox.insertPendingBatch(inserted);
-    await dataSource.query(
+    await fixture.tasks.outbox.insertPendingBatch(inserted);
+    await fixture.dataSource.query(
       `UPDATE background_tasks SET dispatched_at = DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)
         WHERE task_id IN (${inserted.map(() => '?').join(', ')})`,
       [agoMs * 1000, ...inserted.map((task) => task.taskId)],
@@ -82,8 +52,8 @@ describe('TaskAgingRepository (MariaDB)', () => {
     expect(await pass()).toEqual([task.taskId]);
     // Out again just now: not aged again before another bound.
     expect(await pass()).toEqual([]);
-    expect((await tasks.queries.findByTaskId(task.taskId))?.status).toBe(TaskStatus.Pending);
-    const history = await tasks.history.page(task.taskId, 10);
+    expect((await fixture.tasks.queries.findByTaskId(task.taskId))?.status).toBe(TaskStatus.Pending);
+    const history = await fixture.tasks.history.page(task.taskId, 10);
     expect(history.events.map((row) => [row.event, row.message])).toEqual([
       [TaskHistoryEvent.Enqueued, null],
       [TaskHistoryEvent.Aged, 'waited more than 60000 ms at priority 3: published again above every priority'],
@@ -93,20 +63,20 @@ describe('TaskAgingRepository (MariaDB)', () => {
   it('leaves alone priority 10, young dispatches, the outbox, other types, retries not due and tasks not pending', async () => {
     await dispatched(10 * MINUTE, { priority: 10 });
     await dispatched(1_000);
-    await tasks.outbox.insertPending(newTask());
+    await fixture.tasks.outbox.insertPending(newTask());
     await dispatched(10 * MINUTE, { taskType: TaskType.Email });
     const [claimed] = await dispatched(10 * MINUTE);
-    expect(await tasks.claims.claim(claimed.taskId, 0, new Date(), LEASE_MS)).not.toBeNull();
+    expect(await fixture.tasks.claims.claim(claimed.taskId, 0, new Date(), LEASE_MS)).not.toBeNull();
     const [cancelled] = await dispatched(10 * MINUTE);
-    expect(await tasks.control.cancel(cancelled.taskId, new Date())).not.toBeNull();
+    expect(await fixture.tasks.control.cancel(cancelled.taskId, new Date())).not.toBeNull();
     const [retry] = await dispatched(10 * MINUTE);
-    await dataSource.query(
+    await fixture.dataSource.query(
       'UPDATE background_tasks SET due_at = DATE_SUB(UTC_TIMESTAMP(3), INTERVAL 1 SECOND) WHERE task_id = ?',
       [retry.taskId],
     );
     expect(await pass()).toEqual([]);
     // Once the retry has been due for the bound, it ages too.
-    await dataSource.query(
+    await fixture.dataSource.query(
       'UPDATE background_tasks SET due_at = DATE_SUB(UTC_TIMESTAMP(3), INTERVAL 2 MINUTE) WHERE task_id = ?',
       [retry.taskId],
     );
@@ -126,7 +96,7 @@ describe('TaskAgingRepository (MariaDB)', () => {
   it('two trackers at once age each task once; a task locked by a claim in progress waits for the next pass', async () => {
     const [locked] = await dispatched(2 * MINUTE);
     const free = await dispatched(2 * MINUTE, {}, 5);
-    const runner = dataSource.createQueryRunner();
+    const runner = fixture.dataSource.createQueryRunner();
     await runner.startTransaction();
     try {
       await runner.query('SELECT id FROM background_tasks WHERE task_id = ? FOR UPDATE', [locked.taskId]);
@@ -152,7 +122,7 @@ describe('TaskAgingRepository (MariaDB)', () => {
         throw new Error('broker went away');
       }),
     ).rejects.toThrow('broker went away');
-    expect((await tasks.history.page(task.taskId, 10)).events.map((row) => row.event)).toEqual([
+    expect((await fixture.tasks.history.page(task.taskId, 10)).events.map((row) => row.event)).toEqual([
       TaskHistoryEvent.Enqueued,
     ]);
     expect(await pass()).toEqual([task.taskId]);
