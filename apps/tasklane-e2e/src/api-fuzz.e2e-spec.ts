@@ -71,7 +71,7 @@ class Observer {
     )) as unknown as [Array<{ n: number; crc: string }>];
     const [[schedules]] = (await this.database.query(
       `SELECT COUNT(*) AS n,
-              COALESCE(SUM(CRC32(CONCAT_WS('|', id, schedule_id, name, cron, timezone, missed_policy, enabled,
+              COALESCE(SUM(CRC32(CONCAT_WS('|', id, schedule_id, name, cron, timezone, missed_policy, overlap_policy, enabled,
                 task_name, task_type, params, priority, max_retries, timeout_ms, IFNULL(next_run_at, '')))), 0) AS crc
          FROM task_schedules`,
     )) as unknown as [Array<{ n: number; crc: string }>];

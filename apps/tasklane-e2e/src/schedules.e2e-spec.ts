@@ -1,4 +1,10 @@
-import { ScheduleMissedPolicy, SchedulePage, ScheduleResource, TaskStatus } from '@tasklane/contracts';
+import {
+  ScheduleMissedPolicy,
+  ScheduleOverlapPolicy,
+  SchedulePage,
+  ScheduleResource,
+  TaskStatus,
+} from '@tasklane/contracts';
 import { TasklaneSystem } from './support/tasklane-system';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -75,6 +81,7 @@ describe('cron schedules, end to end', () => {
         cron: '0 2 * * *',
         timezone: 'Europe/Paris',
         missed: ScheduleMissedPolicy.FireOnce,
+        overlap: ScheduleOverlapPolicy.Allow,
         enabled: true,
         task_name: 'analytics.task_stats',
         task_type: 'analytics',
@@ -192,6 +199,7 @@ describe('cron schedules, end to end', () => {
         [{}, ['(body)']],
         [{ delay_ms: 10 }, ['delay_ms']],
         [{ enabled: 'no' }, ['enabled']],
+        [{ overlap: 'queue' }, ['overlap']],
       ] as const) {
         const response = await patch(created.body.schedule_id, body);
         expect({ body, status: response.status, fields: fieldsOf(response.body) }).toEqual({
@@ -228,6 +236,44 @@ describe('cron schedules, end to end', () => {
       // Paused: nothing more fires.
       await sleep(1_500);
       expect(await firedBy(schedule)).toHaveLength(tasks.length);
+    });
+
+    it('overlap skip: a tick fires nothing while the previous task runs — the tasks never overlap', async () => {
+      const slow = { ...quick, params: { ms: 2_200 } };
+      const skip = (await create({ name: 'one-at-a-time', cron: '* * * * * *', overlap: 'skip', ...slow })).body;
+      const allow = (await create({ name: 'overlapping', cron: '* * * * * *', ...slow })).body;
+      await sleep(6_500);
+      for (const schedule of [skip, allow]) {
+        await patch(schedule.schedule_id, { enabled: false });
+      }
+      const runs = async (schedule: ScheduleResource) =>
+        (
+          await system.query<{ started_at: Date; completed_at: Date }>(
+            `SELECT t.started_at, t.completed_at FROM background_tasks t
+               JOIN background_task_events e ON e.task_id = t.task_id AND e.event = 'enqueued'
+              WHERE e.actor = ? ORDER BY t.started_at`,
+            [`schedule:${schedule.schedule_id}`],
+          )
+        ).map((row) => [row.started_at.getTime(), row.completed_at.getTime()]);
+      await allFinished(skip);
+      await allFinished(allow);
+      const one = await runs(skip);
+      // About one task per 2.2 s task plus the tick it waits for: 2 or 3 in 6.5 s, never two at once.
+      expect(one.length).toBeGreaterThanOrEqual(2);
+      expect(one.length).toBeLessThanOrEqual(4);
+      for (let index = 1; index < one.length; index += 1) {
+        expect(one[index][0]).toBeGreaterThanOrEqual(one[index - 1][1]);
+      }
+      // The same schedule without it: a task per tick, overlapping.
+      const many = await runs(allow);
+      expect(many.length).toBeGreaterThanOrEqual(5);
+      expect(many.some((run, index) => index > 0 && run[0] < many[index - 1][1])).toBe(true);
+      const metrics = await system.opsGet('status-tracker', '/metrics');
+      const tracker = await system.opsGet(TasklaneSystem.appKey('status-tracker', 'b'), '/metrics');
+      const overlapped = [metrics.body, tracker.body]
+        .map((text) => /tasklane_schedule_ticks_total\{outcome="overlapped"[^}]*\} (\d+)/.exec(text)?.[1] ?? '0')
+        .reduce((sum, value) => sum + Number(value), 0);
+      expect(overlapped).toBeGreaterThanOrEqual(2);
     });
 
     it('across a restart of every tracker, missed ticks fire once (fire_once) or not at all (skip)', async () => {

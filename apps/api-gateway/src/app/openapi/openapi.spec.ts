@@ -267,7 +267,17 @@ describe('OpenAPI document', () => {
     expect(body['additionalProperties']).toBe(false);
     const properties = Object.keys(body.properties ?? {});
     expect(properties).toEqual(
-      expect.arrayContaining(['name', 'cron', 'timezone', 'missed', 'enabled', 'task_name', 'params', 'priority']),
+      expect.arrayContaining([
+        'name',
+        'cron',
+        'timezone',
+        'missed',
+        'overlap',
+        'enabled',
+        'task_name',
+        'params',
+        'priority',
+      ]),
     );
     expect(properties).not.toEqual(expect.arrayContaining(['run_at']));
     expect(properties).not.toEqual(expect.arrayContaining(['idempotency_key']));
@@ -282,7 +292,15 @@ describe('OpenAPI document', () => {
     );
     const resource = resolve(schemaRef(SchemaName.ScheduleResource) as SchemaLike);
     expect(resource.required).toEqual(
-      expect.arrayContaining(['schedule_id', 'next_run_at', 'last_run_at', 'last_task_id', 'enabled', 'missed']),
+      expect.arrayContaining([
+        'schedule_id',
+        'next_run_at',
+        'last_run_at',
+        'last_task_id',
+        'enabled',
+        'missed',
+        'overlap',
+      ]),
     );
   });
 

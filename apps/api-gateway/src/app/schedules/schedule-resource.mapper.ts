@@ -10,6 +10,7 @@ export function toScheduleBody(schedule: StoredSchedule): ScheduleBody {
     cron: schedule.cron,
     timezone: schedule.timezone,
     missed: schedule.missed,
+    overlap: schedule.overlap,
     enabled: schedule.enabled,
     ...schedule.task,
   };

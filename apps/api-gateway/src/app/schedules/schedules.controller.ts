@@ -32,7 +32,8 @@ export class SchedulesController {
       'task is enqueued — exactly one, however many trackers run and across restarts. The task is given like an ' +
       'enqueue (`task_name`, `params`, `priority`, `max_retries`, `timeout_ms`), validated the same way; its ' +
       '`run_at` is the tick. A tick missed while every tracker was down (older than SCHEDULE_MISFIRE_GRACE_MS) ' +
-      'fires once on recovery (`missed: fire_once`, the default) or not at all (`skip`). `enabled: false` ' +
+      'fires once on recovery (`missed: fire_once`, the default) or not at all (`skip`). `overlap: skip` fires ' +
+      "nothing for a tick while the previous tick's task is pending or running (default `allow`). `enabled: false` " +
       'creates it paused. Names are unique (case-insensitive): a taken one is a 409 naming `name`.',
   })
   @ApiBody({ schema: schemaRef(SchemaName.ScheduleRequest) })

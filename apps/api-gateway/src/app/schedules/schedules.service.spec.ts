@@ -1,4 +1,4 @@
-import { ScheduleMissedPolicy, TaskName, TaskType, ValidSchedule } from '@tasklane/contracts';
+import { ScheduleMissedPolicy, ScheduleOverlapPolicy, TaskName, TaskType, ValidSchedule } from '@tasklane/contracts';
 import { StoredSchedule } from '@tasklane/persistence';
 import { nextRunAfterChange } from './schedules.service';
 
@@ -10,6 +10,7 @@ const valid: ValidSchedule = {
   cron: '0 3 * * *',
   timezone: 'UTC',
   missed: ScheduleMissedPolicy.FireOnce,
+  overlap: ScheduleOverlapPolicy.Allow,
   enabled: true,
   task: {
     task_name: TaskName.CleanupPurgeTasks,
@@ -27,6 +28,7 @@ const stored = (overrides: Partial<StoredSchedule> = {}): StoredSchedule => ({
   cron: valid.cron,
   timezone: valid.timezone,
   missed: valid.missed,
+  overlap: valid.overlap,
   enabled: true,
   task: valid.task,
   nextRunAt: waitingFor,

@@ -27,6 +27,7 @@ export class SchedulerService extends PeriodicService {
     super();
     metrics.scheduleTicks.inc({ outcome: 'fired' }, 0);
     metrics.scheduleTicks.inc({ outcome: 'skipped' }, 0);
+    metrics.scheduleTicks.inc({ outcome: 'overlapped' }, 0);
     this.every(env.SCHEDULER_INTERVAL_MS, 'scheduler', () => this.pass());
   }
 
@@ -51,7 +52,7 @@ export class SchedulerService extends PeriodicService {
   private record(firing: ScheduleFiring): void {
     const { plan } = firing;
     this.metrics.scheduleTicks.inc({ outcome: 'fired' }, plan.fire.length);
-    if (plan.missed && plan.fire.length === 0) {
+    if (plan.missed && plan.fire.length === 0 && firing.overlapped === 0) {
       this.metrics.scheduleTicks.inc({ outcome: 'skipped' });
     }
     firing.taskIds.forEach((taskId, index) => {
@@ -63,7 +64,17 @@ export class SchedulerService extends PeriodicService {
         tick: plan.fire[index].toISOString(),
       });
     });
-    if (plan.missed && plan.fire.length === 0) {
+    if (firing.overlapped > 0) {
+      this.metrics.scheduleTicks.inc({ outcome: 'overlapped' }, firing.overlapped);
+      this.logger.log({
+        message: 'schedule tick skipped: the previous task has not finished (overlap skip)',
+        task_id: firing.overlappedBy,
+        schedule_id: firing.scheduleId,
+        schedule: firing.name,
+        ticks: firing.overlapped,
+      });
+    }
+    if (plan.missed && plan.fire.length === 0 && firing.overlapped === 0) {
       this.logger.warn({
         message: 'missed schedule ticks skipped (policy skip)',
         schedule_id: firing.scheduleId,

@@ -6,6 +6,19 @@ export enum ScheduleMissedPolicy {
   Skip = 'skip',
 }
 
+/** What a schedule does with a tick while the task of its previous tick has not finished. */
+export enum ScheduleOverlapPolicy {
+  /** Fire anyway: the tasks of successive ticks may run at once (the default). */
+  Allow = 'allow',
+  /**
+   * Fire nothing for the tick while the previous tick's task is pending or running (Temporal's
+   * SKIP): at most one of the schedule's tasks at a time. Such ticks fire at their time, not ahead.
+   */
+  Skip = 'skip',
+}
+
+export const SCHEDULE_OVERLAP_POLICIES: readonly ScheduleOverlapPolicy[] = Object.values(ScheduleOverlapPolicy);
+
 export const SCHEDULE_MISSED_POLICIES: readonly ScheduleMissedPolicy[] = Object.values(ScheduleMissedPolicy);
 
 /** A schedule's name: 1 to 64 letters, digits, `.`, `_`, `-`; unique. */

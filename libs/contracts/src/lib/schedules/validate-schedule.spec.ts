@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { TaskName } from '../tasks/task-name.enum';
 import { taskDefinition } from '../tasks/task-catalogue';
 import { TaskType } from '../tasks/task-type.enum';
-import { ScheduleMissedPolicy } from './schedule-limits';
+import { ScheduleMissedPolicy, ScheduleOverlapPolicy } from './schedule-limits';
 import { ScheduleBody, validateSchedulePatch, validateScheduleRequest } from './validate-schedule';
 
 const valid = {
@@ -24,6 +24,7 @@ describe('validateScheduleRequest', () => {
         cron: '0 2 * * *',
         timezone: 'UTC',
         missed: ScheduleMissedPolicy.FireOnce,
+        overlap: ScheduleOverlapPolicy.Allow,
         enabled: true,
         task: expect.objectContaining({
           task_name: TaskName.AnalyticsTaskStats,
@@ -41,13 +42,20 @@ describe('validateScheduleRequest', () => {
       name: '-bad name',
       cron: '0 25 * * *',
       missed: 'sometimes',
+      overlap: 'queue',
       enabled: 'yes',
       task_name: TaskName.EmailSend,
       params: { to: 'not an address' },
       priority: 11,
     });
-    expect(fieldsOf(result)).toEqual(expect.arrayContaining(['enabled', 'missed', 'name', 'priority']));
+    expect(fieldsOf(result)).toEqual(expect.arrayContaining(['enabled', 'missed', 'name', 'overlap', 'priority']));
     expect(fieldsOf(result).some((field) => field.startsWith('params'))).toBe(true);
+  });
+
+  it('takes overlap skip or allow', () => {
+    const skip = validateScheduleRequest({ ...valid, overlap: 'skip' });
+    expect(skip.ok && skip.value.overlap).toBe(ScheduleOverlapPolicy.Skip);
+    expect(fieldsOf(validateScheduleRequest({ ...valid, overlap: 'SKIP' }))).toEqual(['overlap']);
   });
 
   it('names cron or timezone when the timing is wrong', () => {
@@ -83,6 +91,7 @@ describe('validateSchedulePatch', () => {
     cron: '0 2 * * *',
     timezone: 'UTC',
     missed: ScheduleMissedPolicy.FireOnce,
+    overlap: ScheduleOverlapPolicy.Allow,
     enabled: true,
     task_name: TaskName.AnalyticsTaskStats,
     task_type: TaskType.Analytics,

@@ -2,7 +2,7 @@ import { FieldError, Validated, isPlainObject, validateDto } from '../validation
 import { inspectJsonValue } from '../validation/json-safety';
 import { ValidEnqueueTask, validateEnqueueTask } from '../api/validate-enqueue-task';
 import { ScheduleFieldsDto, SCHEDULE_FIELDS } from './dto/schedule.dto';
-import { DEFAULT_SCHEDULE_TIMEZONE, ScheduleMissedPolicy } from './schedule-limits';
+import { DEFAULT_SCHEDULE_TIMEZONE, ScheduleMissedPolicy, ScheduleOverlapPolicy } from './schedule-limits';
 import { cronTimingErrors } from './cron-schedule';
 
 /** The task a schedule enqueues at each tick: an enqueue request, without a time of its own. */
@@ -17,6 +17,7 @@ export interface ValidSchedule {
   cron: string;
   timezone: string;
   missed: ScheduleMissedPolicy;
+  overlap: ScheduleOverlapPolicy;
   enabled: boolean;
   task: ScheduledTask;
 }
@@ -30,7 +31,7 @@ const NOT_IN_A_SCHEDULE = ['run_at', 'delay_ms', 'idempotency_key'] as const;
 const SCHEDULE_FIELD_SET: ReadonlySet<string> = new Set(SCHEDULE_FIELDS);
 
 /**
- * Validates `POST /api/schedules`: the schedule's fields (name, cron, timezone, missed, enabled)
+ * Validates `POST /api/schedules`: the schedule's fields (name, cron, timezone, missed, overlap, enabled)
  * and, in the same body, the task each tick enqueues — validated exactly like an enqueue
  * (catalogue, params DTO, priority, retries, timeout). Every bad field is reported at once.
  */
@@ -80,6 +81,7 @@ export function validateScheduleRequest(body: unknown): Validated<ValidSchedule>
       cron: schedule.value.cron.trim(),
       timezone: schedule.value.timezone ?? DEFAULT_SCHEDULE_TIMEZONE,
       missed: schedule.value.missed ?? ScheduleMissedPolicy.FireOnce,
+      overlap: schedule.value.overlap ?? ScheduleOverlapPolicy.Allow,
       enabled: schedule.value.enabled ?? true,
       task: { task_name, task_type, params, priority, max_retries, timeout_ms },
     },

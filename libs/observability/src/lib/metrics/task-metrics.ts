@@ -102,7 +102,8 @@ export class TaskMetrics {
     return this.counter(
       'tasklane_schedule_ticks_total',
       'Cron schedule ticks: fired — one per task a tick enqueued; skipped — once per schedule whose missed ticks ' +
-        '(every tracker was down beyond SCHEDULE_MISFIRE_GRACE_MS) were passed over by its policy skip.',
+        '(every tracker was down beyond SCHEDULE_MISFIRE_GRACE_MS) were passed over by its policy skip; ' +
+        "overlapped — ticks that fired nothing because the previous tick's task had not finished (overlap skip).",
       ['outcome'],
     );
   }

@@ -17,6 +17,7 @@ const DELAY_MIGRATION = 'AddDelayedTasksAndIdempotencyKeys0000000000010';
 const SCHEDULES_MIGRATION = 'AddTaskSchedules0000000000011';
 const PROGRESS_MIGRATION = 'AddTaskProgress0000000000012';
 const FAIRNESS_MIGRATION = 'AddFairness0000000000013';
+const OVERLAP_MIGRATION = 'AddScheduleOverlapPolicy0000000000014';
 const MIGRATIONS = [
   TABLE_MIGRATION,
   DELIVERY_MIGRATION,
@@ -30,6 +31,7 @@ const MIGRATIONS = [
   SCHEDULES_MIGRATION,
   PROGRESS_MIGRATION,
   FAIRNESS_MIGRATION,
+  OVERLAP_MIGRATION,
 ];
 const COUNT_TRIGGERS = [
   'trg_background_tasks_count_delete',
@@ -406,6 +408,22 @@ describe('migrator (MariaDB)', () => {
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
 
+  it('014 adds overlap_policy, allow for the schedules there, skip or allow only; migrateDown reverts 014 only', async () => {
+    expect(await rows(db.url, 'SELECT name, overlap_policy FROM task_schedules')).toEqual([
+      { name: 'cleanup-retention', overlap_policy: 'allow' },
+    ]);
+    await withConnection(db.url, async (connection) => {
+      await expect(connection.query("UPDATE task_schedules SET overlap_policy = 'sometimes'")).rejects.toThrow(
+        /chk_task_schedules_overlap_policy/,
+      );
+    });
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
+    expect(await columnNames(db, 'task_schedules')).not.toContain('overlap_policy');
+    await expect(migrateUp(db.url)).resolves.toEqual([OVERLAP_MIGRATION]);
+    expect(await rows(db.url, 'SELECT overlap_policy FROM task_schedules')).toEqual([{ overlap_policy: 'allow' }]);
+    expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
+  });
+
   it('013 adds the aging index and task_type_limits and drops the history event CHECK; migrateDown reverts 013 only', async () => {
     expect(await indexNames(db)).toContain('idx_background_tasks_task_type_status_priority_dispatched');
     expect(await tableExists(db, 'task_type_limits')).toBe(true);
@@ -416,6 +434,7 @@ describe('migrator (MariaDB)', () => {
         [TASK_ID, TASK_ID],
       ),
     );
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     expect(await indexNames(db)).not.toContain('idx_background_tasks_task_type_status_priority_dispatched');
     expect(await tableExists(db, 'task_type_limits')).toBe(false);
@@ -430,7 +449,7 @@ describe('migrator (MariaDB)', () => {
         ),
       ).rejects.toThrow(/chk_background_task_events_event/);
     });
-    await expect(migrateUp(db.url)).resolves.toEqual([FAIRNESS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([FAIRNESS_MIGRATION, OVERLAP_MIGRATION]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_task_events'));
   });
@@ -446,11 +465,12 @@ describe('migrator (MariaDB)', () => {
     expect(await rows(db.url, 'SELECT progress, progress_message FROM background_tasks')).toEqual([
       { progress: null, progress_message: null },
     ]);
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     expect(await columnNames(db)).not.toEqual(expect.arrayContaining(['progress']));
     expect(await columnNames(db)).not.toEqual(expect.arrayContaining(['progress_message']));
-    await expect(migrateUp(db.url)).resolves.toEqual([PROGRESS_MIGRATION, FAIRNESS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([PROGRESS_MIGRATION, FAIRNESS_MIGRATION, OVERLAP_MIGRATION]);
     expect(await columnNames(db)).toEqual(expect.arrayContaining(['progress', 'progress_message']));
     expect(await rows(db.url, 'SELECT task_id FROM background_tasks')).toEqual([{ task_id: TASK_ID }]);
     await withConnection(db.url, (connection) => connection.query('DELETE FROM background_tasks'));
@@ -491,12 +511,19 @@ describe('migrator (MariaDB)', () => {
       ).rejects.toThrow(/chk_task_schedules_missed_policy/);
     });
 
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
+
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
     expect(await tableExists(db, 'task_schedules')).toBe(false);
     expect(await tableExists(db, 'task_idempotency_keys')).toBe(true);
-    await expect(migrateUp(db.url)).resolves.toEqual([SCHEDULES_MIGRATION, PROGRESS_MIGRATION, FAIRNESS_MIGRATION]);
+    await expect(migrateUp(db.url)).resolves.toEqual([
+      SCHEDULES_MIGRATION,
+      PROGRESS_MIGRATION,
+      FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
+    ]);
     expect(await rows(db.url, 'SELECT name FROM task_schedules')).toEqual([{ name: 'cleanup-retention' }]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
   });
@@ -531,6 +558,8 @@ describe('migrator (MariaDB)', () => {
       expect.arrayContaining(['PRIMARY', 'idx_task_idempotency_keys_expires_at', 'idx_task_idempotency_keys_task_id']),
     );
 
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
+
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
@@ -548,6 +577,7 @@ describe('migrator (MariaDB)', () => {
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
       FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
     ]);
     expect(await rows(db.url, 'SELECT task_id, run_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, run_at: null },
@@ -571,6 +601,8 @@ describe('migrator (MariaDB)', () => {
       );
     });
     expect(await indexNames(db, 'background_task_events')).toContain('idx_background_task_events_task');
+
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
 
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     // 009's CHECK constraint (back since 013 went) refuses an event the catalogue does not know.
@@ -596,6 +628,7 @@ describe('migrator (MariaDB)', () => {
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
       FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
     ]);
     expect(await rows(db.url, 'SELECT id FROM background_task_events')).toEqual([]);
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
@@ -616,6 +649,8 @@ describe('migrator (MariaDB)', () => {
       'idx_background_tasks_task_type_status_created_at',
     ];
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
+
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
 
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
@@ -639,6 +674,7 @@ describe('migrator (MariaDB)', () => {
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
       FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
     ]);
     expect(await indexNames(db)).toEqual(expect.arrayContaining(listIndexes));
     expect(await appliedMigrations(db)).toEqual(MIGRATIONS);
@@ -655,6 +691,8 @@ describe('migrator (MariaDB)', () => {
     );
     expect(await columnNames(db)).toContain('due_at');
     expect(await tableExists(db, 'tracker_replicas')).toBe(true);
+
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
 
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
@@ -675,6 +713,7 @@ describe('migrator (MariaDB)', () => {
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
       FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
     ]);
     expect(await rows(db.url, 'SELECT task_id, due_at FROM background_tasks')).toEqual([
       { task_id: TASK_ID, due_at: null },
@@ -684,6 +723,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('006 counts the rows that exist before it, and its triggers journal every later change', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
@@ -711,6 +751,7 @@ describe('migrator (MariaDB)', () => {
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
       FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
     ]);
 
     expect(await triggerNames(db)).toEqual(COUNT_TRIGGERS);
@@ -780,6 +821,8 @@ describe('migrator (MariaDB)', () => {
         [TASK_ID],
       ),
     );
+
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
 
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
@@ -886,6 +929,7 @@ describe('migrator (MariaDB)', () => {
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
       FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
     ]);
 
     const existing = await rows<{ attempt: number; lease_expired: number | null; dispatched: string | null }>(
@@ -918,6 +962,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('004 gives the rows that exist before it run 1 and no timeout (the catalogue default applies)', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);
@@ -947,6 +992,7 @@ describe('migrator (MariaDB)', () => {
       SCHEDULES_MIGRATION,
       PROGRESS_MIGRATION,
       FAIRNESS_MIGRATION,
+      OVERLAP_MIGRATION,
     ]);
 
     expect(await rows(db.url, 'SELECT run, timeout_ms FROM background_tasks')).toEqual([{ run: 1, timeout_ms: null }]);
@@ -955,6 +1001,7 @@ describe('migrator (MariaDB)', () => {
   });
 
   it('migrateDown reverts 009, 008, 007, 006, 005, 004, 003 then 002, dropping the tables, and returns each migration name', async () => {
+    await expect(migrateDown(db.url)).resolves.toBe(OVERLAP_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(FAIRNESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(PROGRESS_MIGRATION);
     await expect(migrateDown(db.url)).resolves.toBe(SCHEDULES_MIGRATION);

@@ -10,6 +10,7 @@ import { AddDelayedTasksAndIdempotencyKeys010 } from './010_add_delayed_tasks_an
 import { AddTaskSchedules011 } from './011_add_task_schedules';
 import { AddTaskProgress012 } from './012_add_task_progress';
 import { AddFairness013 } from './013_add_fairness';
+import { AddScheduleOverlapPolicy014 } from './014_add_schedule_overlap_policy';
 
 /** Every migration, in order. A new migration is appended here. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   AddTaskSchedules011,
   AddTaskProgress012,
   AddFairness013,
+  AddScheduleOverlapPolicy014,
 ];

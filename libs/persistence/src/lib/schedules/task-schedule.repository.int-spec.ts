@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import {
   DEFAULT_RETENTION_SCHEDULE,
   ScheduleMissedPolicy,
+  ScheduleOverlapPolicy,
   TaskName,
   TaskStatus,
   TaskType,
@@ -24,6 +25,7 @@ function schedule(overrides: Partial<ValidSchedule> = {}): ValidSchedule {
     cron: '* * * * * *',
     timezone: 'UTC',
     missed: ScheduleMissedPolicy.FireOnce,
+    overlap: ScheduleOverlapPolicy.Allow,
     enabled: true,
     task: {
       task_name: TaskName.DiagnosticSleep,
@@ -107,7 +109,12 @@ describe('TaskScheduleRepository (MariaDB)', () => {
       const next = new Date('2030-01-01T02:00:00.000Z');
       const created = await repo.create(
         {
-          schedule: schedule({ name: 'round-trip', timezone: 'Europe/Paris', missed: ScheduleMissedPolicy.Skip }),
+          schedule: schedule({
+            name: 'round-trip',
+            timezone: 'Europe/Paris',
+            missed: ScheduleMissedPolicy.Skip,
+            overlap: ScheduleOverlapPolicy.Skip,
+          }),
           nextRunAt: next,
         },
         'key:ops',
@@ -119,6 +126,7 @@ describe('TaskScheduleRepository (MariaDB)', () => {
         cron: '* * * * * *',
         timezone: 'Europe/Paris',
         missed: ScheduleMissedPolicy.Skip,
+        overlap: ScheduleOverlapPolicy.Skip,
         enabled: true,
         task: schedule().task,
         nextRunAt: next,
@@ -283,6 +291,39 @@ describe('TaskScheduleRepository (MariaDB)', () => {
         expect(next.getTime()).toBeGreaterThan(now.getTime());
         expect(next.getTime()).toBeLessThanOrEqual(now.getTime() + 1_000);
       }
+    });
+
+    it('overlap skip: no task while the previous one is pending or running, none ahead of its tick, and only one of several due ticks', async () => {
+      const created = await createDue({ cron: '* * * * * *', overlap: ScheduleOverlapPolicy.Skip }, -3_000);
+      // Four ticks are due (−3 s … now): one task, the oldest; the three others would run beside it.
+      const [first] = (await repo.fireDue(PASS)).filter((firing) => firing.scheduleId === created.scheduleId);
+      expect(first.taskIds).toHaveLength(1);
+      expect(first.plan.fire).toEqual([created.nextRunAt]);
+      expect(first.overlapped).toBeGreaterThanOrEqual(3);
+      expect(first.overlappedBy).toBe(first.taskIds[0]);
+      const [task] = await tasksOf(created);
+      // Not ahead of its tick: the next one is in the future, so a pass now fires nothing for it.
+      const next = (await repo.get(created.scheduleId))?.nextRunAt as Date;
+      expect(next.getTime()).toBeGreaterThan((await dbNow()).getTime());
+      expect((await repo.fireDue(PASS)).filter((firing) => firing.scheduleId === created.scheduleId)).toEqual([]);
+
+      for (const status of [TaskStatus.Pending, TaskStatus.Running]) {
+        await sources[0].query('UPDATE background_tasks SET status = ? WHERE task_id = ?', [status, task.task_id]);
+        await sleep(Math.max(0, next.getTime() - (await dbNow()).getTime()) + 1_100);
+        const [overlapped] = (await repo.fireDue(PASS)).filter((firing) => firing.scheduleId === created.scheduleId);
+        expect(overlapped).toMatchObject({ taskIds: [], overlappedBy: task.task_id });
+        expect(overlapped.overlapped).toBeGreaterThanOrEqual(1);
+        expect(await tasksOf(created)).toHaveLength(1);
+      }
+      // Finished: the next due tick fires again.
+      await sources[0].query(`UPDATE background_tasks SET status = '${TaskStatus.Completed}' WHERE task_id = ?`, [
+        task.task_id,
+      ]);
+      const after = (await repo.get(created.scheduleId))?.nextRunAt as Date;
+      await sleep(Math.max(0, after.getTime() - (await dbNow()).getTime()) + 100);
+      const [again] = (await repo.fireDue(PASS)).filter((firing) => firing.scheduleId === created.scheduleId);
+      expect(again.taskIds).toHaveLength(1);
+      expect((await repo.get(created.scheduleId))?.lastTaskId).toBe(again.taskIds[0]);
     });
 
     it('a paused schedule fires nothing', async () => {

@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { TasklaneError } from '@tasklane/concurrency';
 import {
   ScheduleMissedPolicy,
+  ScheduleOverlapPolicy,
+  TaskStatus,
   TaskName,
   TaskType,
   TickPlan,
@@ -12,7 +14,7 @@ import {
   planTicks,
   scheduleActor,
 } from '@tasklane/contracts';
-import { placeholders, parseJson } from '../background-task/task-sql';
+import { TABLE, placeholders, parseJson } from '../background-task/task-sql';
 import { Queryable, toJson } from '../background-task/task-guards';
 import { NewTask, insertPendingRows } from '../background-task/task-outbox.repository';
 import { DatabaseBoundary, isDuplicateEntry } from '../database/database-errors';
@@ -52,6 +54,13 @@ export interface ScheduleFiring {
   plan: TickPlan;
   /** The tasks enqueued, one per tick of `plan.fire`. */
   taskIds: string[];
+  /**
+   * Ticks that fired nothing because the previous tick's task was still pending or running
+   * (overlap `skip`); `plan.fire` is empty then.
+   */
+  overlapped: number;
+  /** The task still pending or running that made them fire nothing, or null. */
+  overlappedBy: string | null;
 }
 
 interface ScheduleRow {
@@ -61,6 +70,7 @@ interface ScheduleRow {
   cron: string;
   timezone: string;
   missed_policy: ScheduleMissedPolicy;
+  overlap_policy: ScheduleOverlapPolicy;
   enabled: number | string;
   task_name: TaskName;
   task_type: TaskType;
@@ -76,7 +86,7 @@ interface ScheduleRow {
   updated_at: Date;
 }
 
-const COLUMNS = `id, schedule_id, name, cron, timezone, missed_policy, enabled, task_name, task_type, params, priority,
+const COLUMNS = `id, schedule_id, name, cron, timezone, missed_policy, overlap_policy, enabled, task_name, task_type, params, priority,
   max_retries, timeout_ms, next_run_at, last_run_at, last_task_id, created_by, created_at, updated_at`;
 
 function scheduleOfRow(row: ScheduleRow): StoredSchedule {
@@ -86,6 +96,7 @@ function scheduleOfRow(row: ScheduleRow): StoredSchedule {
     cron: row.cron,
     timezone: row.timezone,
     missed: row.missed_policy,
+    overlap: row.overlap_policy,
     enabled: Number(row.enabled) === 1,
     task: {
       task_name: row.task_name,
@@ -111,6 +122,7 @@ function writeParams(write: ScheduleWrite): unknown[] {
     schedule.cron,
     schedule.timezone,
     schedule.missed,
+    schedule.overlap,
     schedule.enabled ? 1 : 0,
     schedule.task.task_name,
     schedule.task.task_type,
@@ -128,6 +140,29 @@ async function selectSchedule(runner: Queryable, scheduleId: string, forUpdate =
     [scheduleId],
   )) as ScheduleRow[];
   return rows[0] ?? null;
+}
+
+/**
+ * The ticks a schedule with overlap `skip` fires: none while its previous tick's task
+ * (`last_task_id`) is pending or running, else the oldest one only — the others would run beside it.
+ */
+async function oneAtATime(
+  runner: Queryable,
+  due: Date[],
+  lastTaskId: string | null,
+): Promise<{ ticks: Date[]; overlappedBy: string | null }> {
+  if (due.length === 0) {
+    return { ticks: [], overlappedBy: null };
+  }
+  if (lastTaskId !== null) {
+    const [previous] = (await runner.query(`SELECT status FROM ${TABLE} WHERE task_id = ?`, [lastTaskId])) as Array<{
+      status: TaskStatus;
+    }>;
+    if (previous !== undefined && (previous.status === TaskStatus.Pending || previous.status === TaskStatus.Running)) {
+      return { ticks: [], overlappedBy: lastTaskId };
+    }
+  }
+  return { ticks: due.slice(0, 1), overlappedBy: null };
 }
 
 /** A unique-key violation on the name becomes {@link ScheduleNameTaken}. */
@@ -154,9 +189,9 @@ export class TaskScheduleRepository {
     await nameUnique(write.schedule.name, () =>
       this.dataSource.query(
         `INSERT INTO ${SCHEDULES_TABLE}
-          (name, cron, timezone, missed_policy, enabled, task_name, task_type, params, priority, max_retries,
-           timeout_ms, next_run_at, schedule_id, created_by, created_at, updated_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          (name, cron, timezone, missed_policy, overlap_policy, enabled, task_name, task_type, params, priority,
+           max_retries, timeout_ms, next_run_at, schedule_id, created_by, created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [...writeParams(write), scheduleId, createdBy, now, now],
       ),
     );
@@ -199,7 +234,7 @@ export class TaskScheduleRepository {
       const write = change(scheduleOfRow(row));
       await nameUnique(write.schedule.name, () =>
         manager.query(
-          `UPDATE ${SCHEDULES_TABLE} SET name = ?, cron = ?, timezone = ?, missed_policy = ?, enabled = ?,
+          `UPDATE ${SCHEDULES_TABLE} SET name = ?, cron = ?, timezone = ?, missed_policy = ?, overlap_policy = ?, enabled = ?,
              task_name = ?, task_type = ?, params = ?, priority = ?, max_retries = ?, timeout_ms = ?,
              next_run_at = ?, updated_at = ?
             WHERE id = ?`,
@@ -251,8 +286,16 @@ export class TaskScheduleRepository {
       for (const row of rows) {
         const schedule = scheduleOfRow(row);
         const dueTick = row.next_run_at as Date;
-        const plan = planTicks(schedule, dueTick, { ...options, now, horizon });
-        const fired = plan.fire.map(
+        // Overlap `skip` decides at the tick whether the previous task is done: no tick ahead.
+        const atItsTime = schedule.overlap === ScheduleOverlapPolicy.Skip;
+        if (atItsTime && dueTick > now) {
+          continue;
+        }
+        const plan = planTicks(schedule, dueTick, { ...options, now, horizon: atItsTime ? now : horizon });
+        const { ticks, overlappedBy } = atItsTime
+          ? await oneAtATime(manager, plan.fire, row.last_task_id)
+          : { ticks: plan.fire, overlappedBy: null };
+        const fired = ticks.map(
           (tick): NewTask => ({
             taskId: newTaskId(now.getTime()),
             taskName: schedule.task.task_name,
@@ -282,8 +325,10 @@ export class TaskScheduleRepository {
         firings.push({
           scheduleId: schedule.scheduleId,
           name: schedule.name,
-          plan,
+          plan: { ...plan, fire: ticks },
           taskIds: fired.map((task) => task.taskId),
+          overlapped: plan.fire.length - ticks.length,
+          overlappedBy: overlappedBy ?? (ticks.length < plan.fire.length ? (fired[0]?.taskId ?? null) : null),
         });
       }
       if (tasks.length > 0) {

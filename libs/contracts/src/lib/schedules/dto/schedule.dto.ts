@@ -6,6 +6,7 @@ import {
   ScheduleListLimit,
   ScheduleMissedPolicy,
   ScheduleNameLength,
+  ScheduleOverlapPolicy,
   ScheduleTimezoneLength,
 } from '../schedule-limits';
 
@@ -36,6 +37,11 @@ export class ScheduleFieldsDto {
   @IsEnum(ScheduleMissedPolicy)
   missed?: ScheduleMissedPolicy;
 
+  /** `skip`: no task for a tick while the previous tick's task is pending or running. Default `allow`. */
+  @IsOptional()
+  @IsEnum(ScheduleOverlapPolicy)
+  overlap?: ScheduleOverlapPolicy;
+
   /** False: paused (no tick fires until it is enabled again). Default true. */
   @IsOptional()
   @IsBoolean()
@@ -43,7 +49,7 @@ export class ScheduleFieldsDto {
 }
 
 /** The fields of a schedule a `PATCH` may change: any of those of the create body. */
-export const SCHEDULE_FIELDS = ['name', 'cron', 'timezone', 'missed', 'enabled'] as const;
+export const SCHEDULE_FIELDS = ['name', 'cron', 'timezone', 'missed', 'overlap', 'enabled'] as const;
 
 /** Query of `GET /api/schedules`: by name, keyset-paged. */
 export class ListSchedulesQuery {
