@@ -36,15 +36,18 @@ describe('hardened API (API keys configured)', () => {
     await system?.stop();
   });
 
-  async function sideEffects(): Promise<{ rows: number; statuses: string; queued: number }> {
+  async function sideEffects(): Promise<{ rows: number; statuses: string; schedules: string; queued: number }> {
     const [row] = await system.query<{ n: number; statuses: string | null }>(
       "SELECT COUNT(*) AS n, GROUP_CONCAT(status ORDER BY id SEPARATOR ',') AS statuses FROM background_tasks",
+    );
+    const [schedules] = await system.query<{ all: string | null }>(
+      "SELECT GROUP_CONCAT(CONCAT(schedule_id, ':', name, ':', enabled) ORDER BY id SEPARATOR ',') AS `all` FROM task_schedules",
     );
     let queued = 0;
     for (const type of TASK_TYPES) {
       queued += (await system.queueState(taskQueueName(type))).messageCount;
     }
-    return { rows: Number(row.n), statuses: row.statuses ?? '', queued };
+    return { rows: Number(row.n), statuses: row.statuses ?? '', schedules: schedules.all ?? '', queued };
   }
 
   async function enqueued(): Promise<TaskResource> {
@@ -64,12 +67,25 @@ describe('hardened API (API keys configured)', () => {
     return task;
   }
 
+  let schedules = 0;
+  const scheduleBody = () => ({
+    name: `hardening-${++schedules}`,
+    cron: '0 3 * * *',
+    task_name: 'analytics.task_stats',
+  });
+
+  async function scheduled(): Promise<string> {
+    const response = await system.request<{ schedule_id: string }>('POST', '/api/schedules', scheduleBody(), asWriter);
+    expect(response.status).toBe(201);
+    return response.body.schedule_id;
+  }
+
   interface Endpoint {
     name: string;
-    method: 'GET' | 'POST';
-    /** The path, with a task in the state the call succeeds on. */
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+    /** The path, with a task (or schedule) in the state the call succeeds on. */
     path: () => Promise<string>;
-    body?: unknown;
+    body?: () => unknown;
     success: number;
   }
 
@@ -78,14 +94,14 @@ describe('hardened API (API keys configured)', () => {
       name: 'POST /api/tasks/enqueue',
       method: 'POST',
       path: async () => '/api/tasks/enqueue',
-      body: { task_name: 'analytics.task_stats' },
+      body: () => ({ task_name: 'analytics.task_stats' }),
       success: 201,
     },
     {
       name: 'POST /api/tasks/enqueue/batch',
       method: 'POST',
       path: async () => '/api/tasks/enqueue/batch',
-      body: { tasks: [{ task_name: 'analytics.task_stats' }, { task_name: 'report.tasks_summary' }] },
+      body: () => ({ tasks: [{ task_name: 'analytics.task_stats' }, { task_name: 'report.tasks_summary' }] }),
       success: 201,
     },
     { name: 'GET /api/tasks/', method: 'GET', path: async () => '/api/tasks/', success: 200 },
@@ -103,6 +119,12 @@ describe('hardened API (API keys configured)', () => {
       success: 200,
     },
     {
+      name: 'GET /api/tasks/{id}/events',
+      method: 'GET',
+      path: async () => `/api/tasks/${(await enqueued()).task_id}/events`,
+      success: 200,
+    },
+    {
       name: 'POST /api/tasks/{id}/cancel',
       method: 'POST',
       path: async () => `/api/tasks/${(await enqueued()).task_id}/cancel`,
@@ -113,6 +135,33 @@ describe('hardened API (API keys configured)', () => {
       method: 'POST',
       path: async () => `/api/tasks/${(await cancelled()).task_id}/retry`,
       success: 200,
+    },
+    {
+      name: 'POST /api/schedules',
+      method: 'POST',
+      path: async () => '/api/schedules',
+      body: scheduleBody,
+      success: 201,
+    },
+    { name: 'GET /api/schedules', method: 'GET', path: async () => '/api/schedules', success: 200 },
+    {
+      name: 'GET /api/schedules/{id}',
+      method: 'GET',
+      path: async () => `/api/schedules/${await scheduled()}`,
+      success: 200,
+    },
+    {
+      name: 'PATCH /api/schedules/{id}',
+      method: 'PATCH',
+      path: async () => `/api/schedules/${await scheduled()}`,
+      body: () => ({ enabled: false }),
+      success: 200,
+    },
+    {
+      name: 'DELETE /api/schedules/{id}',
+      method: 'DELETE',
+      path: async () => `/api/schedules/${await scheduled()}`,
+      success: 204,
     },
   ];
 
@@ -131,8 +180,8 @@ describe('hardened API (API keys configured)', () => {
     it.each(credentials)('with $who', async ({ headers, access }) => {
       const path = await endpoint.path();
       const before = await sideEffects();
-      const response = await system.request<ErrorBody>(endpoint.method, path, endpoint.body, headers);
-      const expected = access === 'none' ? 401 : access === 'ro' && endpoint.method === 'POST' ? 403 : endpoint.success;
+      const response = await system.request<ErrorBody>(endpoint.method, path, endpoint.body?.(), headers);
+      const expected = access === 'none' ? 401 : access === 'ro' && endpoint.method !== 'GET' ? 403 : endpoint.success;
       expect({ path, status: response.status }).toEqual({ path, status: expected });
       if (expected >= 400) {
         expect(response.body).toMatchObject({ statusCode: expected, message: expect.any(String) });
