@@ -30,4 +30,4 @@ export * from './lib/database/migrator';
 export * from './lib/database/database.readiness';
 export * from './lib/schedules/task-schedule.repository';
 export { SCHEDULES_TABLE } from './lib/schedules/task-schedule.sql';
-export { TASK_TYPE_LIMITS_TABLE, TypeLimits, burstOf } from './lib/fairness/task-type-limit.sql';
+export { TypeLimits } from './lib/fairness/task-type-limit.sql';

@@ -6,6 +6,16 @@ export const TABLE = 'background_tasks';
 /** Earlier runs of the tasks, archived by POST /retry (migration 004). */
 export const TASK_RUNS_TABLE = 'background_task_runs';
 
+/** `column` is at least `? microseconds` in the past on the database clock (one parameter). */
+export const olderThan = (column: string): string => `${column} < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)`;
+
+/**
+ * A pending task's command went out — and, for a retry, it became due — at least `?`
+ * microseconds ago (two parameters: the same duration twice). Re-dispatch (ADR 0010) and aging
+ * (ADR 0015) both start from it.
+ */
+export const OUT_AND_DUE_FOR = `dispatched_at IS NOT NULL AND ${olderThan('dispatched_at')} AND (due_at IS NULL OR ${olderThan('due_at')})`;
+
 /** The columns a task's command is made of (see {@link commandOfRow}). */
 export const OUTBOX_COLUMNS =
   'id, task_id, task_name, task_type, params, priority, max_retries, retry_count, timeout_ms';

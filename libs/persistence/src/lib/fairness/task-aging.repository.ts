@@ -1,7 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { TaskCommand, TaskHistoryEvent, TaskPriority, TaskStatus, TaskType } from '@tasklane/contracts';
-import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from '../background-task/task-sql';
+import {
+  OUTBOX_COLUMNS,
+  OUT_AND_DUE_FOR,
+  OutboxRow,
+  TABLE,
+  commandOfRow,
+  placeholders,
+} from '../background-task/task-sql';
 import { DatabaseBoundary } from '../database/database-errors';
 import { appendHistoryOfRows } from '../task-history/task-history.sql';
 
@@ -20,11 +27,8 @@ export interface AgingWindow {
   limit: number;
 }
 
-/** `column` is at least `? microseconds` in the past on the database clock. */
-const olderThan = (column: string): string => `${column} < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)`;
-
 /** Waiting since its command went out (or, for a retry, since it became due) for longer than the bound: two parameters. */
-const STARVED = `dispatched_at IS NOT NULL AND ${olderThan('dispatched_at')} AND (due_at IS NULL OR ${olderThan('due_at')})`;
+const STARVED = OUT_AND_DUE_FOR;
 
 const PRIORITIES_IN = `priority IN (${AGING_PRIORITIES.join(', ')})`;
 

@@ -1,4 +1,5 @@
 import { TaskStatus, TaskType } from '@tasklane/contracts';
+import { Queryable } from '../background-task/task-guards';
 import { TABLE } from '../background-task/task-sql';
 
 /** One row per task type whose claims are limited: the lock they take, and the rate limit's token bucket. */
@@ -28,12 +29,8 @@ export interface Allowance {
   take(count: number): Promise<number>;
 }
 
-interface Queryable {
-  query(sql: string, params?: unknown[]): Promise<unknown>;
-}
-
 /** The bucket's size: one second's worth of tokens, at least one. */
-export function burstOf(perSecond: number): number {
+function burstOf(perSecond: number): number {
   return Math.max(1, Math.ceil(perSecond));
 }
 

@@ -1,7 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { TaskCommand, TaskHistoryEvent, TaskStatus, TaskType } from '@tasklane/contracts';
-import { OUTBOX_COLUMNS, OutboxRow, TABLE, commandOfRow, placeholders } from '../background-task/task-sql';
+import {
+  OUTBOX_COLUMNS,
+  OUT_AND_DUE_FOR,
+  OutboxRow,
+  TABLE,
+  commandOfRow,
+  olderThan,
+  placeholders,
+} from '../background-task/task-sql';
 import { DatabaseBoundary } from '../database/database-errors';
 import { appendHistoryOfRows } from '../task-history/task-history.sql';
 
@@ -39,11 +47,8 @@ function positionOf(after: string | undefined): { dispatchedAt: string; id: stri
   return { dispatchedAt, id };
 }
 
-/** `column` is at least `? microseconds` in the past on the database clock. */
-const idleSince = (column: string): string => `${column} < DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND)`;
-
 /** A pending task's command is out and due, both long enough ago (two parameters: the idle time twice). */
-const IDLE = `dispatched_at IS NOT NULL AND ${idleSince('dispatched_at')} AND (due_at IS NULL OR ${idleSince('due_at')})`;
+const IDLE = OUT_AND_DUE_FOR;
 
 /**
  * Re-dispatch (ADR 0010): the broker confirmed a task's command once, and the task is still
@@ -81,7 +86,7 @@ export class RedispatchRepository {
       const seen = (await manager.query(
         `SELECT id, DATE_FORMAT(dispatched_at, '%Y-%m-%d %H:%i:%s.%f') AS dispatched, (${IDLE}) AS idle
            FROM ${TABLE} FORCE INDEX (idx_background_tasks_task_type_status_dispatched)
-          WHERE task_type = ? AND status = '${TaskStatus.Pending}' AND ${idleSince('dispatched_at')}
+          WHERE task_type = ? AND status = '${TaskStatus.Pending}' AND ${olderThan('dispatched_at')}
             AND (dispatched_at > ? OR (dispatched_at = ? AND id > ?))
           ORDER BY dispatched_at, id LIMIT ${scan}`,
         [idleUs, idleUs, window.taskType, idleUs, after.dispatchedAt, after.dispatchedAt, after.id],
